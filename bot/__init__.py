@@ -1,0 +1,1 @@
+"""Plan Tracker: the running service and its rules."""

@@ -1,0 +1,159 @@
+"""`planbot`: the business unit's command line (database, demo, import, export)."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from functools import wraps
+from pathlib import Path
+from typing import ParamSpec, TypeVar
+
+import click
+
+from bot.clock import Clock, SystemClock
+from bot.demo import load_demo
+from bot.rules import local_today
+from bot.settings import Settings
+from storage.db import Database
+from storage.errors import NotFoundError, PlanFileError
+from storage.importer import ImportReport
+from storage.migrate import upgrade
+from storage.plan_io import export_file, import_file
+from storage.repositories import PartnershipRepository, counts
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+
+class Context:
+    def __init__(self, settings: Settings, clock: Clock) -> None:
+        self.settings = settings
+        self.clock = clock
+
+
+def run_async(func: Callable[P, Awaitable[R]]) -> Callable[P, R]:
+    """Run an async command; a person's mistake becomes a one-line error, not a traceback."""
+
+    @wraps(func)
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
+        try:
+            return asyncio.run(func(*args, **kwargs))  # type: ignore[arg-type]
+        except (PlanFileError, NotFoundError) as exc:
+            raise click.ClickException(str(exc)) from None
+
+    return wrapper
+
+
+async def _open(ctx: Context) -> Database:
+    """The configured database, migrated to the latest schema."""
+    await upgrade(ctx.settings.database_url)
+    return Database(ctx.settings.database_url)
+
+
+@click.group()
+@click.pass_context
+def cli(click_ctx: click.Context) -> None:
+    """Plan Tracker: keep a safeguarding partnership's business plan alive between meetings."""
+    click_ctx.obj = click_ctx.obj or Context(Settings(), SystemClock())
+
+
+@cli.group()
+def db() -> None:
+    """The database (DATABASE_URL; a SQLite file in the working directory by default)."""
+
+
+@db.command("upgrade")
+@click.pass_obj
+@run_async
+async def db_upgrade(ctx: Context) -> None:
+    """Apply every migration the database lacks."""
+    await upgrade(ctx.settings.database_url)
+    click.echo(f"database is up to date: {_safe(ctx.settings.database_url)}")
+
+
+@cli.command()
+@click.option("--rebase", is_flag=True, help="Move the plans' dates so each next BMG is a week from today.")
+@click.option("--if-empty", is_flag=True, help="Load only into a database that holds no partnership yet.")
+@click.pass_obj
+@run_async
+async def demo(ctx: Context, rebase: bool, if_empty: bool) -> None:
+    """Load both demo plans (the NCSCP 2019-22 and NSCP 2023-27 business plans)."""
+    database = await _open(ctx)
+    try:
+        async with database.transaction() as session:
+            if if_empty and await PartnershipRepository(session).all():
+                click.echo("the database already holds plans; the demo was not loaded again")
+            else:
+                today = local_today(ctx.clock.now(), ctx.settings.tz) if rebase else None
+                for item in await load_demo(session, today):
+                    click.echo(_loaded(item))
+        await _print_counts(database)
+    finally:
+        await database.dispose()
+
+
+@cli.command("import")
+@click.argument("file", type=click.Path(path_type=Path))
+@click.option("--partnership", "short_name", help="Short name of the partnership (needed for XLSX and CSV).")
+@click.option("--plan", "plan_title", help="Plan title for a table (default: the partnership's current plan).")
+@click.pass_obj
+@run_async
+async def import_command(ctx: Context, file: Path, short_name: str | None, plan_title: str | None) -> None:
+    """Import a plan file (YAML) or a plan table (XLSX, CSV); on any error nothing is written."""
+    database = await _open(ctx)
+    try:
+        async with database.transaction() as session:
+            report = await import_file(
+                session, file, now=ctx.clock.now(), partnership=short_name, plan_title=plan_title
+            )
+        click.echo(_loaded(report))
+    finally:
+        await database.dispose()
+
+
+@cli.command("export")
+@click.option("--partnership", "short_name", required=True, help="Short name of the partnership.")
+@click.option("--format", "fmt", type=click.Choice(["xlsx", "csv"]), required=True)
+@click.option("--out", type=click.Path(path_type=Path), required=True, help="File to write.")
+@click.option("--plan", "plan_title", help="Plan title (default: the partnership's current plan).")
+@click.pass_obj
+@run_async
+async def export_command(ctx: Context, short_name: str, fmt: str, out: Path, plan_title: str | None) -> None:
+    """Export the plan table with current RAG and latest comments, for the BMG."""
+    if out.suffix.lower() != f".{fmt}":
+        raise click.BadParameter(f"the file name should end in .{fmt}", param_hint="--out")
+    database = await _open(ctx)
+    try:
+        async with database.transaction() as session:
+            written = await export_file(session, short_name, out, plan_title)
+        click.echo(f"wrote {written} actions to {out}")
+    finally:
+        await database.dispose()
+
+
+async def _print_counts(database: Database) -> None:
+    async with database.transaction() as session:
+        for partnership in await PartnershipRepository(session).all():
+            c = await counts(session, partnership)
+            click.echo(
+                f"{partnership.short_name}: {c.plans} plan(s), {c.objectives} objectives, {c.actions} actions, "
+                f"{c.subgroups} sub-groups, {c.meetings} BMG meetings, {c.updates} progress updates"
+            )
+
+
+def _loaded(item: ImportReport | str) -> str:
+    return f"imported {item.summary()}" if isinstance(item, ImportReport) else item
+
+
+def _safe(url: str) -> str:
+    from sqlalchemy.engine import make_url
+
+    return make_url(url).render_as_string(hide_password=True)
+
+
+def main() -> None:
+    cli(prog_name="planbot")
+
+
+if __name__ == "__main__":
+    main()

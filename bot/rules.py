@@ -1,0 +1,207 @@
+"""The plan's rules as pure functions over plain data: RAG scale, due dates, overdue, missing updates.
+
+Nothing here touches a database, Teams or the wall clock: callers pass `now` from a clock and the
+partnership's timezone, so every rule is tested with plain values.
+"""
+
+from __future__ import annotations
+
+import calendar
+import enum
+import re
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
+LONDON = ZoneInfo("Europe/London")
+
+
+class Rag(enum.StrEnum):
+    """The rating scale, worst first. Blue means complete, evidenced against the success measure."""
+
+    RED = "red"
+    AMBER = "amber"
+    GREEN = "green"
+    BLUE = "blue"
+
+    @property
+    def label(self) -> str:
+        return self.value.capitalize()
+
+    @classmethod
+    def parse(cls, word: str) -> Rag:
+        """A rating as a person writes it in a plan or a spreadsheet cell ("Amber", "A", "complete")."""
+        key = word.strip().lower()
+        found = _RAG_WORDS.get(key)
+        if found is None:
+            known = ", ".join(r.label for r in cls)
+            raise ValueError(f"'{word.strip()}' is not a RAG rating; use one of {known} (Blue = complete)")
+        return found
+
+
+_RAG_WORDS: dict[str, Rag] = {
+    **{r.value: r for r in Rag},
+    **{r.value[0]: r for r in Rag},
+    "complete": Rag.BLUE,
+    "completed": Rag.BLUE,
+}
+
+
+class Precision(enum.StrEnum):
+    """How precisely a milestone was given: a month ("June 2019") falls due at the end of that month."""
+
+    MONTH = "month"
+    DAY = "day"
+
+
+@dataclass(frozen=True)
+class Due:
+    """A milestone's due point: the last day it may be met on, and how it was written."""
+
+    on: date
+    precision: Precision
+
+    @classmethod
+    def month(cls, year: int, month: int) -> Due:
+        return cls(date(year, month, calendar.monthrange(year, month)[1]), Precision.MONTH)
+
+    @property
+    def label(self) -> str:
+        if self.precision is Precision.MONTH:
+            return f"{calendar.month_name[self.on.month]} {self.on.year}"
+        return f"{self.on.day} {calendar.month_name[self.on.month]} {self.on.year}"
+
+    @property
+    def iso(self) -> str:
+        """As a plan file writes it: 2019-06 for a month, 2019-06-15 for a day."""
+        return self.on.strftime("%Y-%m") if self.precision is Precision.MONTH else self.on.isoformat()
+
+    def passed(self, now: datetime, tz: ZoneInfo = LONDON) -> bool:
+        """True once the whole due day is over in the partnership's timezone."""
+        return now >= end_of_day(self.on, tz)
+
+    def shifted(self, days: int) -> Due:
+        """The same due point moved by some days; a month stays a month (its end moves with it)."""
+        moved = self.on + timedelta(days=days)
+        if self.precision is Precision.MONTH:
+            return Due.month(moved.year, moved.month)
+        return Due(moved, self.precision)
+
+
+_MONTHS = {name.lower(): i for i, name in enumerate(calendar.month_name) if name}
+_MONTHS.update({name.lower(): i for i, name in enumerate(calendar.month_abbr) if name})
+_MONTHS["sept"] = 9
+_ISO_MONTH = re.compile(r"^(\d{4})-(\d{1,2})$")
+_ISO_DAY = re.compile(r"^(\d{4})-(\d{1,2})-(\d{1,2})$")
+_MONTH_YEAR = re.compile(r"([A-Za-z]+)\.?\s+(\d{4})")
+
+
+def parse_due(text: str) -> Due:
+    """One due point: "2019-06", "2019-06-15" or "June 2019"."""
+    value = text.strip()
+    try:
+        if m := _ISO_MONTH.match(value):
+            return Due.month(int(m[1]), int(m[2]))
+        if m := _ISO_DAY.match(value):
+            return Due(date(int(m[1]), int(m[2]), int(m[3])), Precision.DAY)
+    except ValueError:
+        pass
+    else:
+        dues = parse_dues(value)
+        if len(dues) == 1:
+            return dues[0]
+    raise ValueError(f"'{value}' is not a date; write a month as 2019-06 or June 2019, a day as 2019-06-15")
+
+
+def parse_dues(text: str) -> list[Due]:
+    """Every "Month YYYY" in a cell such as "June 2019 Oct 2019 Feb 2020", in order.
+
+    A cell with words that are not months, or text left over, is refused rather than half-read.
+    """
+    dues: list[Due] = []
+    rest = text
+    for m in _MONTH_YEAR.finditer(text):
+        month = _MONTHS.get(m[1].lower())
+        if month is None:
+            raise ValueError(f"'{m[1]}' in '{text.strip()}' is not a month")
+        dues.append(Due.month(int(m[2]), month))
+        rest = rest.replace(m[0], " ", 1)
+    if rest.strip(" ,;/&\n\t") and rest.strip(" ,;/&\n\t").lower() != "and":
+        raise ValueError(f"could not read '{text.strip()}' as dates; write months like 'June 2019 Oct 2019'")
+    return dues
+
+
+def end_of_day(day: date, tz: ZoneInfo = LONDON) -> datetime:
+    """The first instant after `day` in the given timezone."""
+    return datetime.combine(day + timedelta(days=1), time(0), tzinfo=tz)
+
+
+def local_today(now: datetime, tz: ZoneInfo = LONDON) -> date:
+    return now.astimezone(tz).date()
+
+
+@dataclass(frozen=True)
+class UpdateFacts:
+    """One entry of an action's history. A withdrawal cancels the update it names."""
+
+    id: int
+    at: datetime
+    rag: Rag | None
+    withdraws: int | None = None
+
+
+def current_update(history: Iterable[UpdateFacts]) -> UpdateFacts | None:
+    """An action's status is its latest update that has not been withdrawn."""
+    entries = list(history)
+    withdrawn = {u.withdraws for u in entries if u.withdraws is not None}
+    live = [u for u in entries if u.withdraws is None and u.id not in withdrawn]
+    return max(live, key=lambda u: (u.at, u.id), default=None)
+
+
+def current_rag(history: Iterable[UpdateFacts]) -> Rag | None:
+    latest = current_update(history)
+    return latest.rag if latest else None
+
+
+def is_overdue(dues: Sequence[Due], rag: Rag | None, now: datetime, tz: ZoneInfo = LONDON) -> bool:
+    """A milestone has passed and the action is not Blue."""
+    if rag is Rag.BLUE:
+        return False
+    return any(d.passed(now, tz) for d in dues)
+
+
+def next_due(dues: Sequence[Due], now: datetime, tz: ZoneInfo = LONDON) -> Due | None:
+    """The earliest milestone that has not yet passed."""
+    return min((d for d in dues if not d.passed(now, tz)), key=lambda d: d.on, default=None)
+
+
+def last_meeting(meetings: Iterable[date], now: datetime, tz: ZoneInfo = LONDON) -> date | None:
+    """The latest BMG whose day is over; a meeting today has not happened yet."""
+    today = local_today(now, tz)
+    return max((m for m in meetings if m < today), default=None)
+
+
+def next_meeting(meetings: Iterable[date], now: datetime, tz: ZoneInfo = LONDON) -> date | None:
+    """The next BMG, today's included."""
+    today = local_today(now, tz)
+    return min((m for m in meetings if m >= today), default=None)
+
+
+def is_missing_update(
+    history: Iterable[UpdateFacts], meetings: Iterable[date], now: datetime, tz: ZoneInfo = LONDON
+) -> bool:
+    """No live update since the last BMG (updates made on the meeting day were for that meeting).
+
+    Before the first meeting, an action is missing an update until it has one. A Blue action is
+    complete and owes nothing.
+    """
+    latest = current_update(history)
+    if latest is None:
+        return True
+    if latest.rag is Rag.BLUE:
+        return False
+    last = last_meeting(meetings, now, tz)
+    if last is None:
+        return False
+    return latest.at < end_of_day(last, tz)

@@ -1,0 +1,1 @@
+"""Multi-turn conversations (guided update, linking a channel, first-run setup)."""

@@ -1,0 +1,1 @@
+"""The plan's data: models, migrations, repositories, import and export."""

@@ -1,0 +1,9 @@
+"""Failures meant for people: each message says what is wrong and where, and nothing was written."""
+
+
+class PlanFileError(ValueError):
+    """A plan file or spreadsheet that cannot be imported."""
+
+
+class NotFoundError(LookupError):
+    """Something named by a person (a partnership, a plan) that does not exist."""

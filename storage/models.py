@@ -1,0 +1,243 @@
+"""The plan's data as SQLAlchemy 2 mapped classes. Schema changes go through Alembic migrations."""
+
+from __future__ import annotations
+
+import enum
+from datetime import UTC, date, datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    Date,
+    DateTime,
+    Dialect,
+    Enum,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Text,
+    UniqueConstraint,
+    event,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, Mapper, mapped_column, relationship
+from sqlalchemy.types import TypeDecorator
+
+from bot.rules import Precision, Rag
+
+NAMING = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class UtcDateTime(TypeDecorator[datetime]):
+    """An instant stored in UTC and always handed back timezone-aware, on SQLite as on PostgreSQL."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("refusing to store a naive datetime; pass a timezone-aware one")
+        value = value.astimezone(UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def _enum(cls: type[enum.Enum], name: str) -> Enum:
+    return Enum(cls, name=name, native_enum=False, values_callable=lambda e: [m.value for m in e], length=16)
+
+
+class Role(enum.StrEnum):
+    ADMIN = "admin"
+    LEAD = "lead"
+    MEMBER = "member"
+    VIEWER = "viewer"
+
+
+class Source(enum.StrEnum):
+    """Where an update came from."""
+
+    IMPORT = "import"
+    CHAT = "chat"
+    DIALOG = "dialog"
+    CARD = "card"
+    CLI = "cli"
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING)
+
+
+class Partnership(Base):
+    __tablename__ = "partnership"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    short_name: Mapped[str] = mapped_column(String(40), unique=True)
+    tenant_id: Mapped[str | None] = mapped_column(String(64), unique=True)
+    timezone: Mapped[str] = mapped_column(String(64), default="Europe/London")
+
+    plans: Mapped[list[Plan]] = relationship(back_populates="partnership")
+
+
+class Plan(Base):
+    __tablename__ = "plan"
+    __table_args__ = (UniqueConstraint("partnership_id", "title"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    partnership_id: Mapped[int] = mapped_column(ForeignKey("partnership.id", ondelete="CASCADE"))
+    title: Mapped[str] = mapped_column(String(200))
+    starts_on: Mapped[date | None] = mapped_column(Date)
+    ends_on: Mapped[date | None] = mapped_column(Date)
+    notes: Mapped[str | None] = mapped_column(Text)
+
+    partnership: Mapped[Partnership] = relationship(back_populates="plans")
+
+
+class Priority(Base):
+    __tablename__ = "priority"
+    __table_args__ = (UniqueConstraint("plan_id", "number"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    plan_id: Mapped[int] = mapped_column(ForeignKey("plan.id", ondelete="CASCADE"))
+    number: Mapped[int] = mapped_column(Integer)
+    title: Mapped[str] = mapped_column(Text)
+
+
+class Objective(Base):
+    __tablename__ = "objective"
+    __table_args__ = (UniqueConstraint("plan_id", "number"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    plan_id: Mapped[int] = mapped_column(ForeignKey("plan.id", ondelete="CASCADE"))
+    priority_id: Mapped[int | None] = mapped_column(ForeignKey("priority.id", ondelete="SET NULL"))
+    number: Mapped[int] = mapped_column(Integer)
+    title: Mapped[str] = mapped_column(Text)
+
+
+class Person(Base):
+    __tablename__ = "person"
+    __table_args__ = (
+        UniqueConstraint("partnership_id", "email"),
+        UniqueConstraint("partnership_id", "aad_object_id"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    partnership_id: Mapped[int] = mapped_column(ForeignKey("partnership.id", ondelete="CASCADE"))
+    name: Mapped[str] = mapped_column(String(200))
+    email: Mapped[str | None] = mapped_column(String(320))
+    job_title: Mapped[str | None] = mapped_column(String(200))
+    role: Mapped[Role] = mapped_column(_enum(Role, "person_role"), default=Role.MEMBER)
+    aad_object_id: Mapped[str | None] = mapped_column(String(64), index=True)
+    teams_user_id: Mapped[str | None] = mapped_column(String(200))
+
+
+class SubGroup(Base):
+    __tablename__ = "subgroup"
+    __table_args__ = (UniqueConstraint("partnership_id", "name"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    partnership_id: Mapped[int] = mapped_column(ForeignKey("partnership.id", ondelete="CASCADE"))
+    name: Mapped[str] = mapped_column(String(200))
+    aliases: Mapped[list[str]] = mapped_column(JSON, default=list)
+    chair_id: Mapped[int | None] = mapped_column(ForeignKey("person.id", ondelete="SET NULL"))
+
+
+class Membership(Base):
+    """A person's membership of a sub-group; members (and the chair) may update its actions."""
+
+    __tablename__ = "membership"
+
+    subgroup_id: Mapped[int] = mapped_column(ForeignKey("subgroup.id", ondelete="CASCADE"), primary_key=True)
+    person_id: Mapped[int] = mapped_column(ForeignKey("person.id", ondelete="CASCADE"), primary_key=True, index=True)
+
+
+class Action(Base):
+    __tablename__ = "action"
+    __table_args__ = (UniqueConstraint("plan_id", "ref"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    plan_id: Mapped[int] = mapped_column(ForeignKey("plan.id", ondelete="CASCADE"))
+    objective_id: Mapped[int] = mapped_column(ForeignKey("objective.id", ondelete="CASCADE"), index=True)
+    ref: Mapped[str] = mapped_column(String(20))
+    position: Mapped[int] = mapped_column(Integer)
+    description: Mapped[str] = mapped_column(Text)
+    success_measure: Mapped[str] = mapped_column(Text, default="")
+    reporting_body: Mapped[str | None] = mapped_column(String(40))
+    lead_text: Mapped[str | None] = mapped_column(String(200))
+    lead_subgroup_id: Mapped[int | None] = mapped_column(ForeignKey("subgroup.id", ondelete="SET NULL"), index=True)
+    lead_person_id: Mapped[int | None] = mapped_column(ForeignKey("person.id", ondelete="SET NULL"), index=True)
+    archived: Mapped[bool] = mapped_column(Boolean, default=False)
+
+    milestones: Mapped[list[Milestone]] = relationship(
+        order_by="Milestone.position", cascade="all, delete-orphan", lazy="selectin"
+    )
+
+
+class Milestone(Base):
+    """A due point of an action. `label` is the success-measure line it belongs to, when there are several."""
+
+    __tablename__ = "milestone"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    action_id: Mapped[int] = mapped_column(ForeignKey("action.id", ondelete="CASCADE"), index=True)
+    position: Mapped[int] = mapped_column(Integer)
+    due_on: Mapped[date] = mapped_column(Date, index=True)
+    precision: Mapped[Precision] = mapped_column(_enum(Precision, "due_precision"))
+    label: Mapped[str | None] = mapped_column(Text)
+
+
+class Update(Base):
+    """One progress note with a RAG rating. Append-only: the history is the audit trail.
+
+    A withdrawal is an update of its own that names the update it withdraws (`withdraws_id`).
+    """
+
+    __tablename__ = "progress_update"
+    __table_args__ = (Index("ix_progress_update_action_latest", "action_id", "created_at", "id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    action_id: Mapped[int] = mapped_column(ForeignKey("action.id", ondelete="CASCADE"))
+    rag: Mapped[Rag | None] = mapped_column(_enum(Rag, "rag"))
+    comment: Mapped[str] = mapped_column(Text, default="")
+    author_id: Mapped[int | None] = mapped_column(ForeignKey("person.id", ondelete="SET NULL"))
+    author_name: Mapped[str | None] = mapped_column(String(200))
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    source: Mapped[Source] = mapped_column(_enum(Source, "update_source"))
+    activity_id: Mapped[str | None] = mapped_column(String(200))
+    revised_due_on: Mapped[date | None] = mapped_column(Date)
+    withdraws_id: Mapped[int | None] = mapped_column(ForeignKey("progress_update.id"))
+
+
+class Meeting(Base):
+    """A dated Business Management Group meeting."""
+
+    __tablename__ = "bmg_meeting"
+    __table_args__ = (UniqueConstraint("partnership_id", "meets_on"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    partnership_id: Mapped[int] = mapped_column(ForeignKey("partnership.id", ondelete="CASCADE"))
+    meets_on: Mapped[date] = mapped_column(Date)
+
+
+class AppendOnlyError(RuntimeError):
+    pass
+
+
+@event.listens_for(Update, "before_update")
+@event.listens_for(Update, "before_delete")
+def _refuse_rewrite(mapper: Mapper[Any], connection: Any, target: Update) -> None:
+    raise AppendOnlyError("progress updates are never edited or deleted; add a withdrawal instead")

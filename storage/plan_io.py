@@ -1,0 +1,65 @@
+"""Importing a plan from a file (YAML, XLSX, CSV) and exporting it, as the CLI and the bot ask for it."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from pathlib import Path
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from storage.errors import PlanFileError
+from storage.export import plan_table
+from storage.importer import ImportReport, add_progress, apply_objectives, import_plan_file, upsert_plan
+from storage.models import Partnership, Plan
+from storage.planfile import load_plan_file
+from storage.repositories import PartnershipRepository, PlanRepository, UpdateRepository
+from storage.spreadsheet import read_plan_table, write_table
+
+PLAN_FILE_SUFFIXES = (".yaml", ".yml")
+TABLE_SUFFIXES = (".xlsx", ".csv")
+
+
+async def import_file(
+    session: AsyncSession,
+    path: Path,
+    *,
+    now: datetime,
+    partnership: str | None = None,
+    plan_title: str | None = None,
+) -> ImportReport:
+    """Import `path` into the database in the caller's transaction; raises PlanFileError and writes nothing."""
+    suffix = path.suffix.lower()
+    if suffix in PLAN_FILE_SUFFIXES:
+        spec = load_plan_file(path)
+        if partnership and partnership.lower() != spec.partnership.short_name.lower():
+            raise PlanFileError(f"{path}: the file is {spec.partnership.short_name}'s plan, not {partnership}'s")
+        return await import_plan_file(session, spec, path.name)
+    if suffix in TABLE_SUFFIXES:
+        if not partnership:
+            raise PlanFileError(f"{path}: say which partnership the table belongs to (--partnership SHORT)")
+        sheet = read_plan_table(path)
+        owner = await PartnershipRepository(session).by_short_name(partnership)
+        plan = await _table_plan(session, owner, plan_title)
+        report = ImportReport(partnership=owner.short_name, plan=plan.title)
+        actions = await apply_objectives(session, owner, plan, sheet.objectives, {}, report, sheet.locate)
+        updates = UpdateRepository(session)
+        for ref, progress in sheet.progress.items():
+            report.updates_added += await add_progress(updates, actions[ref], progress, now, f"import of {path.name}")
+        return report
+    raise PlanFileError(f"{path}: not a plan file this can read; use .yaml, .xlsx or .csv")
+
+
+async def _table_plan(session: AsyncSession, partnership: Partnership, title: str | None) -> Plan:
+    if title:
+        return await upsert_plan(session, partnership, title)
+    return await PlanRepository(session).current(partnership)
+
+
+async def export_file(session: AsyncSession, partnership: str, out: Path, plan_title: str | None = None) -> int:
+    """Write the plan table to `out` (.xlsx or .csv); returns the number of actions written."""
+    owner = await PartnershipRepository(session).by_short_name(partnership)
+    plans = PlanRepository(session)
+    plan = await plans.by_title(owner, plan_title) if plan_title else await plans.current(owner)
+    rows = await plan_table(session, plan)
+    write_table(rows, out, plan.title)
+    return sum(1 for row in rows if row.cells[2])

@@ -1,0 +1,247 @@
+"""Repositories: every query the bot and the CLI make lives here, over async sessions."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import date
+
+from sqlalchemy import func, or_, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.rules import Due, UpdateFacts, current_update
+from storage.errors import NotFoundError
+from storage.models import (
+    Action,
+    Meeting,
+    Membership,
+    Milestone,
+    Objective,
+    Partnership,
+    Person,
+    Plan,
+    Priority,
+    SubGroup,
+    Update,
+)
+
+
+def facts(update: Update) -> UpdateFacts:
+    return UpdateFacts(id=update.id, at=update.created_at, rag=update.rag, withdraws=update.withdraws_id)
+
+
+def dues(action: Action) -> list[Due]:
+    return [Due(m.due_on, m.precision) for m in action.milestones]
+
+
+class PartnershipRepository:
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def all(self) -> list[Partnership]:
+        return list(await self.session.scalars(select(Partnership).order_by(Partnership.short_name)))
+
+    async def find(self, short_name: str) -> Partnership | None:
+        return await self.session.scalar(
+            select(Partnership).where(func.lower(Partnership.short_name) == short_name.lower())
+        )
+
+    async def by_short_name(self, short_name: str) -> Partnership:
+        found = await self.find(short_name)
+        if found is None:
+            known = ", ".join(p.short_name for p in await self.all()) or "none yet"
+            raise NotFoundError(f"no partnership called '{short_name}' (known: {known})")
+        return found
+
+    async def by_tenant(self, tenant_id: str) -> Partnership | None:
+        return await self.session.scalar(select(Partnership).where(Partnership.tenant_id == tenant_id))
+
+
+class PlanRepository:
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def current(self, partnership: Partnership) -> Plan:
+        """The partnership's plan in force: the one that starts latest."""
+        plan = await self.session.scalar(
+            select(Plan)
+            .where(Plan.partnership_id == partnership.id)
+            .order_by(Plan.starts_on.desc().nulls_last(), Plan.id.desc())
+            .limit(1)
+        )
+        if plan is None:
+            raise NotFoundError(f"{partnership.short_name} has no plan yet; import one first")
+        return plan
+
+    async def by_title(self, partnership: Partnership, title: str) -> Plan:
+        plan = await self.session.scalar(
+            select(Plan).where(Plan.partnership_id == partnership.id, func.lower(Plan.title) == title.lower())
+        )
+        if plan is None:
+            raise NotFoundError(f"{partnership.short_name} has no plan called '{title}'")
+        return plan
+
+    async def priorities(self, plan: Plan) -> list[Priority]:
+        return list(
+            await self.session.scalars(select(Priority).where(Priority.plan_id == plan.id).order_by(Priority.number))
+        )
+
+    async def objectives(self, plan: Plan) -> list[Objective]:
+        return list(
+            await self.session.scalars(select(Objective).where(Objective.plan_id == plan.id).order_by(Objective.number))
+        )
+
+    async def actions(self, plan: Plan) -> list[Action]:
+        """The plan's live actions in plan order (objective number, then position)."""
+        return list(
+            await self.session.scalars(
+                select(Action)
+                .join(Objective, Action.objective_id == Objective.id)
+                .where(Action.plan_id == plan.id, Action.archived.is_(False))
+                .order_by(Objective.number, Action.position)
+            )
+        )
+
+    async def action(self, plan: Plan, ref: str) -> Action | None:
+        return await self.session.scalar(select(Action).where(Action.plan_id == plan.id, Action.ref == ref))
+
+    async def actions_for_subgroups(self, plan: Plan, subgroup_ids: Iterable[int]) -> list[Action]:
+        return [a for a in await self.actions(plan) if a.lead_subgroup_id in set(subgroup_ids)]
+
+    async def actions_led_by(self, plan: Plan, person: Person) -> list[Action]:
+        """Actions the person leads directly, or through a sub-group they chair or belong to."""
+        groups = (
+            select(Membership.subgroup_id)
+            .where(Membership.person_id == person.id)
+            .union(select(SubGroup.id).where(SubGroup.chair_id == person.id))
+        )
+        return list(
+            await self.session.scalars(
+                select(Action)
+                .join(Objective, Action.objective_id == Objective.id)
+                .where(
+                    Action.plan_id == plan.id,
+                    Action.archived.is_(False),
+                    or_(Action.lead_person_id == person.id, Action.lead_subgroup_id.in_(groups)),
+                )
+                .order_by(Objective.number, Action.position)
+            )
+        )
+
+    async def actions_due_between(self, plan: Plan, first: date, last: date) -> list[Action]:
+        """Actions with a milestone due from `first` to `last`, both included."""
+        due = select(Milestone.action_id).where(Milestone.due_on.between(first, last))
+        return [a for a in await self.actions(plan) if a.id in set(await self.session.scalars(due))]
+
+
+class PeopleRepository:
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def subgroups(self, partnership: Partnership) -> list[SubGroup]:
+        return list(
+            await self.session.scalars(
+                select(SubGroup).where(SubGroup.partnership_id == partnership.id).order_by(SubGroup.name)
+            )
+        )
+
+    async def people(self, partnership: Partnership) -> list[Person]:
+        return list(
+            await self.session.scalars(
+                select(Person).where(Person.partnership_id == partnership.id).order_by(Person.name)
+            )
+        )
+
+    async def by_ids(self, ids: Iterable[int]) -> dict[int, Person]:
+        wanted = set(ids)
+        if not wanted:
+            return {}
+        return {p.id: p for p in await self.session.scalars(select(Person).where(Person.id.in_(wanted)))}
+
+    async def subgroups_by_ids(self, ids: Iterable[int]) -> dict[int, SubGroup]:
+        wanted = set(ids)
+        if not wanted:
+            return {}
+        return {g.id: g for g in await self.session.scalars(select(SubGroup).where(SubGroup.id.in_(wanted)))}
+
+
+class UpdateRepository:
+    """Progress updates: appended, never edited; an action's status is its latest live update."""
+
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def append(self, update: Update) -> Update:
+        self.session.add(update)
+        await self.session.flush()
+        return update
+
+    async def history(self, action_id: int) -> list[Update]:
+        return (await self.histories([action_id]))[action_id]
+
+    async def histories(self, action_ids: Sequence[int]) -> dict[int, list[Update]]:
+        """Each action's updates, oldest first, in one query."""
+        result: dict[int, list[Update]] = defaultdict(list)
+        if action_ids:
+            for update in await self.session.scalars(
+                select(Update).where(Update.action_id.in_(action_ids)).order_by(Update.created_at, Update.id)
+            ):
+                result[update.action_id].append(update)
+        return {action_id: result[action_id] for action_id in action_ids}
+
+    async def current(self, action_id: int) -> Update | None:
+        return current_of(await self.history(action_id))
+
+
+def current_of(history: Sequence[Update]) -> Update | None:
+    latest = current_update(facts(u) for u in history)
+    return next(u for u in history if u.id == latest.id) if latest else None
+
+
+class MeetingRepository:
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def dates(self, partnership: Partnership) -> list[date]:
+        return list(
+            await self.session.scalars(
+                select(Meeting.meets_on).where(Meeting.partnership_id == partnership.id).order_by(Meeting.meets_on)
+            )
+        )
+
+
+@dataclass(frozen=True)
+class PlanCounts:
+    plans: int
+    objectives: int
+    actions: int
+    subgroups: int
+    meetings: int
+    updates: int
+
+
+async def counts(session: AsyncSession, partnership: Partnership) -> PlanCounts:
+    """What a partnership holds, for `make run` and the CLI to say what was loaded."""
+
+    async def count(query: object) -> int:
+        return int(await session.scalar(query) or 0)  # type: ignore[call-overload]
+
+    plan_ids = select(Plan.id).where(Plan.partnership_id == partnership.id)
+    return PlanCounts(
+        plans=await count(select(func.count()).select_from(Plan).where(Plan.partnership_id == partnership.id)),
+        objectives=await count(select(func.count()).select_from(Objective).where(Objective.plan_id.in_(plan_ids))),
+        actions=await count(
+            select(func.count()).select_from(Action).where(Action.plan_id.in_(plan_ids), Action.archived.is_(False))
+        ),
+        subgroups=await count(
+            select(func.count()).select_from(SubGroup).where(SubGroup.partnership_id == partnership.id)
+        ),
+        meetings=await count(select(func.count()).select_from(Meeting).where(Meeting.partnership_id == partnership.id)),
+        updates=await count(
+            select(func.count())
+            .select_from(Update)
+            .join(Action, Update.action_id == Action.id)
+            .where(Action.plan_id.in_(plan_ids))
+        ),
+    )

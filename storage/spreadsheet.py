@@ -1,0 +1,295 @@
+"""The plan table as partnerships keep it, in XLSX and CSV: reading it in, writing it back out.
+
+The columns are those of the 2019-22 plan. A row with an empty No. continues the objective above;
+a row with no "How are we going to do it?" adds a success measure (and its dates) to the action
+above; a When cell may hold several milestones ("June 2019 Oct 2019 Feb 2020").
+"""
+
+from __future__ import annotations
+
+import csv
+import re
+import zipfile
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from pathlib import Path
+
+from openpyxl import Workbook, load_workbook
+from openpyxl.styles import Alignment, Font, PatternFill
+from openpyxl.utils import get_column_letter
+from openpyxl.utils.exceptions import InvalidFileException
+from pydantic import ValidationError
+
+from bot.rules import Due, Precision, Rag, parse_dues
+from storage.errors import PlanFileError
+from storage.importer import Progress
+from storage.planfile import COMMENT_LIMIT, ActionSpec, MeasureSpec, ObjectiveSpec
+
+HEADINGS = (
+    "No.",
+    "What do we want to achieve?",
+    "How are we going to do it?",
+    "Who will lead?",
+    "How will we know we have achieved our goal?",
+    "When are we going to achieve this?",
+    "Comment on Progress",
+    "RAG rating",
+)
+NO, WHAT, HOW, WHO, MEASURE, WHEN, COMMENT, RAG = range(len(HEADINGS))
+REQUIRED = HEADINGS[:6]
+RAG_FILLS = {Rag.RED: "E06666", Rag.AMBER: "F6B26B", Rag.GREEN: "93C47D", Rag.BLUE: "6FA8DC"}
+MAX_ERRORS = 20
+
+
+@dataclass
+class SheetPlan:
+    """What a spreadsheet says: objectives with their actions, progress cells, and where each action was."""
+
+    source: str
+    objectives: list[ObjectiveSpec]
+    progress: dict[str, Progress] = field(default_factory=dict)
+    rows: dict[str, int] = field(default_factory=dict)
+
+    def locate(self, ref: str) -> str:
+        return f"{self.source} row {self.rows[ref]}, column {get_column_letter(WHO + 1)} ({HEADINGS[WHO]})"
+
+
+def read_plan_table(path: Path) -> SheetPlan:
+    """Read an XLSX or CSV plan table; every problem found is reported at once, with row and column."""
+    suffix = path.suffix.lower()
+    if suffix == ".xlsx":
+        rows = _xlsx_rows(path)
+    elif suffix == ".csv":
+        rows = _csv_rows(path)
+    else:
+        raise PlanFileError(f"{path}: not a plan file this can read; use .yaml, .xlsx or .csv")
+    return _parse(path.name, rows)
+
+
+def _xlsx_rows(path: Path) -> list[tuple[int, list[str]]]:
+    try:
+        book = load_workbook(path, read_only=True, data_only=True)
+    except (InvalidFileException, zipfile.BadZipFile, KeyError, OSError) as exc:
+        raise PlanFileError(f"{path}: is not a readable XLSX workbook ({exc.__class__.__name__})") from None
+    try:
+        sheet = book.worksheets[0]
+        return [
+            (number, [_cell_text(v) for v in values])
+            for number, values in enumerate(sheet.iter_rows(values_only=True), start=1)
+        ]
+    finally:
+        book.close()
+
+
+def _cell_text(value: object) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    if isinstance(value, datetime | date):
+        # Spreadsheet programs turn "June 2019" into the first of the month.
+        day = value.date() if isinstance(value, datetime) else value
+        return day.strftime("%B %Y") if day.day == 1 else day.isoformat()
+    return str(value)
+
+
+def _csv_rows(path: Path) -> list[tuple[int, list[str]]]:
+    try:
+        text = path.read_text(encoding="utf-8-sig")
+    except UnicodeDecodeError:
+        raise PlanFileError(f"{path}: is not UTF-8 text; save the CSV as UTF-8") from None
+    except OSError as exc:
+        raise PlanFileError(f"{path}: cannot be read ({exc.strerror})") from None
+    try:
+        dialect: type[csv.Dialect] | csv.Dialect = csv.Sniffer().sniff(text[:4096], delimiters=",;\t")
+    except csv.Error:
+        dialect = csv.excel
+    return list(enumerate(csv.reader(text.splitlines(), dialect), start=1))
+
+
+def _norm(text: str) -> str:
+    return " ".join(text.split())
+
+
+def _heading_key(text: str) -> str:
+    return re.sub(r"[^a-z]", "", text.lower())
+
+
+def _find_header(source: str, rows: Sequence[tuple[int, list[str]]]) -> tuple[int, dict[int, int]]:
+    wanted = {_heading_key(h): i for i, h in enumerate(HEADINGS)}
+    for index, (_, cells) in enumerate(rows[:15]):
+        columns = {wanted[_heading_key(c)]: col for col, c in enumerate(cells) if _heading_key(c) in wanted}
+        if NO in columns and HOW in columns:
+            missing = [HEADINGS[i] for i in range(len(REQUIRED)) if i not in columns]
+            if missing:
+                raise PlanFileError(f"{source}: the heading row has no column for: {'; '.join(missing)}")
+            return index, columns
+    raise PlanFileError(f"{source}: no heading row found; the table needs the columns: {' | '.join(HEADINGS)}")
+
+
+@dataclass
+class _Draft:
+    number: int
+    title: str
+    actions: list[ActionSpec] = field(default_factory=list)
+
+
+def _parse(source: str, rows: Sequence[tuple[int, list[str]]]) -> SheetPlan:
+    header, columns = _find_header(source, rows)
+    errors: list[str] = []
+    drafts: list[_Draft] = []
+    plan = SheetPlan(source=source, objectives=[])
+    measures: list[MeasureSpec] = []
+    action_fields: dict[str, str] = {}
+
+    def finish_action() -> None:
+        if not action_fields:
+            return
+        try:
+            spec = ActionSpec(measures=list(measures), **action_fields)
+        except ValidationError as exc:
+            errors.append(f"{source} row {plan.rows[action_fields['ref']]}: {exc.errors()[0]['msg']}")
+        else:
+            drafts[-1].actions.append(spec)
+        action_fields.clear()
+        measures.clear()
+
+    for number, raw in rows[header + 1 :]:
+        cells = [_norm(raw[columns[i]]) if i in columns and columns[i] < len(raw) else "" for i in range(len(HEADINGS))]
+        if not any(cells):
+            continue
+
+        def where(column: int, row: int = number) -> str:
+            return f"{source} row {row}, column {get_column_letter(columns[column] + 1)} ({HEADINGS[column]})"
+
+        if cells[NO]:
+            finish_action()
+            if not cells[NO].isdigit() or int(cells[NO]) < 1:
+                errors.append(f"{where(NO)}: '{cells[NO]}' is not an objective number")
+                continue
+            objective_number = int(cells[NO])
+            if any(d.number == objective_number for d in drafts):
+                errors.append(f"{where(NO)}: objective {objective_number} appears twice")
+                continue
+            if not cells[WHAT]:
+                errors.append(f"{where(WHAT)}: objective {objective_number} has no text")
+            drafts.append(_Draft(objective_number, cells[WHAT] or "?"))
+        elif not drafts:
+            errors.append(f"{where(NO)}: the first row of the table needs an objective number")
+            continue
+        elif cells[WHAT] and cells[WHAT] != drafts[-1].title:
+            errors.append(f"{where(NO)}: '{HEADINGS[WHAT]}' is filled but No. is empty; give the objective number")
+            continue
+
+        if cells[HOW]:
+            finish_action()
+            ref = f"{drafts[-1].number}.{len(drafts[-1].actions) + 1}"
+            plan.rows[ref] = number
+            action_fields.update(ref=ref, description=cells[HOW])
+            if cells[WHO]:
+                action_fields["lead"] = cells[WHO]
+            progress = _progress(cells, where, errors)
+            if progress:
+                plan.progress[ref] = progress
+        elif not action_fields:
+            if cells[MEASURE] or cells[WHEN] or cells[WHO]:
+                errors.append(f"{where(HOW)}: the row has no action and there is no action above it to continue")
+            continue
+        elif cells[WHO] or cells[COMMENT] or cells[RAG]:
+            errors.append(
+                f"{where(HOW)}: a row continuing action {action_fields['ref']} may only add a measure and dates"
+            )
+            continue
+
+        if cells[MEASURE] or cells[WHEN]:
+            try:
+                dues = parse_dues(cells[WHEN]) if cells[WHEN] else []
+            except ValueError as exc:
+                errors.append(f"{where(WHEN)}: {exc}")
+                dues = []
+            measures.append(MeasureSpec(text=cells[MEASURE] or "(no measure given)", due=dues))
+        if len(errors) >= MAX_ERRORS:
+            break
+    finish_action()
+    if not drafts and not errors:
+        errors.append(f"{source}: the table has headings but no objectives")
+    if errors:
+        more = " (and perhaps more)" if len(errors) >= MAX_ERRORS else ""
+        raise PlanFileError(
+            f"{source}: nothing was imported; {len(errors)} problem(s){more}:\n  - " + "\n  - ".join(errors)
+        )
+    plan.objectives = [ObjectiveSpec(number=d.number, title=d.title, actions=d.actions) for d in drafts]
+    return plan
+
+
+def _progress(cells: list[str], where: Callable[[int], str], errors: list[str]) -> Progress | None:
+    rag_text, comment = cells[RAG], cells[COMMENT]
+    if not rag_text and not comment:
+        return None
+    if not rag_text:
+        errors.append(f"{where(RAG)}: a Comment on Progress needs a RAG rating beside it")
+        return None
+    try:
+        rag = Rag.parse(rag_text)
+    except ValueError as exc:
+        errors.append(f"{where(RAG)}: {exc}")
+        return None
+    if len(comment) > COMMENT_LIMIT:
+        errors.append(f"{where(COMMENT)}: the comment is {len(comment)} characters; the limit is {COMMENT_LIMIT}")
+        return None
+    return Progress(rag=rag, comment=comment)
+
+
+@dataclass(frozen=True)
+class TableRow:
+    """One row of the exported table; `rag` colours the RAG cell."""
+
+    cells: tuple[str, ...]
+    rag: Rag | None = None
+
+
+def dues_label(dues: Iterable[Due]) -> str:
+    return " ".join(d.label if d.precision is Precision.MONTH else d.on.isoformat() for d in dues)
+
+
+def write_table(rows: Sequence[TableRow], path: Path, title: str) -> None:
+    if path.suffix.lower() == ".csv":
+        write_csv(rows, path)
+    else:
+        write_xlsx(rows, path, title)
+
+
+def write_csv(rows: Sequence[TableRow], path: Path) -> None:
+    with path.open("w", encoding="utf-8", newline="") as out:
+        writer = csv.writer(out)
+        writer.writerow(HEADINGS)
+        writer.writerows(row.cells for row in rows)
+
+
+def write_xlsx(rows: Sequence[TableRow], path: Path, title: str) -> None:
+    book = Workbook()
+    sheet = book.active
+    assert sheet is not None
+    sheet.title = re.sub(r"[\\/*?:\[\]]", " ", title)[:31] or "Plan"
+    sheet.append(HEADINGS)
+    for cell in sheet[1]:
+        cell.font = Font(bold=True)
+        cell.alignment = Alignment(wrap_text=True, vertical="top")
+    for row in rows:
+        sheet.append(list(row.cells))
+        for cell in sheet[sheet.max_row]:
+            cell.alignment = Alignment(wrap_text=True, vertical="top")
+        if row.rag is not None:
+            rag_cell = sheet.cell(row=sheet.max_row, column=RAG + 1)
+            rag_cell.fill = PatternFill("solid", start_color=RAG_FILLS[row.rag], end_color=RAG_FILLS[row.rag])
+            rag_cell.font = Font(bold=True)
+    for column, width in zip("ABCDEFGH", (6, 40, 50, 24, 40, 22, 50, 10), strict=True):
+        sheet.column_dimensions[column].width = width
+    sheet.freeze_panes = "A2"
+    book.save(path)
+
+
+def iter_cells(rows: Iterable[TableRow]) -> Iterator[tuple[str, ...]]:
+    for row in rows:
+        yield row.cells

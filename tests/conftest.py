@@ -1,0 +1,105 @@
+"""Shared fixtures: a migrated database per backend (SQLite always, PostgreSQL when reachable),
+each test in a transaction that is rolled back, and the demo plans."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import AsyncIterator
+from datetime import datetime
+from pathlib import Path
+
+import pytest
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.demo import demo_files
+from bot.rules import LONDON
+from storage.db import Database, async_url, create_engine
+from storage.migrate import upgrade
+from storage.planfile import PlanFile, load_plan_file
+
+SEEDS = Path(__file__).resolve().parents[2] / "shared" / "seeds"
+PG_ENV = "TEST_DATABASE_URL"
+
+
+def london(*args: int) -> datetime:
+    return datetime(*args, tzinfo=LONDON)  # type: ignore[misc]
+
+
+async def _postgres_url() -> str:
+    url = os.environ.get(PG_ENV)
+    if not url:
+        pytest.skip(f"{PG_ENV} is not set, so the PostgreSQL storage tests are skipped (.ci/run sets it)")
+    engine = create_engine(url)
+    try:
+        async with engine.connect() as connection:
+            # A clean schema every run, so the migrations are exercised from the first one.
+            await connection.execute(text("DROP SCHEMA IF EXISTS public CASCADE"))
+            await connection.execute(text("CREATE SCHEMA public"))
+            await connection.commit()
+    except (OSError, Exception) as exc:  # noqa: BLE001 - any failure to reach it means skip, said why
+        pytest.skip(f"PostgreSQL at {PG_ENV} is not reachable ({exc.__class__.__name__}: {exc})")
+    finally:
+        await engine.dispose()
+    return async_url(url)
+
+
+@pytest.fixture(scope="session", params=["sqlite", "postgresql"])
+async def database(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Database]:
+    if request.param == "sqlite":
+        url = f"sqlite+aiosqlite:///{tmp_path_factory.mktemp('db') / 'plan.db'}"
+    else:
+        url = await _postgres_url()
+    await upgrade(url)
+    db = Database(url)
+    yield db
+    await db.dispose()
+
+
+@pytest.fixture
+async def session(database: Database) -> AsyncIterator[AsyncSession]:
+    """A session inside a transaction that is rolled back after the test; commits become savepoints."""
+    async with database.engine.connect() as connection:
+        transaction = await connection.begin()
+        db_session = AsyncSession(bind=connection, join_transaction_mode="create_savepoint", expire_on_commit=False)
+        try:
+            yield db_session
+        finally:
+            await db_session.close()
+            await transaction.rollback()
+
+
+@pytest.fixture(scope="session")
+def ncscp_file() -> Path:
+    return next(p for p in demo_files() if p.name.startswith("ncscp"))
+
+
+@pytest.fixture(scope="session")
+def nscp_file() -> Path:
+    return next(p for p in demo_files() if p.name.startswith("nscp"))
+
+
+@pytest.fixture(scope="session")
+def ncscp(ncscp_file: Path) -> PlanFile:
+    return load_plan_file(ncscp_file)
+
+
+@pytest.fixture(scope="session")
+def nscp(nscp_file: Path) -> PlanFile:
+    return load_plan_file(nscp_file)
+
+
+@pytest.fixture(scope="session")
+def ncscp_seed() -> str:
+    path = SEEDS / "000_6af8067cd5911ed1.txt"
+    if not path.exists():
+        pytest.skip(f"the seed documents are not beside the project ({path})")
+    return " ".join(path.read_text(encoding="utf-8").split())
+
+
+@pytest.fixture(scope="session")
+def nscp_seed() -> str:
+    path = SEEDS / "004_2fe2801fa39f6d30.txt"
+    if not path.exists():
+        pytest.skip(f"the seed documents are not beside the project ({path})")
+    return " ".join(path.read_text(encoding="utf-8").split())
