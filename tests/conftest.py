@@ -22,8 +22,9 @@ SEEDS = Path(__file__).resolve().parents[2] / "shared" / "seeds"
 PG_ENV = "TEST_DATABASE_URL"
 
 
-def london(*args: int) -> datetime:
-    return datetime(*args, tzinfo=LONDON)  # type: ignore[misc]
+def london(year: int, month: int, day: int, hour: int = 0, minute: int = 0) -> datetime:
+    """A wall-clock time in the partnership's timezone."""
+    return datetime(year, month, day, hour, minute, tzinfo=LONDON)
 
 
 async def _postgres_url() -> str:
@@ -37,7 +38,7 @@ async def _postgres_url() -> str:
             await connection.execute(text("DROP SCHEMA IF EXISTS public CASCADE"))
             await connection.execute(text("CREATE SCHEMA public"))
             await connection.commit()
-    except (OSError, Exception) as exc:  # noqa: BLE001 - any failure to reach it means skip, said why
+    except (OSError, Exception) as exc:
         pytest.skip(f"PostgreSQL at {PG_ENV} is not reachable ({exc.__class__.__name__}: {exc})")
     finally:
         await engine.dispose()

@@ -62,4 +62,6 @@ async def row_counts(session: AsyncSession) -> dict[str, int]:
     """How many rows each table holds: to show that a refused import wrote nothing."""
     tables = {"partnership": Partnership, "plan": Plan, "objective": Objective, "action": Action, "update": Update}
     tables |= {"person": Person, "subgroup": SubGroup, "meeting": Meeting}
-    return {name: int(await session.scalar(select(func.count()).select_from(model)) or 0) for name, model in tables.items()}
+    return {
+        name: int(await session.scalar(select(func.count()).select_from(model)) or 0) for name, model in tables.items()
+    }

@@ -32,7 +32,10 @@ async def test_imported_cells_match_the_seed(session: AsyncSession, ncscp: PlanF
     eha = await action(session, "NCSCP", "2.1")
     qa = await subgroup(session, "Children's QA subgroup")
     assert eha.lead_subgroup_id == qa.id
-    assert eha.success_measure == "Quarterly EHA report received by Children's QA subgroup\nChildren's QA subgroup report to BMG"
+    assert (
+        eha.success_measure
+        == "Quarterly EHA report received by Children's QA subgroup\nChildren's QA subgroup report to BMG"
+    )
     assert dues(eha) == [Due.month(y, m) for y, m in [(2019, 6), (2019, 10), (2020, 2)] * 2]
     assert eha.milestones[0].label == "Quarterly EHA report received by Children's QA subgroup"
     assert eha.reporting_body == "BMG"
@@ -112,7 +115,9 @@ async def test_a_bad_plan_file_writes_nothing(session: AsyncSession, ncscp: Plan
     assert await row_counts(session) == before
 
 
-async def test_a_tenant_belongs_to_one_partnership(session: AsyncSession, ncscp: PlanFile, nscp: PlanFile, tmp_path: Path) -> None:
+async def test_a_tenant_belongs_to_one_partnership(
+    session: AsyncSession, ncscp: PlanFile, nscp: PlanFile, tmp_path: Path
+) -> None:
     await load(session, ncscp)
     before = await row_counts(session)
     data = nscp.model_dump(mode="json")

@@ -1,0 +1,80 @@
+"""`planbot` as the business unit runs it, against a real SQLite file."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner, Result
+
+from bot.cli import Context, cli
+from bot.clock import FixedClock
+from bot.settings import Settings
+from tests.conftest import london
+
+Run = Callable[..., Result]
+
+
+@pytest.fixture
+def planbot(tmp_path: Path) -> Run:
+    settings = Settings(database_url=f"sqlite:///{tmp_path / 'plan.db'}")
+    context = Context(settings, FixedClock(london(2026, 11, 23, 10)))
+
+    def run(*args: str) -> Result:
+        return CliRunner().invoke(cli, list(args), obj=context, catch_exceptions=False)
+
+    return run
+
+
+def test_demo_loads_both_plans_once_and_says_what_it_loaded(planbot: Run) -> None:
+    first = planbot("demo", "--rebase", "--if-empty")
+    assert first.exit_code == 0, first.output
+    assert (
+        "imported NCSCP 'Business Plan 2019-22': 3 priorities, 13 objectives, 30 actions, 12 sub-groups" in first.output
+    )
+    assert "imported NSCP 'Business Plan 2023-27': 3 priorities, 11 objectives, 26 actions" in first.output
+    assert "NCSCP: 1 plan(s), 13 objectives, 30 actions, 12 sub-groups, 9 BMG meetings" in first.output
+    second = planbot("demo", "--rebase", "--if-empty")
+    assert second.exit_code == 0
+    assert "the database already holds plans; the demo was not loaded again" in second.output
+    assert "NSCP: 1 plan(s), 11 objectives, 26 actions" in second.output
+
+
+def test_import_of_a_bad_file_fails_with_a_message_and_writes_nothing(planbot: Run, tmp_path: Path) -> None:
+    planbot("demo")
+    bad = tmp_path / "plan.csv"
+    bad.write_text("No.,What do we want to achieve?,How are we going to do it?\n1,Aim,Act\n", encoding="utf-8")
+    result = planbot("import", str(bad), "--partnership", "NCSCP")
+    assert result.exit_code == 1
+    assert "Error: plan.csv: the heading row has no column for: Who will lead?" in result.output
+    assert "Traceback" not in result.output
+    export = planbot("export", "--partnership", "NCSCP", "--format", "csv", "--out", str(tmp_path / "x.csv"))
+    assert "wrote 30 actions" in export.output
+
+
+def test_export_then_import_the_table(planbot: Run, tmp_path: Path) -> None:
+    planbot("demo")
+    out = tmp_path / "ncscp.xlsx"
+    exported = planbot("export", "--partnership", "ncscp", "--format", "xlsx", "--out", str(out))
+    assert exported.exit_code == 0, exported.output
+    assert out.exists()
+    imported = planbot("import", str(out), "--partnership", "NCSCP")
+    assert imported.exit_code == 0, imported.output
+    assert "30 actions" in imported.output
+    assert "0 progress updates added" in imported.output
+
+
+def test_export_checks_its_arguments(planbot: Run, tmp_path: Path) -> None:
+    wrong = planbot("export", "--partnership", "NCSCP", "--format", "csv", "--out", str(tmp_path / "x.xlsx"))
+    assert wrong.exit_code == 2
+    assert "the file name should end in .csv" in wrong.output
+    unknown = planbot("export", "--partnership", "NOPE", "--format", "csv", "--out", str(tmp_path / "x.csv"))
+    assert unknown.exit_code == 1
+    assert "no partnership called 'NOPE'" in unknown.output
+
+
+def test_db_upgrade(planbot: Run) -> None:
+    result = planbot("db", "upgrade")
+    assert result.exit_code == 0
+    assert "database is up to date" in result.output
