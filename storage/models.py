@@ -143,6 +143,7 @@ class Person(Base):
     role: Mapped[Role] = mapped_column(_enum(Role, "person_role"), default=Role.MEMBER)
     aad_object_id: Mapped[str | None] = mapped_column(String(64), index=True)
     teams_user_id: Mapped[str | None] = mapped_column(String(200))
+    upn: Mapped[str | None] = mapped_column(String(320))
 
 
 class SubGroup(Base):
@@ -154,6 +155,7 @@ class SubGroup(Base):
     name: Mapped[str] = mapped_column(String(200))
     aliases: Mapped[list[str]] = mapped_column(JSON, default=list)
     chair_id: Mapped[int | None] = mapped_column(ForeignKey("person.id", ondelete="SET NULL"))
+    channel_id: Mapped[int | None] = mapped_column(ForeignKey("conversation.id", ondelete="SET NULL"))
 
 
 class Membership(Base):
@@ -231,6 +233,49 @@ class Meeting(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     partnership_id: Mapped[int] = mapped_column(ForeignKey("partnership.id", ondelete="CASCADE"))
     meets_on: Mapped[date] = mapped_column(Date)
+
+
+class ConversationKind(enum.StrEnum):
+    PERSONAL = "personal"
+    CHANNEL = "channel"
+    GROUP_CHAT = "groupChat"
+
+
+class Conversation(Base):
+    """Where the bot can write later (proactively): stored when it is installed or a channel appears.
+
+    `removed_at` is set when the bot is removed or the channel deleted; the row stays as a record.
+    """
+
+    __tablename__ = "conversation"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    conversation_id: Mapped[str] = mapped_column(String(512), unique=True)
+    kind: Mapped[ConversationKind] = mapped_column(_enum(ConversationKind, "conversation_kind"))
+    partnership_id: Mapped[int] = mapped_column(ForeignKey("partnership.id", ondelete="CASCADE"), index=True)
+    tenant_id: Mapped[str] = mapped_column(String(64))
+    service_url: Mapped[str] = mapped_column(String(512))
+    bot_id: Mapped[str] = mapped_column(String(200))
+    team_id: Mapped[str | None] = mapped_column(String(512), index=True)
+    team_aad_group_id: Mapped[str | None] = mapped_column(String(64))
+    team_name: Mapped[str | None] = mapped_column(String(300))
+    channel_id: Mapped[str | None] = mapped_column(String(512))
+    channel_name: Mapped[str | None] = mapped_column(String(300))
+    person_id: Mapped[int | None] = mapped_column(ForeignKey("person.id", ondelete="SET NULL"), index=True)
+    user_id: Mapped[str | None] = mapped_column(String(200))
+    installed_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    removed_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+
+
+class BotState(Base):
+    """Bot Framework turn state (dialog and conversation state), one JSON document per key, with an e-tag."""
+
+    __tablename__ = "bot_state"
+
+    key: Mapped[str] = mapped_column(String(1024), primary_key=True)
+    etag: Mapped[str] = mapped_column(String(64))
+    data: Mapped[dict[str, Any]] = mapped_column(JSON)
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime)
 
 
 class AppendOnlyError(RuntimeError):

@@ -14,6 +14,8 @@ from bot.rules import Due, UpdateFacts, current_update
 from storage.errors import NotFoundError
 from storage.models import (
     Action,
+    Conversation,
+    ConversationKind,
     Meeting,
     Membership,
     Milestone,
@@ -153,6 +155,29 @@ class PeopleRepository:
             )
         )
 
+    async def by_aad_object_id(self, partnership: Partnership, aad_object_id: str) -> Person | None:
+        return await self.session.scalar(
+            select(Person).where(Person.partnership_id == partnership.id, Person.aad_object_id == aad_object_id)
+        )
+
+    async def by_address(self, partnership: Partnership, *addresses: str | None) -> Person | None:
+        """The person whose email or UPN is one of `addresses` (case does not matter)."""
+        wanted = [a.lower() for a in addresses if a]
+        if not wanted:
+            return None
+        return await self.session.scalar(
+            select(Person)
+            .where(
+                Person.partnership_id == partnership.id,
+                or_(func.lower(Person.email).in_(wanted), func.lower(Person.upn).in_(wanted)),
+            )
+            .order_by(Person.id)
+            .limit(1)
+        )
+
+    async def subgroup_for_channel(self, conversation: Conversation) -> SubGroup | None:
+        return await self.session.scalar(select(SubGroup).where(SubGroup.channel_id == conversation.id))
+
     async def by_ids(self, ids: Iterable[int]) -> dict[int, Person]:
         wanted = set(ids)
         if not wanted:
@@ -197,6 +222,44 @@ class UpdateRepository:
 def current_of(history: Sequence[Update]) -> Update | None:
     latest = current_update(facts(u) for u in history)
     return next(u for u in history if u.id == latest.id) if latest else None
+
+
+class ConversationRepository:
+    """Where the bot may write later: personal chats, team channels, group chats."""
+
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def get(self, conversation_id: str) -> Conversation | None:
+        return await self.session.scalar(select(Conversation).where(Conversation.conversation_id == conversation_id))
+
+    async def upsert(self, conversation_id: str, kind: ConversationKind, **fields: object) -> Conversation:
+        """Record (or refresh) a conversation's address; a conversation seen again is no longer removed."""
+        found = await self.get(conversation_id)
+        fresh = found is None or found.removed_at is not None
+        if found is None:
+            found = Conversation(conversation_id=conversation_id, kind=kind)
+            self.session.add(found)
+        for name, value in fields.items():
+            if value is not None and (fresh or name != "installed_at"):
+                setattr(found, name, value)
+        found.removed_at = None
+        await self.session.flush()
+        return found
+
+    async def in_team(self, team_id: str) -> list[Conversation]:
+        return list(await self.session.scalars(select(Conversation).where(Conversation.team_id == team_id)))
+
+    async def active(self, partnership: Partnership, kind: ConversationKind) -> list[Conversation]:
+        return list(
+            await self.session.scalars(
+                select(Conversation).where(
+                    Conversation.partnership_id == partnership.id,
+                    Conversation.kind == kind,
+                    Conversation.removed_at.is_(None),
+                )
+            )
+        )
 
 
 class MeetingRepository:
