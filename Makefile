@@ -32,6 +32,7 @@ test: lint typecheck unit
 
 run: install
 	$(BIN)/planbot demo --rebase --if-empty
+	$(BIN)/planbot serve
 
 # Re-pin the lock files after changing dependencies in pyproject.toml.
 lock: install

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import Awaitable, Callable
 from functools import wraps
 from pathlib import Path
@@ -13,7 +14,7 @@ import click
 from bot.clock import Clock, SystemClock
 from bot.demo import load_demo
 from bot.rules import local_today
-from bot.settings import Settings
+from bot.settings import Settings, UnsafeConfigurationError
 from storage.db import Database
 from storage.errors import NotFoundError, PlanFileError
 from storage.importer import ImportReport
@@ -129,6 +130,29 @@ async def export_command(ctx: Context, short_name: str, fmt: str, out: Path, pla
         click.echo(f"wrote {written} actions to {out}")
     finally:
         await database.dispose()
+
+
+@cli.command()
+@click.option("--host", default=None, help="Address to listen on (default PLANBOT_HOST or 127.0.0.1).")
+@click.option("--port", type=int, default=None, help="Port (default PLANBOT_PORT or 3978).")
+@click.pass_obj
+def serve(ctx: Context, host: str | None, port: int | None) -> None:
+    """Run the bot: POST /api/messages for Teams, GET /healthz and /readyz."""
+    from aiohttp import web
+
+    from bot.app import create_app
+
+    settings = ctx.settings
+    host = host or settings.host
+    port = port or settings.port
+    try:
+        settings.check_safe_to_serve(host)
+    except UnsafeConfigurationError as exc:
+        raise click.ClickException(str(exc)) from None
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    mode = "anonymous (local development)" if settings.anonymous else f"app {settings.app_id}"
+    click.echo(f"Plan Tracker listening on http://{host}:{port}/api/messages, {mode}")
+    web.run_app(create_app(settings, ctx.clock), host=host, port=port, print=None)
 
 
 async def _print_counts(database: Database) -> None:

@@ -2,19 +2,45 @@
 
 from __future__ import annotations
 
+import ipaddress
+from typing import Annotated, Literal
 from zoneinfo import ZoneInfo
 
-from pydantic import AliasChoices, Field, field_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import AliasChoices, Field, SecretStr, field_validator, model_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from storage.db import DEFAULT_URL
+
+
+def _env(*names: str) -> AliasChoices:
+    return AliasChoices(*names)
+
+
+class UnsafeConfigurationError(RuntimeError):
+    """A configuration that would expose the bot: refused at start, with the reason."""
 
 
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_file=".env", extra="ignore", populate_by_name=True)
 
-    database_url: str = Field(default=DEFAULT_URL, validation_alias=AliasChoices("DATABASE_URL", "database_url"))
-    timezone: str = Field(default="Europe/London", validation_alias=AliasChoices("PLANBOT_TIMEZONE", "timezone"))
+    database_url: str = Field(default=DEFAULT_URL, validation_alias=_env("DATABASE_URL", "database_url"))
+    timezone: str = Field(default="Europe/London", validation_alias=_env("PLANBOT_TIMEZONE", "timezone"))
+
+    app_id: str = Field(default="", validation_alias=_env("MicrosoftAppId", "MICROSOFT_APP_ID", "app_id"))
+    app_password: SecretStr = Field(
+        default=SecretStr(""), validation_alias=_env("MicrosoftAppPassword", "MICROSOFT_APP_PASSWORD", "app_password")
+    )
+    app_type: Literal["SingleTenant", "UserAssignedMSI"] = Field(
+        default="SingleTenant", validation_alias=_env("MicrosoftAppType", "MICROSOFT_APP_TYPE", "app_type")
+    )
+    app_tenant_id: str = Field(
+        default="", validation_alias=_env("MicrosoftAppTenantId", "MICROSOFT_APP_TENANT_ID", "app_tenant_id")
+    )
+    allowed_tenants: Annotated[list[str], NoDecode] = Field(
+        default_factory=list, validation_alias=_env("PLANBOT_ALLOWED_TENANTS", "allowed_tenants")
+    )
+    host: str = Field(default="127.0.0.1", validation_alias=_env("PLANBOT_HOST", "host"))
+    port: int = Field(default=3978, validation_alias=_env("PLANBOT_PORT", "port"))
 
     @field_validator("timezone")
     @classmethod
@@ -22,6 +48,42 @@ class Settings(BaseSettings):
         ZoneInfo(value)
         return value
 
+    @field_validator("allowed_tenants", mode="before")
+    @classmethod
+    def _split(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [t.strip() for t in value.split(",") if t.strip()]
+        return value
+
+    @model_validator(mode="after")
+    def _complete(self) -> Settings:
+        if self.app_id and not self.app_tenant_id:
+            raise ValueError("MicrosoftAppTenantId is needed with MicrosoftAppId (single-tenant bots)")
+        if self.app_id and self.app_type == "SingleTenant" and not self.app_password.get_secret_value():
+            raise ValueError("MicrosoftAppPassword is needed for a SingleTenant bot")
+        return self
+
     @property
     def tz(self) -> ZoneInfo:
         return ZoneInfo(self.timezone)
+
+    @property
+    def anonymous(self) -> bool:
+        """No app id: requests are not authenticated. For local development only."""
+        return not self.app_id
+
+    def check_safe_to_serve(self, host: str) -> None:
+        if self.anonymous and not is_loopback(host):
+            raise UnsafeConfigurationError(
+                f"refusing to listen on {host} without MicrosoftAppId: unauthenticated mode is only for "
+                "local development on a loopback address (127.0.0.1, ::1, localhost)"
+            )
+
+
+def is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False

@@ -1,0 +1,107 @@
+"""Remembering where the bot can write later (proactive messages), in the database.
+
+Stored on install, on channel events and on every message, so that a missed event is made good;
+marked removed (never deleted) when the bot is uninstalled or a channel deleted.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from botbuilder.schema import Activity
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from storage.models import Conversation, ConversationKind, Partnership, Person
+from storage.repositories import ConversationRepository
+
+
+def base_conversation_id(conversation_id: str) -> str:
+    """A channel thread's id carries ";messageid=..."; the channel's own address is the part before."""
+    return conversation_id.split(";", 1)[0]
+
+
+def _data(activity: Activity) -> dict[str, Any]:
+    data = activity.channel_data
+    return data if isinstance(data, dict) else {}
+
+
+def team_of(activity: Activity) -> dict[str, Any]:
+    team = _data(activity).get("team")
+    return team if isinstance(team, dict) else {}
+
+
+def channel_of(activity: Activity) -> dict[str, Any]:
+    channel = _data(activity).get("channel")
+    return channel if isinstance(channel, dict) else {}
+
+
+def kind_of(activity: Activity) -> ConversationKind:
+    conversation_type = getattr(activity.conversation, "conversation_type", None)
+    if conversation_type == "channel" or team_of(activity):
+        return ConversationKind.CHANNEL
+    if conversation_type == "groupChat":
+        return ConversationKind.GROUP_CHAT
+    return ConversationKind.PERSONAL
+
+
+async def remember(
+    session: AsyncSession,
+    activity: Activity,
+    partnership: Partnership,
+    tenant_id: str,
+    now: datetime,
+    person: Person | None = None,
+    channel: dict[str, Any] | None = None,
+) -> Conversation:
+    """Upsert this activity's conversation (or `channel`, for channel events) as an address."""
+    kind = kind_of(activity)
+    team = team_of(activity)
+    channel = channel if channel is not None else channel_of(activity)
+    if kind is ConversationKind.CHANNEL:
+        conversation_id = channel.get("id") or base_conversation_id(activity.conversation.id)
+    else:
+        conversation_id = base_conversation_id(activity.conversation.id)
+    return await ConversationRepository(session).upsert(
+        conversation_id,
+        kind,
+        partnership_id=partnership.id,
+        tenant_id=tenant_id,
+        service_url=activity.service_url,
+        bot_id=activity.recipient.id if activity.recipient else None,
+        team_id=team.get("id"),
+        team_aad_group_id=team.get("aadGroupId"),
+        team_name=team.get("name"),
+        channel_id=channel.get("id"),
+        channel_name=channel.get("name"),
+        person_id=person.id if person and kind is ConversationKind.PERSONAL else None,
+        user_id=activity.from_property.id if activity.from_property and kind is ConversationKind.PERSONAL else None,
+        installed_at=now,
+    )
+
+
+async def forget(session: AsyncSession, activity: Activity, now: datetime) -> int:
+    """The bot was removed: mark this conversation (or, for a team, all its channels) as gone."""
+    repo = ConversationRepository(session)
+    team_id = team_of(activity).get("id")
+    targets = await repo.in_team(team_id) if team_id else []
+    single = await repo.get(base_conversation_id(activity.conversation.id))
+    if single is not None and single not in targets:
+        targets.append(single)
+    for conversation in targets:
+        conversation.removed_at = now
+    await session.flush()
+    return len(targets)
+
+
+async def channel_gone(session: AsyncSession, channel_id: str, now: datetime) -> None:
+    found = await ConversationRepository(session).get(channel_id)
+    if found is not None:
+        found.removed_at = now
+        await session.flush()
+
+
+async def team_renamed(session: AsyncSession, team_id: str, name: str) -> None:
+    for conversation in await ConversationRepository(session).in_team(team_id):
+        conversation.team_name = name
+    await session.flush()

@@ -1,0 +1,96 @@
+"""The aiohttp app: POST /api/messages through the Bot Framework adapter, and health endpoints."""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import AsyncIterator
+from typing import Any
+
+from aiohttp import web
+from botbuilder.core import ConversationState
+from botbuilder.integration.aiohttp import CloudAdapter
+from botbuilder.schema import Activity
+from sqlalchemy import text
+
+from bot.adapter import create_adapter
+from bot.clock import Clock, SystemClock
+from bot.handler import PlanBot
+from bot.settings import Settings
+from storage.bot_state import SqlStorage
+from storage.db import Database
+
+log = logging.getLogger(__name__)
+
+SETTINGS = web.AppKey("settings", Settings)
+DATABASE = web.AppKey("database", Database)
+ADAPTER = web.AppKey("adapter", CloudAdapter)
+BOT = web.AppKey("bot", PlanBot)
+
+
+def create_app(settings: Settings, clock: Clock | None = None, database: Database | None = None) -> web.Application:
+    """Build the app from settings; the database and adapter are made when it starts, not at import."""
+    app = web.Application()
+    app[SETTINGS] = settings
+
+    async def lifecycle(app: web.Application) -> AsyncIterator[None]:
+        owned = database is None
+        db = database or Database(settings.database_url)
+        app[DATABASE] = db
+        app[ADAPTER] = create_adapter(settings)
+        app[BOT] = PlanBot(db, clock or SystemClock(), settings, ConversationState(SqlStorage(db)))
+        yield
+        if owned:
+            await db.dispose()
+
+    app.cleanup_ctx.append(lifecycle)
+    app.router.add_post("/api/messages", messages)
+    app.router.add_get("/healthz", healthz)
+    app.router.add_get("/readyz", readyz)
+    return app
+
+
+def _problem(status: int, detail: str) -> web.Response:
+    return web.json_response({"error": detail}, status=status)
+
+
+async def messages(request: web.Request) -> web.StreamResponse:
+    if "application/json" not in request.headers.get("Content-Type", ""):
+        return _problem(415, "send the activity as application/json")
+    try:
+        body = await request.json()
+    except json.JSONDecodeError:
+        return _problem(400, "the body is not JSON")
+    activity = Activity().deserialize(body) if isinstance(body, dict) else None
+    if activity is None or not activity.type:
+        return _problem(400, "the body is not an activity")
+    adapter, bot = request.app[ADAPTER], request.app[BOT]
+    try:
+        # process_activity rather than adapter.process: 4.17.1's process serialises an invoke
+        # response body that is already a dict a second time, and answers 500.
+        response = await adapter.process_activity(request.headers.get("Authorization", ""), activity, bot.on_turn)
+    except PermissionError:
+        return _problem(401, "a valid Bot Framework token is required")
+    if response is None:
+        return web.Response(status=201)
+    return web.json_response(_plain(response.body), status=response.status)
+
+
+def _plain(body: Any) -> Any:
+    return body.serialize() if hasattr(body, "serialize") else body
+
+
+async def healthz(request: web.Request) -> web.Response:
+    """The process is alive."""
+    return web.json_response({"status": "ok"})
+
+
+async def readyz(request: web.Request) -> web.Response:
+    """The database answers."""
+    try:
+        async with request.app[DATABASE].engine.connect() as connection:
+            await connection.execute(text("SELECT 1"))
+    except Exception as exc:  # any failure to reach the database means not ready
+        log.warning("not ready: %s", exc)
+        return _problem(503, "the database is not reachable")
+    return web.json_response({"status": "ready"})

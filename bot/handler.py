@@ -1,0 +1,217 @@
+"""The activity handler: who is asking, what they mean, one handler per intent, one reply.
+
+`on_message_activity` only delegates: the recogniser turns text (or a card's submit data) into an
+intent, `bot.queries.HANDLERS` answers it. Teams events keep the conversation addresses current.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import asdict
+from typing import Any
+
+from botbuilder.core import ConversationState, MessageFactory, TurnContext
+from botbuilder.core.teams import TeamsActivityHandler
+from botbuilder.schema import Activity, ActivityTypes, AdaptiveCardInvokeResponse, AdaptiveCardInvokeValue, Attachment
+from botbuilder.schema.teams import ChannelInfo, TeamInfo
+
+from bot import addresses, messages
+from bot.cards import CARD_CONTENT_TYPE
+from bot.clock import Clock
+from bot.identity import find_person, tenant_of
+from bot.intents import Intent, IntentName, recognise
+from bot.queries import Ask, Asker, Listing, Reply, answer
+from bot.settings import Settings
+from bot.views import SubgroupView, load_snapshot
+from storage.bot_state import EtagConflictError
+from storage.db import Database
+from storage.models import ConversationKind, Partnership, Role
+from storage.repositories import PartnershipRepository, PeopleRepository
+
+log = logging.getLogger(__name__)
+
+PARTNERSHIP = "plan_tracker.partnership_id"
+TENANT = "plan_tracker.tenant_id"
+VERBS = {"show": IntentName.SHOW, "history": IntentName.HISTORY, "more": IntentName.MORE}
+
+
+class PlanBot(TeamsActivityHandler):  # type: ignore[misc]
+    def __init__(self, database: Database, clock: Clock, settings: Settings, state: ConversationState) -> None:
+        self.database = database
+        self.clock = clock
+        self.settings = settings
+        self.state = state
+        self.listing = state.create_property("listing")
+
+    async def on_turn(self, turn_context: TurnContext) -> None:
+        """Serve only the tenants of known partnerships; anything else is not processed at all."""
+        tenant = tenant_of(turn_context.activity)
+        partnership = await self._partnership(tenant)
+        if partnership is None:
+            log.warning(
+                "ignored a %s activity from tenant %s, which no partnership uses", turn_context.activity.type, tenant
+            )
+            return
+        turn_context.turn_state[PARTNERSHIP] = partnership.id
+        turn_context.turn_state[TENANT] = tenant
+        await super().on_turn(turn_context)
+        try:
+            await self.state.save_changes(turn_context)
+        except EtagConflictError:
+            # Another turn of this conversation saved first (a resent activity, two quick clicks);
+            # its state is as good as ours and the reply has gone: nothing to tell the person.
+            log.info("conversation state was saved by a concurrent turn; keeping that one")
+
+    async def _partnership(self, tenant: str | None) -> Partnership | None:
+        if not tenant or (self.settings.allowed_tenants and tenant not in self.settings.allowed_tenants):
+            return None
+        async with self.database.transaction() as session:
+            return await PartnershipRepository(session).by_tenant(tenant)
+
+    async def on_message_activity(self, turn_context: TurnContext) -> None:
+        reply = await self.respond(turn_context, self._intent_of(turn_context))
+        if reply is not None:
+            await turn_context.send_activity(to_activity(reply))
+
+    async def on_adaptive_card_invoke(
+        self, turn_context: TurnContext, invoke_value: AdaptiveCardInvokeValue
+    ) -> AdaptiveCardInvokeResponse:
+        """Action.Execute: answer with a card that replaces the one clicked."""
+        action: Any = invoke_value.action
+        data = (action.get("data") if isinstance(action, dict) else getattr(action, "data", None)) or {}
+        verb = action.get("verb") if isinstance(action, dict) else getattr(action, "verb", None)
+        intent = Intent(VERBS.get(str(verb), IntentName.UNKNOWN), ref=data.get("ref"), rest=str(verb))
+        reply = await self.respond(turn_context, intent)
+        if reply is None or reply.card is None:
+            text = reply.text if reply else messages.apology()
+            return AdaptiveCardInvokeResponse(
+                status_code=200, type="application/vnd.microsoft.activity.message", value=text
+            )
+        return AdaptiveCardInvokeResponse(status_code=200, type=CARD_CONTENT_TYPE, value=reply.card)
+
+    def _intent_of(self, turn_context: TurnContext) -> Intent | str:
+        activity = turn_context.activity
+        value = activity.value if isinstance(activity.value, dict) else None
+        if value and value.get("verb") in VERBS:
+            return Intent(VERBS[value["verb"]], ref=value.get("ref"))
+        text = TurnContext.remove_recipient_mention(activity) if activity.entities else activity.text
+        return (text or "").strip()
+
+    async def respond(self, turn_context: TurnContext, said: Intent | str) -> Reply | None:
+        """Identify the asker, read the plan, answer. Writes (addresses, links) commit with the answer."""
+        activity = turn_context.activity
+        now = self.clock.now()
+        async with self.database.transaction() as session:
+            partnership = await session.get_one(Partnership, turn_context.turn_state[PARTNERSHIP])
+            person = await find_person(turn_context, session, partnership)
+            conversation = await addresses.remember(
+                session, activity, partnership, turn_context.turn_state[TENANT], now, person
+            )
+            snapshot = await load_snapshot(session, partnership, now)
+            if person is None:
+                return Reply(messages.unknown_person(snapshot.admins, partnership.short_name))
+            intent = said if isinstance(said, Intent) else recognise(said, snapshot.subgroup_names())
+            linked = await PeopleRepository(session).subgroup_for_channel(conversation)
+            channel_subgroup = next((g for g in snapshot.subgroups if linked and g.id == linked.id), None)
+
+            async def link(group: SubgroupView) -> str:
+                """Make this channel the sub-group's (a channel serves one sub-group at a time)."""
+                for other in await PeopleRepository(session).subgroups(partnership):
+                    if other.id == group.id:
+                        other.channel_id = conversation.id
+                    elif other.channel_id == conversation.id:
+                        other.channel_id = None
+                await session.flush()
+                return messages.linked(conversation.channel_name or "this channel", group.name)
+
+            stored = await self.listing.get(turn_context)
+            ask = Ask(
+                intent=intent,
+                snapshot=snapshot,
+                asker=Asker(person.id, person.name.split()[0], person.role is Role.ADMIN),
+                channel_subgroup=channel_subgroup,
+                listing=Listing(**{**stored, "refs": tuple(stored["refs"])}) if stored else None,
+                link_channel=link if conversation.kind is ConversationKind.CHANNEL else None,
+            )
+            reply = await answer(ask)
+        if reply.listing is not None:
+            await self.listing.set(turn_context, asdict(reply.listing))
+        return reply
+
+    async def on_installation_update_add(self, turn_context: TurnContext) -> None:
+        await self._remember(turn_context)
+        if addresses.kind_of(turn_context.activity) is ConversationKind.PERSONAL:
+            async with self.database.transaction() as session:
+                partnership = await session.get_one(Partnership, turn_context.turn_state[PARTNERSHIP])
+                name = partnership.name
+            await turn_context.send_activity(messages.welcome(name))
+
+    async def on_installation_update_remove(self, turn_context: TurnContext) -> None:
+        async with self.database.transaction() as session:
+            await addresses.forget(session, turn_context.activity, self.clock.now())
+
+    async def on_teams_members_added_dispatch(
+        self, members_added: list[Any], team_info: TeamInfo, turn_context: TurnContext
+    ) -> None:
+        """Only the bot's own arrival matters here; other members are not looked up one by one."""
+        bot_id = turn_context.activity.recipient.id if turn_context.activity.recipient else None
+        if any(m.id == bot_id for m in members_added):
+            await self._remember(turn_context)
+
+    async def on_teams_members_removed_dispatch(
+        self, members_removed: list[Any], team_info: TeamInfo, turn_context: TurnContext
+    ) -> None:
+        bot_id = turn_context.activity.recipient.id if turn_context.activity.recipient else None
+        if any(m.id == bot_id for m in members_removed):
+            async with self.database.transaction() as session:
+                await addresses.forget(session, turn_context.activity, self.clock.now())
+
+    async def on_teams_channel_created(
+        self, channel_info: ChannelInfo, team_info: TeamInfo, turn_context: TurnContext
+    ) -> None:
+        await self._remember(turn_context, {"id": channel_info.id, "name": channel_info.name})
+
+    async def on_teams_channel_renamed(
+        self, channel_info: ChannelInfo, team_info: TeamInfo, turn_context: TurnContext
+    ) -> None:
+        await self._remember(turn_context, {"id": channel_info.id, "name": channel_info.name})
+
+    async def on_teams_channel_restored(
+        self, channel_info: ChannelInfo, team_info: TeamInfo, turn_context: TurnContext
+    ) -> None:
+        await self._remember(turn_context, {"id": channel_info.id, "name": channel_info.name})
+
+    async def on_teams_channel_deleted(
+        self, channel_info: ChannelInfo, team_info: TeamInfo, turn_context: TurnContext
+    ) -> None:
+        async with self.database.transaction() as session:
+            await addresses.channel_gone(session, channel_info.id, self.clock.now())
+
+    async def on_teams_team_renamed(self, team_info: TeamInfo, turn_context: TurnContext) -> None:
+        async with self.database.transaction() as session:
+            await addresses.team_renamed(session, team_info.id, team_info.name)
+
+    async def _remember(self, turn_context: TurnContext, channel: dict[str, Any] | None = None) -> None:
+        async with self.database.transaction() as session:
+            partnership = await session.get_one(Partnership, turn_context.turn_state[PARTNERSHIP])
+            person = await find_person(turn_context, session, partnership)
+            await addresses.remember(
+                session,
+                turn_context.activity,
+                partnership,
+                turn_context.turn_state[TENANT],
+                self.clock.now(),
+                person,
+                channel,
+            )
+
+
+def to_activity(reply: Reply) -> Activity:
+    """A card with its plain-text summary for clients and notifications that do not show cards."""
+    if reply.card is None:
+        return MessageFactory.text(reply.text)
+    return Activity(
+        type=ActivityTypes.message,
+        summary=reply.text,
+        attachments=[Attachment(content_type=CARD_CONTENT_TYPE, content=reply.card)],
+    )

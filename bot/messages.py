@@ -1,0 +1,85 @@
+"""Everything the bot says in words, in one place, so the wording stays consistent and tests can use it."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import date
+
+EXAMPLES = ("my actions", "overdue", "due before the next BMG", "reds", "no update", "show 4.2", "actions for CDOP")
+
+
+def day(value: date) -> str:
+    return f"{value:%A} {value.day} {value:%B %Y}"
+
+
+def not_understood(text: str) -> str:
+    shown = text if len(text) <= 60 else text[:57] + "..."
+    return f'Sorry, I did not understand "{shown}". Try: {", ".join(EXAMPLES)} - or say help.'
+
+
+def unknown_person(admins: Sequence[str], partnership: str) -> str:
+    who = " or ".join(admins) if admins else f"{partnership}'s business unit"
+    return (
+        f"Hello! I don't know you yet, so I can't show you {partnership}'s plan. "
+        f"Please ask {who} to add you (with the email address you use in Teams)."
+    )
+
+
+def unknown_action(ref: str, partnership: str, plan: str) -> str:
+    return f"I can't find action {ref} in {partnership}'s {plan}. References look like 4.2; try 'my actions'."
+
+
+def which_subgroup(names: Sequence[str]) -> str:
+    return f"Which sub-group? I know: {', '.join(names)}."
+
+
+def nothing(what: str, whose: str) -> str:
+    return f"Nothing {what} for {whose}."
+
+
+def no_more() -> str:
+    return "There is nothing more to show; ask again, e.g. 'my actions' or 'overdue'."
+
+
+def whole_plan_is_for_admins() -> str:
+    return "Only the business unit sees the whole plan at once; here are yours."
+
+
+def no_meeting(partnership: str) -> str:
+    return f"No BMG meeting is set for {partnership}; the business unit can add one."
+
+
+def next_meeting(when: date, days: int, last: date | None) -> str:
+    soon = "today" if days == 0 else "tomorrow" if days == 1 else f"in {days} days"
+    text = f"The next BMG is on {day(when)}, {soon}."
+    return text + (f" The last one was on {day(last)}." if last else "")
+
+
+def missing_before_meeting(refs: Sequence[str]) -> str:
+    if not refs:
+        return "All your actions have an update since the last BMG."
+    return f"{len(refs)} of your actions have no update since the last BMG: {', '.join(refs)}."
+
+
+def link_needs_channel() -> str:
+    return "Say this in the sub-group's channel (with @Plan Tracker) to link that channel to it."
+
+
+def link_needs_admin(admins: Sequence[str]) -> str:
+    who = " or ".join(admins) if admins else "the business unit"
+    return f"Only the business unit can link channels; please ask {who}."
+
+
+def linked(channel: str, subgroup: str) -> str:
+    return (
+        f"Linked: this channel ({channel}) is now {subgroup}'s channel. Questions here are about "
+        f"{subgroup} unless you say otherwise, and its BMG summaries will be posted here."
+    )
+
+
+def apology() -> str:
+    return "Sorry, something went wrong on my side and I couldn't finish that. Please try again in a minute."
+
+
+def welcome(partnership: str) -> str:
+    return f"Hello! I keep track of {partnership}'s business plan. Say help to see what I can do."

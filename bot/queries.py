@@ -1,0 +1,268 @@
+"""One handler per intent, registered in one table. Each reads the plan snapshot and returns a Reply."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, replace
+from datetime import timedelta
+
+from bot import cards, messages
+from bot.cards import Card
+from bot.intents import Intent, IntentName, Scope
+from bot.views import ActionView, Snapshot, SubgroupView, due_by, missing, overdue, with_rag
+
+PAGE_SIZE = 8
+DUE_SOON_DAYS = 30
+
+
+@dataclass(frozen=True)
+class Asker:
+    person_id: int
+    name: str
+    is_admin: bool
+
+
+@dataclass(frozen=True)
+class Listing:
+    """A list shown a page at a time; kept in conversation state so that "more" can go on."""
+
+    title: str
+    subtitle: str
+    refs: tuple[str, ...]
+    shown: int
+
+
+@dataclass(frozen=True)
+class Reply:
+    text: str
+    card: Card | None = None
+    listing: Listing | None = None
+
+
+LinkChannel = Callable[[SubgroupView], Awaitable[str]]
+
+
+@dataclass(frozen=True)
+class Ask:
+    intent: Intent
+    snapshot: Snapshot
+    asker: Asker
+    channel_subgroup: SubgroupView | None = None
+    listing: Listing | None = None
+    link_channel: LinkChannel | None = None  # set in a channel conversation
+
+
+@dataclass(frozen=True)
+class Selection:
+    actions: list[ActionView]
+    whose: str
+    note: str | None = None
+
+
+def select(ask: Ask, *, default_all_for_admins: bool) -> Selection | Reply:
+    """Whose actions the question is about: a named sub-group, the channel's, the asker's, or all."""
+    snap, intent, asker = ask.snapshot, ask.intent, ask.asker
+    if intent.scope is Scope.SUBGROUP and intent.subgroup:
+        group = snap.subgroup(intent.subgroup)
+        if group is not None:
+            return Selection(snap.for_subgroup(group.id), group.name)
+    if intent.scope is Scope.DEFAULT and ask.channel_subgroup is not None:
+        return Selection(snap.for_subgroup(ask.channel_subgroup.id), ask.channel_subgroup.name)
+    wants_all = intent.scope is Scope.ALL or (intent.scope is Scope.DEFAULT and default_all_for_admins)
+    if wants_all and asker.is_admin:
+        return Selection(list(snap.actions), f"the whole of {snap.plan}")
+    note = messages.whole_plan_is_for_admins() if intent.scope is Scope.ALL else None
+    return Selection(snap.led_by(asker.person_id), "you", note)
+
+
+def listing_reply(title: str, subtitle: str, actions: Sequence[ActionView], empty: str) -> Reply:
+    if not actions:
+        return Reply(empty)
+    listing = Listing(title, subtitle, tuple(a.ref for a in actions), 0)
+    return page(listing, list(actions))
+
+
+def page(listing: Listing, actions: Sequence[ActionView]) -> Reply:
+    start = listing.shown
+    shown = actions[start : start + PAGE_SIZE]
+    end = start + len(shown)
+    more = end < len(listing.refs)
+    counter = f"{start + 1}-{end} of {len(listing.refs)}" if len(listing.refs) > PAGE_SIZE else str(len(listing.refs))
+    subtitle = f"{listing.subtitle} ({counter})"
+    text = f"{listing.title} - {subtitle}: " + "; ".join(
+        f"{a.ref} {cards.rag_word(a.rag)}" + (" (overdue)" if a.overdue else "") for a in shown
+    )
+    card = cards.action_list(listing.title, subtitle, shown, more)
+    return Reply(text, card, replace(listing, shown=end))
+
+
+Pick = Callable[[Ask, list[ActionView]], list[ActionView]]
+
+
+def _list_question(
+    what: str, title: Callable[[str], str], pick: Pick, admins_see_all: bool
+) -> Callable[[Ask], Awaitable[Reply]]:
+    """A handler for "<what> for <whose>" questions: select whose actions, then pick among them."""
+
+    async def handle(ask: Ask) -> Reply:
+        chosen = select(ask, default_all_for_admins=admins_see_all)
+        if isinstance(chosen, Reply):
+            return chosen
+        actions = pick(ask, chosen.actions)
+        reply = listing_reply(title(chosen.whose), ask.snapshot.plan, actions, messages.nothing(what, chosen.whose))
+        return replace(reply, text=f"{chosen.note} {reply.text}") if chosen.note else reply
+
+    return handle
+
+
+def _due_window(ask: Ask) -> tuple[str, int]:
+    snap = ask.snapshot
+    if snap.next_bmg is not None:
+        today = snap.now.astimezone(snap.tz).date()
+        return f"before the next BMG ({messages.day(snap.next_bmg)})", (snap.next_bmg - today).days
+    return f"in the next {DUE_SOON_DAYS} days", DUE_SOON_DAYS
+
+
+async def due_soon(ask: Ask) -> Reply:
+    chosen = select(ask, default_all_for_admins=True)
+    if isinstance(chosen, Reply):
+        return chosen
+    window, days = _due_window(ask)
+    last_day = ask.snapshot.now.astimezone(ask.snapshot.tz).date() + timedelta(days=days)
+    actions = due_by(chosen.actions, last_day)
+    reply = listing_reply(
+        f"Due {window} for {chosen.whose}", ask.snapshot.plan, actions, messages.nothing(f"due {window}", chosen.whose)
+    )
+    return replace(reply, text=f"{chosen.note} {reply.text}") if chosen.note else reply
+
+
+async def by_rag(ask: Ask) -> Reply:
+    rag = ask.intent.rag
+    assert rag is not None
+    word = cards.RAG_WORDS[rag]
+    handler = _list_question(
+        f"rated {word}", lambda whose: f"{word} actions for {whose}", lambda a, acts: with_rag(acts, rag), True
+    )
+    return await handler(ask)
+
+
+async def subgroup_actions(ask: Ask) -> Reply:
+    """A named sub-group's actions; unnamed, the channel's sub-group's, or in a chat the asker's own."""
+    snap = ask.snapshot
+    group = snap.subgroup(ask.intent.subgroup) if ask.intent.subgroup else ask.channel_subgroup
+    named_but_unknown = ask.intent.subgroup is None and ask.intent.unmatched
+    if group is None and named_but_unknown:
+        return Reply(messages.which_subgroup([g.name for g in snap.subgroups]))
+    if group is None:
+        return await my_actions(ask)
+    return listing_reply(
+        f"Actions for {group.name}", snap.plan, snap.for_subgroup(group.id), messages.nothing("led", group.name)
+    )
+
+
+async def my_actions(ask: Ask) -> Reply:
+    mine = ask.snapshot.led_by(ask.asker.person_id)
+    return listing_reply(f"Actions you lead, {ask.asker.name}", ask.snapshot.plan, mine, messages.nothing("led", "you"))
+
+
+async def show(ask: Ask) -> Reply:
+    ref = ask.intent.ref or ""
+    action = ask.snapshot.action(ref)
+    if action is None:
+        return Reply(messages.unknown_action(ref, ask.snapshot.partnership, ask.snapshot.plan))
+    latest = f"; latest: {action.latest.comment}" if action.latest and action.latest.comment else ""
+    text = f"{action.ref} {action.description} - {cards.rag_word(action.rag)}, lead {action.lead}{latest}"
+    return Reply(text, cards.action_detail(action))
+
+
+async def history(ask: Ask) -> Reply:
+    if ask.intent.ref is None:
+        return Reply("Which action? Say e.g. history 4.2.")
+    action = ask.snapshot.action(ask.intent.ref)
+    if action is None:
+        return Reply(messages.unknown_action(ask.intent.ref, ask.snapshot.partnership, ask.snapshot.plan))
+    text = f"History of {action.ref}: " + (
+        "; ".join(f"{cards.update_text(u)}: {cards.rag_word(u.rag)} {u.comment}".strip() for u in action.history)
+        or "no updates yet"
+    )
+    return Reply(text, cards.action_history(action))
+
+
+async def next_bmg(ask: Ask) -> Reply:
+    snap = ask.snapshot
+    when = snap.next_bmg
+    if when is None:
+        return Reply(messages.no_meeting(snap.partnership))
+    today = snap.now.astimezone(snap.tz).date()
+    lines = [messages.next_meeting(when, (when - today).days, snap.last_bmg)]
+    lines.append(messages.missing_before_meeting([a.ref for a in missing(snap.led_by(ask.asker.person_id))]))
+    return Reply(" ".join(lines), cards.notice("Next BMG", lines))
+
+
+async def more(ask: Ask) -> Reply:
+    if ask.listing is None or ask.listing.shown >= len(ask.listing.refs):
+        return Reply(messages.no_more())
+    found = [ask.snapshot.action(ref) for ref in ask.listing.refs]
+    return page(ask.listing, [a for a in found if a is not None])
+
+
+async def help_(ask: Ask) -> Reply:
+    snap = ask.snapshot
+    mine = snap.led_by(ask.asker.person_id)
+    groups = [g for g in snap.subgroups if ask.asker.person_id in g.people]
+    ref = mine[0].ref if mine else (snap.actions[0].ref if snap.actions else "4.2")
+    group = (groups[0] if groups else snap.subgroups[0]).name if snap.subgroups else "CDOP"
+    lines = [
+        "my actions - the actions you lead, with their RAG and next milestone",
+        "overdue, due soon, due before the next BMG",
+        "red, amber, green, blue (complete), no update",
+        f"show {ref} - one action in full; history {ref} - all its updates",
+        f"actions for {group} - a sub-group's actions (add 'overdue for {group}' and so on)",
+        "next BMG - when the next meeting is and what you still owe",
+    ]
+    if ask.asker.is_admin:
+        lines.append("link this channel to <sub-group> - in a channel, make it that sub-group's channel")
+    return Reply("I can answer: " + "; ".join(lines), cards.notice(f"What I can do for you, {ask.asker.name}", lines))
+
+
+async def unknown(ask: Ask) -> Reply:
+    return Reply(messages.not_understood(ask.intent.rest or "that"))
+
+
+async def link_channel(ask: Ask) -> Reply:
+    if ask.link_channel is None:
+        return Reply(messages.link_needs_channel())
+    if not ask.asker.is_admin:
+        return Reply(messages.link_needs_admin(ask.snapshot.admins))
+    group = ask.snapshot.subgroup(ask.intent.subgroup) if ask.intent.subgroup else None
+    if group is None:
+        return Reply(messages.which_subgroup([g.name for g in ask.snapshot.subgroups]))
+    return Reply(await ask.link_channel(group))
+
+
+HANDLERS: dict[IntentName, Callable[[Ask], Awaitable[Reply]]] = {
+    IntentName.HELP: help_,
+    IntentName.MY_ACTIONS: my_actions,
+    IntentName.OVERDUE: _list_question(
+        "overdue", lambda whose: f"Overdue actions for {whose}", lambda a, acts: overdue(acts), True
+    ),
+    IntentName.DUE_SOON: due_soon,
+    IntentName.BY_RAG: by_rag,
+    IntentName.NO_UPDATE: _list_question(
+        "missing an update since the last BMG",
+        lambda whose: f"No update since the last BMG for {whose}",
+        lambda a, acts: missing(acts),
+        True,
+    ),
+    IntentName.SHOW: show,
+    IntentName.HISTORY: history,
+    IntentName.SUBGROUP_ACTIONS: subgroup_actions,
+    IntentName.NEXT_BMG: next_bmg,
+    IntentName.LINK_CHANNEL: link_channel,
+    IntentName.MORE: more,
+    IntentName.UNKNOWN: unknown,
+}
+
+
+async def answer(ask: Ask) -> Reply:
+    return await HANDLERS[ask.intent.name](ask)

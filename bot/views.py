@@ -1,0 +1,200 @@
+"""What the bot shows, as plain data: a snapshot of one partnership's plan at one instant.
+
+Loaded with a handful of queries per turn (a plan has tens of actions, not thousands); every
+filter after that is a pure function over the snapshot, so answers are tested without Teams.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.rules import Due, Rag, is_missing_update, is_overdue, last_meeting, next_due, next_meeting
+from storage.models import Membership, Partnership, Person, Role, Update
+from storage.repositories import (
+    MeetingRepository,
+    PeopleRepository,
+    PlanRepository,
+    UpdateRepository,
+    current_of,
+    dues,
+    facts,
+)
+
+
+@dataclass(frozen=True)
+class UpdateView:
+    rag: Rag | None
+    comment: str
+    author: str | None
+    at: datetime
+
+
+@dataclass(frozen=True)
+class ActionView:
+    ref: str
+    description: str
+    objective: str
+    lead: str
+    lead_subgroup_id: int | None
+    lead_person_id: int | None
+    measure: str
+    dues: tuple[Due, ...]
+    rag: Rag | None
+    latest: UpdateView | None
+    history: tuple[UpdateView, ...]
+    next_due: Due | None
+    overdue: bool
+    missing: bool
+
+
+@dataclass(frozen=True)
+class SubgroupView:
+    id: int
+    name: str
+    aliases: tuple[str, ...]
+    chair_id: int | None
+    member_ids: frozenset[int]
+
+    @property
+    def people(self) -> frozenset[int]:
+        return self.member_ids | ({self.chair_id} if self.chair_id else set())
+
+
+@dataclass
+class Snapshot:
+    partnership: str
+    plan: str
+    now: datetime
+    tz: ZoneInfo
+    actions: list[ActionView]
+    meetings: list[date]
+    subgroups: list[SubgroupView]
+    people: dict[int, str]
+    admins: list[str] = field(default_factory=list)
+
+    @property
+    def last_bmg(self) -> date | None:
+        return last_meeting(self.meetings, self.now, self.tz)
+
+    @property
+    def next_bmg(self) -> date | None:
+        return next_meeting(self.meetings, self.now, self.tz)
+
+    def action(self, ref: str) -> ActionView | None:
+        return next((a for a in self.actions if a.ref == ref), None)
+
+    def subgroup(self, name_or_alias: str) -> SubgroupView | None:
+        key = name_or_alias.lower()
+        return next((g for g in self.subgroups if key in {n.lower() for n in (g.name, *g.aliases)}), None)
+
+    def subgroup_names(self) -> list[str]:
+        return [n for g in self.subgroups for n in (g.name, *g.aliases)]
+
+    def led_by(self, person_id: int) -> list[ActionView]:
+        """Actions the person leads directly or through a sub-group they chair or belong to."""
+        groups = {g.id for g in self.subgroups if person_id in g.people}
+        return [a for a in self.actions if a.lead_person_id == person_id or a.lead_subgroup_id in groups]
+
+    def for_subgroup(self, subgroup_id: int) -> list[ActionView]:
+        return [a for a in self.actions if a.lead_subgroup_id == subgroup_id]
+
+    def may_update(self, person_id: int, action: ActionView) -> bool:
+        return action in self.led_by(person_id)
+
+
+def overdue(actions: Iterable[ActionView]) -> list[ActionView]:
+    return [a for a in actions if a.overdue]
+
+
+def due_by(actions: Iterable[ActionView], last_day: date) -> list[ActionView]:
+    """Actions with a milestone still to come that falls on or before `last_day`."""
+    return [a for a in actions if a.next_due is not None and a.next_due.on <= last_day]
+
+
+def with_rag(actions: Iterable[ActionView], rag: Rag) -> list[ActionView]:
+    return [a for a in actions if a.rag is rag]
+
+
+def missing(actions: Iterable[ActionView]) -> list[ActionView]:
+    return [a for a in actions if a.missing]
+
+
+async def load_snapshot(session: AsyncSession, partnership: Partnership, now: datetime) -> Snapshot:
+    tz = ZoneInfo(partnership.timezone)
+    plans = PlanRepository(session)
+    plan = await plans.current(partnership)
+    actions = await plans.actions(plan)
+    objectives = {o.id: o for o in await plans.objectives(plan)}
+    histories = await UpdateRepository(session).histories([a.id for a in actions])
+    meetings = await MeetingRepository(session).dates(partnership)
+    people_repo = PeopleRepository(session)
+    people = {p.id: p for p in await people_repo.people(partnership)}
+    groups = await people_repo.subgroups(partnership)
+    members: dict[int, set[int]] = {g.id: set() for g in groups}
+    for subgroup_id, person_id in await session.execute(
+        select(Membership.subgroup_id, Membership.person_id).where(Membership.subgroup_id.in_(list(members)))
+    ):
+        members[subgroup_id].add(person_id)
+    group_names = {g.id: g.name for g in groups}
+
+    views = []
+    for action in actions:
+        history = histories[action.id]
+        current = current_of(history)
+        action_dues = tuple(dues(action))
+        views.append(
+            ActionView(
+                ref=action.ref,
+                description=action.description,
+                objective=objectives[action.objective_id].title,
+                lead=_lead_label(action.lead_subgroup_id, action.lead_person_id, action.lead_text, group_names, people),
+                lead_subgroup_id=action.lead_subgroup_id,
+                lead_person_id=action.lead_person_id,
+                measure=action.success_measure,
+                dues=action_dues,
+                rag=current.rag if current else None,
+                latest=_update_view(current, people, tz) if current else None,
+                history=tuple(_update_view(u, people, tz) for u in history if u.withdraws_id is None),
+                next_due=next_due(action_dues, now, tz),
+                overdue=is_overdue(action_dues, current.rag if current else None, now, tz),
+                missing=is_missing_update([facts(u) for u in history], meetings, now, tz),
+            )
+        )
+    return Snapshot(
+        partnership=partnership.short_name,
+        plan=plan.title,
+        now=now,
+        tz=tz,
+        actions=views,
+        meetings=meetings,
+        subgroups=[SubgroupView(g.id, g.name, tuple(g.aliases), g.chair_id, frozenset(members[g.id])) for g in groups],
+        people={p.id: p.name for p in people.values()},
+        admins=[p.name for p in people.values() if p.role is Role.ADMIN],
+    )
+
+
+def _lead_label(
+    subgroup_id: int | None,
+    person_id: int | None,
+    printed: str | None,
+    groups: dict[int, str],
+    people: dict[int, Person],
+) -> str:
+    if subgroup_id is not None:
+        return groups[subgroup_id]
+    if person_id is not None:
+        person = people[person_id]
+        return f"{person.name} ({person.job_title})" if person.job_title else person.name
+    return printed or "no lead"
+
+
+def _update_view(update: Update, people: dict[int, Person], tz: ZoneInfo) -> UpdateView:
+    """An update as shown: its time in the partnership's timezone, its author by name."""
+    author = people[update.author_id].name if update.author_id in people else update.author_name
+    return UpdateView(rag=update.rag, comment=update.comment, author=author, at=update.created_at.astimezone(tz))

@@ -1,0 +1,166 @@
+"""With an app id set, only requests carrying a valid Bot Framework token are processed.
+
+Tokens are checked by botbuilder's own validation against OpenID metadata served here (in place of
+login.botframework.com, which cannot be reached from tests), signed with a key made for the test.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from collections.abc import AsyncIterator, Callable, Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+import jwt
+import pytest
+from botbuilder.schema import Activity
+from botframework.connector.auth import ChannelValidation
+from cryptography.hazmat.primitives.asymmetric import rsa
+from jwt.algorithms import RSAAlgorithm
+from sqlalchemy import select
+
+from bot.addresses import remember
+from bot.settings import Settings, UnsafeConfigurationError
+from storage.db import Database
+from storage.models import Conversation
+from storage.repositories import PartnershipRepository
+from tests.harness import NCSCP_TENANT, NOW, Harness, demo_database, ncscp_plan, start_harness, teams_user
+from tests.teams import make_installation
+
+APP_ID = "3f0c8a52-6b1d-4f7e-9a2c-5d4e3f2a1b0c"
+ISSUER = "https://api.botframework.com"
+KID = "test-signing-key"
+RACHEL = teams_user(ncscp_plan(), "rachel.dunmore@ncscp.example.org")
+
+
+def _key() -> rsa.RSAPrivateKey:
+    return rsa.generate_private_key(public_exponent=65537, key_size=2048)
+
+
+SIGNING_KEY = _key()
+OTHER_KEY = _key()
+
+
+@pytest.fixture(scope="module")
+def openid() -> Iterator[str]:
+    """OpenID metadata and signing keys, as the Bot Framework publishes them (botbuilder fetches
+    them with blocking `requests`, so this server runs in a thread of its own)."""
+    jwk = json.loads(RSAAlgorithm.to_jwk(SIGNING_KEY.public_key()))
+    jwk.update(kid=KID, use="sig", endorsements=["msteams"])
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            base = f"http://127.0.0.1:{self.server.server_port}"  # type: ignore[attr-defined]
+            body = {"issuer": ISSUER, "jwks_uri": f"{base}/keys"} if self.path == "/openid" else {"keys": [jwk]}
+            data = json.dumps(body).encode()
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+
+        def log_message(self, *args: Any) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_address[1]}/openid"
+    server.shutdown()
+
+
+@pytest.fixture(scope="module")
+async def database(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Database]:
+    db = await demo_database(tmp_path_factory.mktemp("auth"))
+    yield db
+    await db.dispose()
+
+
+@pytest.fixture
+async def bot(database: Database, openid: str, monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[Harness]:
+    # The one change to botbuilder's production path: where it fetches the Bot Framework's keys.
+    monkeypatch.setattr(ChannelValidation, "open_id_metadata_endpoint", openid)
+    settings = Settings(
+        database_url=database.url, app_id=APP_ID, app_password="not-used-offline", app_tenant_id=NCSCP_TENANT
+    )
+    async for harness in start_harness(database, settings):
+        yield harness
+
+
+def token(service_url: str, *, key: rsa.RSAPrivateKey = SIGNING_KEY, **claims: Any) -> str:
+    now = int(time.time())
+    payload = {"iss": ISSUER, "aud": APP_ID, "serviceurl": service_url, "nbf": now - 60, "exp": now + 3600}
+    payload.update(claims)
+    return jwt.encode(payload, key, algorithm="RS256", headers={"kid": KID})
+
+
+async def installed(database: Database, conversation_id: str) -> bool:
+    async with database.transaction() as session:
+        row = await session.scalar(select(Conversation).where(Conversation.conversation_id == conversation_id))
+    return row is not None and row.removed_at is None
+
+
+async def test_a_valid_token_is_accepted(bot: Harness, database: Database) -> None:
+    await _install_rachel(bot, database)
+    removal = make_installation("remove", RACHEL, bot.tenant, bot.connector.url)
+    response = await bot.post(removal, {"Authorization": f"Bearer {token(bot.connector.url)}"})
+    assert response.status == 201
+    assert not await installed(database, removal["conversation"]["id"])
+
+
+BAD: dict[str, Callable[[str], str | None]] = {
+    "no header": lambda url: None,
+    "not a token": lambda url: "Bearer not-a-jwt",
+    "another scheme": lambda url: f"Basic {token(url)}",
+    "signed by another key": lambda url: f"Bearer {token(url, key=OTHER_KEY)}",
+    "for another bot": lambda url: f"Bearer {token(url, aud='00000000-0000-4000-8000-000000000001')}",
+    "expired": lambda url: f"Bearer {token(url, exp=int(time.time()) - 3600, nbf=int(time.time()) - 7200)}",
+    "from another issuer": lambda url: f"Bearer {token(url, iss='https://sts.example.org/')}",
+    "for another service url": lambda url: f"Bearer {token('https://smba.example.org/')}",
+}
+
+
+@pytest.mark.parametrize("case", list(BAD))
+async def test_a_request_without_a_valid_token_gets_401_and_changes_nothing(
+    bot: Harness, database: Database, case: str
+) -> None:
+    await _install_rachel(bot, database)
+    removal = make_installation("remove", RACHEL, bot.tenant, bot.connector.url)
+    header = BAD[case](bot.connector.url)
+    response = await bot.post(removal, {"Authorization": header} if header else {})
+    assert response.status == 401
+    assert await response.json() == {"error": "a valid Bot Framework token is required"}
+    assert await installed(database, removal["conversation"]["id"]), "the removal was not processed"
+    assert bot.connector.take() == []
+
+
+async def _install_rachel(bot: Harness, database: Database) -> None:
+    """Record Rachel's personal chat directly, so that each test starts with it installed."""
+    activity = Activity().deserialize(make_installation("add", RACHEL, bot.tenant, bot.connector.url))
+    async with database.transaction() as session:
+        partnership = await PartnershipRepository(session).by_tenant(NCSCP_TENANT)
+        assert partnership is not None
+        await remember(session, activity, partnership, NCSCP_TENANT, NOW)
+
+
+def test_anonymous_mode_is_refused_away_from_loopback() -> None:
+    anonymous = Settings()
+    anonymous.check_safe_to_serve("127.0.0.1")
+    anonymous.check_safe_to_serve("::1")
+    anonymous.check_safe_to_serve("localhost")
+    with pytest.raises(UnsafeConfigurationError, match=r"refusing to listen on 0\.0\.0\.0 without MicrosoftAppId"):
+        anonymous.check_safe_to_serve("0.0.0.0")
+    with pytest.raises(UnsafeConfigurationError):
+        anonymous.check_safe_to_serve("10.1.2.3")
+    Settings(app_id=APP_ID, app_password="x", app_tenant_id=NCSCP_TENANT).check_safe_to_serve("0.0.0.0")
+
+
+def test_incomplete_credentials_are_refused() -> None:
+    with pytest.raises(ValueError, match="MicrosoftAppTenantId is needed"):
+        Settings(app_id=APP_ID, app_password="x")
+    with pytest.raises(ValueError, match="MicrosoftAppPassword is needed for a SingleTenant bot"):
+        Settings(app_id=APP_ID, app_tenant_id=NCSCP_TENANT)
+    assert Settings(app_id=APP_ID, app_type="UserAssignedMSI", app_tenant_id=NCSCP_TENANT).app_type == "UserAssignedMSI"
+    assert "x" not in repr(Settings(app_id=APP_ID, app_password="x", app_tenant_id=NCSCP_TENANT).app_password)

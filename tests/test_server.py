@@ -1,0 +1,143 @@
+"""The server's edges: health, bad requests, and the fixes for botbuilder 4.17.1's defects."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Any, ClassVar
+
+import pytest
+from aiohttp.test_utils import TestClient, TestServer
+from botbuilder.core import TurnContext
+from botbuilder.integration.aiohttp import CloudAdapter
+from botbuilder.schema import Activity
+from msrest.universal_http.requests import ClientRetryPolicy
+
+from bot.adapter import create_adapter
+from bot.app import ADAPTER, BOT, create_app
+from bot.clock import FixedClock
+from bot.identity import tenant_of
+from bot.settings import Settings
+from storage.db import Database
+from tests.harness import NCSCP_TENANT, NOW, Harness, demo_database, ncscp_plan, start_harness, teams_user
+from tests.teams import BOT_ID, card_texts, make_message
+
+FIONA = teams_user(ncscp_plan(), "fiona.mcleod@ncscp.example.org")
+
+
+@pytest.fixture(scope="module")
+async def database(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Database]:
+    db = await demo_database(tmp_path_factory.mktemp("server"))
+    yield db
+    await db.dispose()
+
+
+@pytest.fixture
+async def bot(database: Database) -> AsyncIterator[Harness]:
+    async for harness in start_harness(database):
+        yield harness
+
+
+def invoke(harness: Harness, verb: str, data: dict[str, Any]) -> dict[str, Any]:
+    activity = make_message("", FIONA, harness.tenant, harness.connector.url)
+    activity.update(
+        type="invoke",
+        name="adaptiveCard/action",
+        value={"action": {"type": "Action.Execute", "verb": verb, "data": data}, "trigger": "manual"},
+        replyToId="reply-1",
+    )
+    activity.pop("text")
+    return activity
+
+
+async def test_an_adaptive_card_action_is_answered_with_the_card_to_show(bot: Harness) -> None:
+    response = await bot.post(invoke(bot, "show", {"ref": "4.2"}))
+    assert response.status == 200
+    body = await response.json()
+    assert body["statusCode"] == 200
+    assert body["type"] == "application/vnd.microsoft.card.adaptive"
+    assert "Action 4.2" in card_texts(body["value"])
+    assert bot.connector.take() == [], "the card is replaced through the response, not a new message"
+
+
+async def test_the_stock_route_fails_on_the_same_invoke(bot: Harness, database: Database) -> None:
+    """The defect the route works around: CloudAdapter.process serialises the body twice."""
+    adapter: CloudAdapter = bot.client.app[ADAPTER]
+    planbot = bot.client.app[BOT]
+
+    class Request:
+        method = "POST"
+        headers: ClassVar[dict[str, str]] = {"Content-Type": "application/json"}
+
+        async def json(self) -> dict[str, Any]:
+            return invoke(bot, "show", {"ref": "4.2"})
+
+    with pytest.raises(AttributeError, match="'dict' object has no attribute 'is_xml_model'"):
+        await adapter.process(Request(), planbot)
+
+
+def test_the_tenant_comes_from_channel_data() -> None:
+    payload = make_message("help", FIONA, NCSCP_TENANT, "http://127.0.0.1:1")
+    activity = Activity().deserialize(payload)
+    assert activity.conversation.tenant_id is None, "botbuilder 4.17.1 loses conversation.tenantId"
+    assert tenant_of(activity) == NCSCP_TENANT
+
+
+def test_the_per_turn_msrest_cost_is_removed() -> None:
+    before = list(ClientRetryPolicy.safe_codes)
+    expected = ClientRetryPolicy().policy.status_forcelist  # type: ignore[no-untyped-call]
+    create_adapter(Settings())
+    retried = ClientRetryPolicy().policy.status_forcelist  # type: ignore[no-untyped-call]
+    assert retried == expected, "the same codes are retried"
+    assert sorted(ClientRetryPolicy.safe_codes) == sorted(before)
+    assert isinstance(ClientRetryPolicy.safe_codes, frozenset)
+
+
+async def test_remove_recipient_mention_leaves_clean_text() -> None:
+    activity = Activity().deserialize(
+        make_message("overdue", FIONA, NCSCP_TENANT, "http://127.0.0.1:1", channel=None)
+        | {
+            "text": "<at>Plan Tracker</at>   overdue",
+            "entities": [
+                {
+                    "type": "mention",
+                    "mentioned": {"id": BOT_ID, "name": "Plan Tracker"},
+                    "text": "<at>Plan Tracker</at>",
+                }
+            ],
+        }
+    )
+    assert TurnContext.remove_recipient_mention(activity).strip() == "overdue"
+
+
+async def test_health_and_readiness(bot: Harness) -> None:
+    assert (await bot.client.get("/healthz")).status == 200
+    ready = await bot.client.get("/readyz")
+    assert ready.status == 200
+    assert await ready.json() == {"status": "ready"}
+
+
+async def test_not_ready_when_the_database_is_unreachable() -> None:
+    broken = Database("postgresql://nobody@127.0.0.1:1/nothing")
+    app = create_app(Settings(database_url=broken.url), FixedClock(NOW), broken)
+    async with TestClient(TestServer(app)) as client:
+        assert (await client.get("/healthz")).status == 200
+        ready = await client.get("/readyz")
+        assert ready.status == 503
+        assert await ready.json() == {"error": "the database is not reachable"}
+    await broken.dispose()
+
+
+@pytest.mark.parametrize(
+    ("body", "content_type", "status", "error"),
+    [
+        ("hello", "text/plain", 415, "send the activity as application/json"),
+        ("{not json", "application/json", 400, "the body is not JSON"),
+        ("[1, 2]", "application/json", 400, "the body is not an activity"),
+        ("{}", "application/json", 400, "the body is not an activity"),
+    ],
+)
+async def test_malformed_requests(bot: Harness, body: str, content_type: str, status: int, error: str) -> None:
+    response = await bot.client.post("/api/messages", data=body, headers={"Content-Type": content_type})
+    assert response.status == status
+    assert await response.json() == {"error": error}
+    assert bot.connector.take() == []
