@@ -6,7 +6,9 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 PIP := $(BIN)/python -m pip --quiet --disable-pip-version-check
 
-.PHONY: install test lint typecheck unit run lock clean
+NODE_STAMP := node_modules/.installed
+
+.PHONY: install test lint typecheck unit run lock clean screenshot
 
 $(STAMP): requirements-dev.lock pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || \
@@ -16,7 +18,16 @@ $(STAMP): requirements-dev.lock pyproject.toml
 	$(PIP) install --no-deps --no-build-isolation -e .
 	@touch $@
 
-install: $(STAMP)
+# The Teams client for the end-to-end tests and `make run`: installed locally from the lock file
+# when Node.js is here; without it those tests are skipped and say so.
+$(NODE_STAMP): package.json package-lock.json
+	@if command -v npm >/dev/null 2>&1; then \
+		npm ci --no-audit --no-fund --loglevel=error && touch $@; \
+	else \
+		echo "npm not found: the Agents Playground (Teams client) will not be installed"; \
+	fi
+
+install: $(STAMP) $(NODE_STAMP)
 
 lint: install
 	$(BIN)/ruff check .
@@ -32,7 +43,7 @@ test: lint typecheck unit
 
 run: install
 	$(BIN)/planbot demo --rebase --if-empty
-	$(BIN)/planbot serve
+	$(BIN)/planbot serve --playground
 
 # Re-pin the lock files after changing dependencies in pyproject.toml.
 lock: install
@@ -40,5 +51,9 @@ lock: install
 	$(BIN)/uv pip compile pyproject.toml --python-version 3.11 --generate-hashes -o requirements.lock
 	$(BIN)/uv pip compile pyproject.toml --extra dev --python-version 3.11 --generate-hashes -o requirements-dev.lock
 
+# A screenshot of a real conversation in the playground, for the README (needs Debian's chromium).
+screenshot: install
+	$(BIN)/python docs/screenshot.py docs/playground.png
+
 clean:
-	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache
+	rm -rf $(VENV) node_modules .mypy_cache .ruff_cache .pytest_cache

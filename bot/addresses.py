@@ -6,14 +6,20 @@ marked removed (never deleted) when the bot is uninstalled or a channel deleted.
 
 from __future__ import annotations
 
+import asyncio
+import logging
 from datetime import datetime
 from typing import Any
 
+from botbuilder.core import TurnContext
+from botbuilder.core.teams import TeamsInfo
 from botbuilder.schema import Activity
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.models import Conversation, ConversationKind, Partnership, Person
 from storage.repositories import ConversationRepository
+
+log = logging.getLogger(__name__)
 
 
 def base_conversation_id(conversation_id: str) -> str:
@@ -78,6 +84,25 @@ async def remember(
         user_id=activity.from_property.id if activity.from_property and kind is ConversationKind.PERSONAL else None,
         installed_at=now,
     )
+
+
+async def channel_name(turn_context: TurnContext, conversation: Conversation) -> str | None:
+    """A channel's name. Teams sends names only with channel events, not with messages, so when we
+    have none it is asked for once (one call for the team's channel list) and kept."""
+    if conversation.channel_name or not conversation.team_id:
+        return conversation.channel_name
+    try:
+        # TeamsInfo.get_team_channels (4.17.1) makes a blocking HTTP call from async code, which
+        # would stall every other turn; the same call is made here on a worker thread.
+        client = await TeamsInfo.get_teams_connector_client(turn_context)
+        channels = (await asyncio.to_thread(client.teams.get_teams_channels, conversation.team_id)).conversations
+    except Exception:  # a name is a nicety: without one, "this channel" does
+        log.warning("could not list the channels of team %s", conversation.team_id, exc_info=True)
+        return None
+    for channel in channels:
+        if channel.id == conversation.conversation_id:
+            conversation.channel_name = channel.name or ("General" if channel.id == conversation.team_id else None)
+    return conversation.channel_name
 
 
 async def forget(session: AsyncSession, activity: Activity, now: datetime) -> int:

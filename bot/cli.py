@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import subprocess
 from collections.abc import Awaitable, Callable
 from functools import wraps
 from pathlib import Path
@@ -15,6 +16,7 @@ from bot.clock import Clock, SystemClock
 from bot.demo import load_demo
 from bot.rules import local_today
 from bot.settings import Settings, UnsafeConfigurationError
+from manifests.build import AppDetails, ManifestError, build
 from storage.db import Database
 from storage.errors import NotFoundError, PlanFileError
 from storage.importer import ImportReport
@@ -135,8 +137,13 @@ async def export_command(ctx: Context, short_name: str, fmt: str, out: Path, pla
 @cli.command()
 @click.option("--host", default=None, help="Address to listen on (default PLANBOT_HOST or 127.0.0.1).")
 @click.option("--port", type=int, default=None, help="Port (default PLANBOT_PORT or 3978).")
+@click.option("--playground", is_flag=True, help="Also start the Agents Playground (a local Teams client).")
+@click.option("--playground-port", type=int, default=56150, show_default=True)
+@click.option("--as", "as_email", default=None, help="Email of the demo person at the playground's keyboard.")
 @click.pass_obj
-def serve(ctx: Context, host: str | None, port: int | None) -> None:
+def serve(
+    ctx: Context, host: str | None, port: int | None, playground: bool, playground_port: int, as_email: str | None
+) -> None:
     """Run the bot: POST /api/messages for Teams, GET /healthz and /readyz."""
     from aiohttp import web
 
@@ -151,8 +158,82 @@ def serve(ctx: Context, host: str | None, port: int | None) -> None:
         raise click.ClickException(str(exc)) from None
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     mode = "anonymous (local development)" if settings.anonymous else f"app {settings.app_id}"
+    client = (
+        _start_playground(ctx, f"http://127.0.0.1:{port}/api/messages", playground_port, as_email)
+        if playground
+        else None
+    )
     click.echo(f"Plan Tracker listening on http://{host}:{port}/api/messages, {mode}")
-    web.run_app(create_app(settings, ctx.clock), host=host, port=port, print=None)
+    try:
+        web.run_app(create_app(settings, ctx.clock), host=host, port=port, print=None)
+    finally:
+        if client is not None:
+            client.terminate()
+
+
+def _start_playground(ctx: Context, endpoint: str, port: int, as_email: str | None) -> subprocess.Popen[bytes] | None:
+    """Write a playground config with the first partnership's people and start it; say where to open it."""
+    from bot import playground
+
+    async def prepare() -> playground.PlaygroundSetup | None:
+        database = Database(ctx.settings.database_url)
+        try:
+            async with database.transaction() as session:
+                partnerships = await PartnershipRepository(session).all()
+                return await playground.setup_for(session, partnerships[0], as_email) if partnerships else None
+        finally:
+            await database.dispose()
+
+    setup = asyncio.run(prepare())
+    if setup is None:
+        click.echo("no partnership is loaded, so the playground was not started (try planbot demo)")
+        return None
+    folder = Path(".playground")
+    folder.mkdir(exist_ok=True)
+    setup.write(folder)
+    log = folder / "playground.log"
+    try:
+        process = playground.start(endpoint, port, folder, log)
+        playground.wait_until_ready(port, process, log)
+    except playground.PlaygroundUnavailableError as exc:
+        click.echo(f"the Agents Playground was not started: {exc}")
+        return None
+    me = setup.config["currentUser"]
+    click.echo(f"Agents Playground: open http://localhost:{port} to chat as {me['name']} ({me['email']})")
+    return process
+
+
+@cli.group()
+def manifest() -> None:
+    """The Teams app package."""
+
+
+@manifest.command("build")
+@click.option("--app-id", required=True, help="The bot's Microsoft app id (a GUID).")
+@click.option("--name", default="Plan Tracker", show_default=True, help="The app's name in Teams (30 characters).")
+@click.option("--version", "app_version", default="1.0.0", show_default=True, help="The package version (semver).")
+@click.option("--developer", default="Plan Tracker", show_default=True, help="Who publishes the app.")
+@click.option("--website-url", default=AppDetails.website_url, show_default=True)
+@click.option("--privacy-url", default=AppDetails.privacy_url, show_default=True)
+@click.option("--terms-url", default=AppDetails.terms_url, show_default=True)
+@click.option("--out", type=click.Path(path_type=Path), required=True, help="The .zip to write.")
+def manifest_build(
+    app_id: str,
+    name: str,
+    app_version: str,
+    developer: str,
+    website_url: str,
+    privacy_url: str,
+    terms_url: str,
+    out: Path,
+) -> None:
+    """Build the app package (manifest.json and both icons), checked against the Teams schema."""
+    details = AppDetails(app_id, name, app_version, developer, website_url, privacy_url, terms_url)
+    try:
+        build(details, out)
+    except ManifestError as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(f"wrote {out}: upload it in Teams (Apps > Manage your apps > Upload an app)")
 
 
 async def _print_counts(database: Database) -> None:

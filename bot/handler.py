@@ -54,6 +54,9 @@ class PlanBot(TeamsActivityHandler):  # type: ignore[misc]
             return
         turn_context.turn_state[PARTNERSHIP] = partnership.id
         turn_context.turn_state[TENANT] = tenant
+        # Read conversation state before any handler opens its transaction: on SQLite a second
+        # connection inside that transaction would wait for the lock the first one holds.
+        await self.state.load(turn_context)
         await super().on_turn(turn_context)
         try:
             await self.state.save_changes(turn_context)
@@ -121,8 +124,9 @@ class PlanBot(TeamsActivityHandler):  # type: ignore[misc]
                         other.channel_id = conversation.id
                     elif other.channel_id == conversation.id:
                         other.channel_id = None
+                name = await addresses.channel_name(turn_context, conversation)
                 await session.flush()
-                return messages.linked(conversation.channel_name or "this channel", group.name)
+                return messages.linked(name or "this channel", group.name)
 
             stored = await self.listing.get(turn_context)
             ask = Ask(
@@ -139,12 +143,13 @@ class PlanBot(TeamsActivityHandler):  # type: ignore[misc]
         return reply
 
     async def on_installation_update_add(self, turn_context: TurnContext) -> None:
+        """Installed in a personal chat or a team: keep the address and say hello there."""
         await self._remember(turn_context)
-        if addresses.kind_of(turn_context.activity) is ConversationKind.PERSONAL:
-            async with self.database.transaction() as session:
-                partnership = await session.get_one(Partnership, turn_context.turn_state[PARTNERSHIP])
-                name = partnership.name
-            await turn_context.send_activity(messages.welcome(name))
+        async with self.database.transaction() as session:
+            partnership = await session.get_one(Partnership, turn_context.turn_state[PARTNERSHIP])
+            name = partnership.name
+        personal = addresses.kind_of(turn_context.activity) is ConversationKind.PERSONAL
+        await turn_context.send_activity(messages.welcome(name) if personal else messages.welcome_team(name))
 
     async def on_installation_update_remove(self, turn_context: TurnContext) -> None:
         async with self.database.transaction() as session:

@@ -83,3 +83,11 @@ def apology() -> str:
 
 def welcome(partnership: str) -> str:
     return f"Hello! I keep track of {partnership}'s business plan. Say help to see what I can do."
+
+
+def welcome_team(partnership: str) -> str:
+    return (
+        f"Hello! I keep track of {partnership}'s business plan. In a sub-group's channel, the business "
+        "unit can say @Plan Tracker link this channel to <sub-group>; then ask me there, e.g. "
+        "@Plan Tracker overdue."
+    )

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -34,6 +36,8 @@ def _sqlite_connect(dbapi_connection: Any, _record: Any) -> None:
     dbapi_connection.isolation_level = None
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA busy_timeout=10000")
     cursor.close()
 
 
@@ -48,11 +52,14 @@ class Database:
         self.url = async_url(url)
         self.engine = create_engine(self.url, **engine_kwargs)
         self.sessions = async_sessionmaker(self.engine, expire_on_commit=False)
+        # SQLite has one writer at a time, and two transactions that both read and then write fail
+        # at once ("database is locked") rather than wait: in this process they take turns.
+        self._one_writer = asyncio.Lock() if self.engine.dialect.name == "sqlite" else None
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[AsyncSession]:
-        """A session whose work is committed together, or not at all."""
-        async with self.sessions() as session, session.begin():
+        """A session whose work is committed together, or not at all. Do not open one inside another."""
+        async with self._one_writer or contextlib.nullcontext(), self.sessions() as session, session.begin():
             yield session
 
     async def dispose(self) -> None:

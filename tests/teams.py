@@ -54,12 +54,18 @@ class Channel:
     team_id: str = "19:team-ncscp@thread.tacv2"
     team_name: str = "NCSCP Partnership"
 
-    def channel_data(self, tenant: str) -> dict[str, Any]:
+    def channel_data(self, tenant: str, *, with_names: bool = False) -> dict[str, Any]:
+        """As Teams sends it: names only with channel and team events, never with messages."""
+        channel: dict[str, Any] = {"id": self.id}
+        team: dict[str, Any] = {"id": self.team_id, "aadGroupId": "b5a1c2d3-0000-4000-8000-00000000aa01"}
+        if with_names:
+            channel["name"] = self.name
+            team["name"] = self.team_name
         return {
             "teamsChannelId": self.id,
             "teamsTeamId": self.team_id,
-            "channel": {"id": self.id, "name": self.name},
-            "team": {"id": self.team_id, "name": self.team_name, "aadGroupId": "b5a1c2d3-0000-4000-8000-00000000aa01"},
+            "channel": channel,
+            "team": team,
             "tenant": {"id": tenant},
         }
 
@@ -125,7 +131,7 @@ def make_installation(
         data: dict[str, Any] = {"tenant": {"id": tenant}, "source": {"name": "message"}}
     else:
         conversation = {"isGroup": True, "conversationType": "channel", "tenantId": tenant, "id": channel.team_id}
-        data = {**channel.channel_data(tenant), "channel": {"id": channel.team_id, "name": "General"}}
+        data = {**channel.channel_data(tenant, with_names=True), "channel": {"id": channel.team_id}}
     return {
         "type": "installationUpdate",
         "action": action,
@@ -142,7 +148,7 @@ def make_installation(
 
 def make_channel_event(event: str, channel: Channel, user: TeamsUser, tenant: str, service_url: str) -> dict[str, Any]:
     """conversationUpdate with channelData.eventType: channelCreated, channelRenamed, channelDeleted, teamRenamed."""
-    data = channel.channel_data(tenant)
+    data = channel.channel_data(tenant, with_names=True)
     data["eventType"] = event
     return {
         "type": "conversationUpdate",
@@ -162,6 +168,7 @@ class Connector:
     """A Bot Connector service on a local port: records what the bot sends."""
 
     members: dict[str, dict[str, Any]] = field(default_factory=dict)
+    channels: list[Channel] = field(default_factory=list)
     sent: list[dict[str, Any]] = field(default_factory=list)
     member_lookups: list[str] = field(default_factory=list)
     server: TestServer | None = None
@@ -177,6 +184,7 @@ class Connector:
         app.router.add_post("/v3/conversations/{conversation}/activities/{reply_to}", self._send)
         app.router.add_put("/v3/conversations/{conversation}/activities/{activity}", self._send)
         app.router.add_get("/v3/conversations/{conversation}/members/{member}", self._member)
+        app.router.add_get("/v3/teams/{team}/conversations", self._team_channels)
         return app
 
     async def start(self) -> None:
@@ -201,6 +209,14 @@ class Connector:
         return web.json_response(
             {"error": {"code": "MemberNotFoundInConversation", "message": "The member was not found."}}, status=404
         )
+
+    async def _team_channels(self, request: web.Request) -> web.Response:
+        team = request.match_info["team"]
+        known = [c for c in self.channels if c.team_id == team]
+        if not known:
+            return web.json_response({"error": {"code": "NotFound", "message": "Team not found."}}, status=404)
+        general = {"id": team}  # Teams gives the General channel no name
+        return web.json_response({"conversations": [general, *({"id": c.id, "name": c.name} for c in known)]})
 
     def take(self) -> list[dict[str, Any]]:
         sent, self.sent = self.sent, []

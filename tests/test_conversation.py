@@ -199,6 +199,7 @@ CDOP_CHANNEL = Channel("19:cdop-channel@thread.tacv2", "CDOP")
 
 
 async def test_linking_a_channel_makes_it_the_sub_group_s(bot: Harness, database: Database) -> None:
+    bot.connector.channels = [QA_CHANNEL, CDOP_CHANNEL]
     refused = await bot.one("link this channel to CDOP", RACHEL, CDOP_CHANNEL)
     assert refused["text"] == "Only the business unit can link channels; please ask Gareth Lloyd or Priya Shah."
     linked = await bot.one("link this channel to CDOP", PRIYA, CDOP_CHANNEL)
@@ -245,6 +246,9 @@ async def test_installing_and_removing_keeps_addresses(bot: Harness, database: D
 async def test_team_install_and_channel_events(bot: Harness, database: Database) -> None:
     team = Channel("19:new-channel@thread.tacv2", "Training", team_id="19:team-training@thread.tacv2")
     await bot.post(make_installation("add", PRIYA, bot.tenant, bot.connector.url, team))
+    [hello] = bot.connector.take()
+    assert hello["_conversation"] == team.team_id, "said in the team's General channel"
+    assert "link this channel to <sub-group>" in hello["text"]
     await bot.post(make_channel_event("channelCreated", team, PRIYA, bot.tenant, bot.connector.url))
     renamed = Channel(team.id, "Training and workforce", team_id=team.team_id)
     await bot.post(make_channel_event("channelRenamed", renamed, PRIYA, bot.tenant, bot.connector.url))

@@ -1,0 +1,109 @@
+"""End to end with a real Teams client: our server in its own process, the Microsoft 365 Agents
+Playground in another, the demo plans in a real database. Skipped, saying why, without Node.js."""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import pytest
+
+from bot.demo import load_demo
+from bot.playground import CLI, PlaygroundSetup, setup_for
+from bot.rules import local_today
+from storage.db import Database
+from storage.migrate import upgrade
+from storage.repositories import PartnershipRepository
+from tests.e2e.playground import Playground, card, free_port, start_bot, start_playground, stop
+from tests.teams import card_texts, refs_on
+
+ADMIN = "gareth.lloyd@ncscp.example.org"  # the Children's Board Officer, at the keyboard
+RACHEL = "rachel.dunmore@ncscp.example.org"  # chair of CDOP
+
+if shutil.which("node") is None:
+    pytest.skip("Node.js is not installed, so the Agents Playground tests cannot run", allow_module_level=True)
+if not CLI.exists():
+    pytest.skip("the Agents Playground is not installed (make test runs npm ci)", allow_module_level=True)
+
+
+@pytest.fixture(scope="module")
+def folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("e2e")
+
+
+@pytest.fixture(scope="module")
+async def setup(folder: Path) -> PlaygroundSetup:
+    url = f"sqlite+aiosqlite:///{folder / 'plan.db'}"
+    await upgrade(url)
+    database = Database(url)
+    try:
+        async with database.transaction() as session:
+            from datetime import UTC, datetime
+
+            await load_demo(session, local_today(datetime.now(UTC)))
+            ncscp = await PartnershipRepository(session).by_short_name("NCSCP")
+            return await setup_for(session, ncscp, ADMIN, include=(RACHEL,), channel_for="CDOP")
+    finally:
+        await database.dispose()
+
+
+@pytest.fixture(scope="module")
+def processes(setup: PlaygroundSetup, folder: Path) -> Iterator[int]:
+    bot_port, playground_port = free_port(), free_port()
+    bot = start_bot(f"sqlite+aiosqlite:///{folder / 'plan.db'}", bot_port, folder)
+    try:
+        client = start_playground(setup, bot_port, playground_port, folder)
+        try:
+            yield playground_port
+        finally:
+            stop(client)
+    finally:
+        stop(bot)
+
+
+@pytest.fixture
+async def teams(processes: int, setup: PlaygroundSetup) -> AsyncIterator[Playground]:
+    async with Playground.connect(f"http://127.0.0.1:{processes}", setup) as client:
+        yield client
+
+
+async def test_installing_in_personal_chat_says_hello(teams: Playground) -> None:
+    welcome = await teams.install(teams.setup.personal_chat)
+    assert welcome["text"].startswith("Hello! I keep track of Nottingham City Safeguarding Children Partnership")
+
+
+async def test_help(teams: Playground) -> None:
+    texts = card_texts(card(await teams.say(teams.setup.personal_chat, "help")))
+    assert "What I can do for you, Gareth" in texts
+    assert any(t.startswith("link this channel to") for t in texts), "Gareth is in the business unit"
+
+
+async def test_my_actions(teams: Playground) -> None:
+    listing = card(await teams.say(teams.setup.personal_chat, "my actions"))
+    assert "Actions you lead, Gareth" in card_texts(listing)
+    assert "13.5" in refs_on(listing), "13.5 is led by the Children's Board Officer"
+
+
+async def test_overdue_for_the_business_unit_is_the_whole_plan(teams: Playground) -> None:
+    listing = card(await teams.say(teams.setup.personal_chat, "what's overdue?"))
+    assert "Overdue actions for the whole of Business Plan 2019-22" in card_texts(listing)
+    assert "8.1" in refs_on(listing)
+
+
+async def test_show_an_action(teams: Playground) -> None:
+    texts = card_texts(card(await teams.say(teams.setup.personal_chat, "show 4.2")))
+    assert "Action 4.2" in texts
+    assert "Lead: Children's QA subgroup" in texts
+
+
+async def test_a_channel_linked_to_a_sub_group_answers_for_it(teams: Playground) -> None:
+    cdop = next(c for c in teams.setup.channels if c.name == "CDOP")
+    hello = await teams.install(teams.setup.team)
+    assert "link this channel to <sub-group>" in hello["text"]
+    linked = await teams.say(cdop.id, "link this channel to CDOP", mention=True)
+    assert linked["text"].startswith("Linked: this channel (CDOP) is now CDOP's channel.")
+    asked = await teams.say(cdop.id, "overdue", user=teams.setup.user_id(RACHEL), mention=True)
+    listing = card(asked)
+    assert "Overdue actions for CDOP" in card_texts(listing)
+    assert refs_on(listing) == ["8.1"]
