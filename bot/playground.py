@@ -8,11 +8,13 @@ import os
 import re
 import shutil
 import subprocess
+import sys
 import time
 import urllib.error
 import urllib.request
 from collections import Counter
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -173,3 +175,43 @@ async def setup_for(
         },
     }
     return PlaygroundSetup(config, str(current["id"]), personal, team_id, channels)
+
+
+def demo_database_url(folder: Path) -> str:
+    return f"sqlite+aiosqlite:///{folder / 'plan.db'}"
+
+
+async def demo_setup(folder: Path, as_email: str, **choices: Any) -> PlaygroundSetup:
+    """A fresh demo database in `folder` (the calendar moved to today) and the NCSCP playground on it,
+    for the end-to-end tests and the README's screenshot."""
+    from bot.demo import load_demo
+    from bot.rules import local_today
+    from storage.db import Database
+    from storage.migrate import upgrade
+    from storage.repositories import PartnershipRepository
+
+    url = demo_database_url(folder)
+    await upgrade(url)
+    database = Database(url)
+    try:
+        async with database.transaction() as session:
+            await load_demo(session, local_today(datetime.now(UTC)))
+            ncscp = await PartnershipRepository(session).by_short_name("NCSCP")
+            return await setup_for(session, ncscp, as_email, **choices)
+    finally:
+        await database.dispose()
+
+
+def start_bot(database_url: str, port: int, folder: Path) -> subprocess.Popen[bytes]:
+    """`planbot serve` as its own process, as the playground will reach it; returns once it answers."""
+    log = folder / "bot.log"
+    with log.open("ab") as out:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "bot.cli", "serve", "--port", str(port)],
+            cwd=folder,
+            env={**os.environ, "DATABASE_URL": database_url},
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
+    wait_for(f"http://127.0.0.1:{port}/healthz", process, log)
+    return process

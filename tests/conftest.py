@@ -7,6 +7,7 @@ import os
 from collections.abc import AsyncIterator
 from datetime import datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 from sqlalchemy import text
@@ -17,6 +18,9 @@ from bot.rules import LONDON
 from storage.db import Database, async_url, create_engine
 from storage.migrate import upgrade
 from storage.planfile import PlanFile, load_plan_file
+
+if TYPE_CHECKING:
+    from tests.harness import Harness
 
 SEEDS = Path(__file__).resolve().parents[2] / "shared" / "seeds"
 PG_ENV = "TEST_DATABASE_URL"
@@ -68,6 +72,25 @@ async def session(database: Database) -> AsyncIterator[AsyncSession]:
         finally:
             await db_session.close()
             await transaction.rollback()
+
+
+@pytest.fixture(scope="module")
+async def demo_db(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Database]:
+    """A database of the module's own with both demo plans, moved to the tests' Monday 23 November 2026."""
+    from tests.harness import demo_database
+
+    db = await demo_database(tmp_path_factory.mktemp("demo"))
+    yield db
+    await db.dispose()
+
+
+@pytest.fixture
+async def bot(demo_db: Database) -> AsyncIterator[Harness]:
+    """The bot serving the demo database, anonymous, with a recording Bot Connector."""
+    from tests.harness import start_harness
+
+    async for harness in start_harness(demo_db):
+        yield harness
 
 
 @pytest.fixture(scope="session")

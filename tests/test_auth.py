@@ -26,7 +26,7 @@ from bot.settings import Settings, UnsafeConfigurationError
 from storage.db import Database
 from storage.models import Conversation
 from storage.repositories import PartnershipRepository
-from tests.harness import NCSCP_TENANT, NOW, Harness, demo_database, ncscp_plan, start_harness, teams_user
+from tests.harness import NCSCP_TENANT, NOW, Harness, ncscp_plan, start_harness, teams_user
 from tests.teams import make_installation
 
 APP_ID = "3f0c8a52-6b1d-4f7e-9a2c-5d4e3f2a1b0c"
@@ -71,21 +71,14 @@ def openid() -> Iterator[str]:
     server.shutdown()
 
 
-@pytest.fixture(scope="module")
-async def database(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Database]:
-    db = await demo_database(tmp_path_factory.mktemp("auth"))
-    yield db
-    await db.dispose()
-
-
 @pytest.fixture
-async def bot(database: Database, openid: str, monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[Harness]:
+async def bot(demo_db: Database, openid: str, monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[Harness]:
     # The one change to botbuilder's production path: where it fetches the Bot Framework's keys.
     monkeypatch.setattr(ChannelValidation, "open_id_metadata_endpoint", openid)
     settings = Settings(
-        database_url=database.url, app_id=APP_ID, app_password="not-used-offline", app_tenant_id=NCSCP_TENANT
+        database_url=demo_db.url, app_id=APP_ID, app_password="not-used-offline", app_tenant_id=NCSCP_TENANT
     )
-    async for harness in start_harness(database, settings):
+    async for harness in start_harness(demo_db, settings):
         yield harness
 
 
@@ -96,18 +89,18 @@ def token(service_url: str, *, key: rsa.RSAPrivateKey = SIGNING_KEY, **claims: A
     return jwt.encode(payload, key, algorithm="RS256", headers={"kid": KID})
 
 
-async def installed(database: Database, conversation_id: str) -> bool:
-    async with database.transaction() as session:
+async def installed(demo_db: Database, conversation_id: str) -> bool:
+    async with demo_db.transaction() as session:
         row = await session.scalar(select(Conversation).where(Conversation.conversation_id == conversation_id))
     return row is not None and row.removed_at is None
 
 
-async def test_a_valid_token_is_accepted(bot: Harness, database: Database) -> None:
-    await _install_rachel(bot, database)
+async def test_a_valid_token_is_accepted(bot: Harness, demo_db: Database) -> None:
+    await _install_rachel(bot, demo_db)
     removal = make_installation("remove", RACHEL, bot.tenant, bot.connector.url)
     response = await bot.post(removal, {"Authorization": f"Bearer {token(bot.connector.url)}"})
     assert response.status == 201
-    assert not await installed(database, removal["conversation"]["id"])
+    assert not await installed(demo_db, removal["conversation"]["id"])
 
 
 BAD: dict[str, Callable[[str], str | None]] = {
@@ -124,22 +117,22 @@ BAD: dict[str, Callable[[str], str | None]] = {
 
 @pytest.mark.parametrize("case", list(BAD))
 async def test_a_request_without_a_valid_token_gets_401_and_changes_nothing(
-    bot: Harness, database: Database, case: str
+    bot: Harness, demo_db: Database, case: str
 ) -> None:
-    await _install_rachel(bot, database)
+    await _install_rachel(bot, demo_db)
     removal = make_installation("remove", RACHEL, bot.tenant, bot.connector.url)
     header = BAD[case](bot.connector.url)
     response = await bot.post(removal, {"Authorization": header} if header else {})
     assert response.status == 401
     assert await response.json() == {"error": "a valid Bot Framework token is required"}
-    assert await installed(database, removal["conversation"]["id"]), "the removal was not processed"
+    assert await installed(demo_db, removal["conversation"]["id"]), "the removal was not processed"
     assert bot.connector.take() == []
 
 
-async def _install_rachel(bot: Harness, database: Database) -> None:
+async def _install_rachel(bot: Harness, demo_db: Database) -> None:
     """Record Rachel's personal chat directly, so that each test starts with it installed."""
     activity = Activity().deserialize(make_installation("add", RACHEL, bot.tenant, bot.connector.url))
-    async with database.transaction() as session:
+    async with demo_db.transaction() as session:
         partnership = await PartnershipRepository(session).by_tenant(NCSCP_TENANT)
         assert partnership is not None
         await remember(session, activity, partnership, NCSCP_TENANT, NOW)

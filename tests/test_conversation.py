@@ -4,7 +4,6 @@ plans with the clock at Monday 23 November 2026 (the demo's next BMG is then Mon
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
@@ -14,7 +13,7 @@ from bot import queries
 from bot.intents import IntentName
 from storage.db import Database
 from storage.models import Conversation, Person, SubGroup
-from tests.harness import Harness, demo_database, ncscp_plan, start_harness, teams_user
+from tests.harness import Harness, ncscp_plan, teams_user
 from tests.teams import Channel, TeamsUser, card_of, card_texts, make_channel_event, make_installation, refs_on
 
 PLAN = ncscp_plan()
@@ -23,19 +22,6 @@ RACHEL = teams_user(PLAN, "rachel.dunmore@ncscp.example.org")  # chair of CDOP, 
 LIAM = teams_user(PLAN, "liam.foster@ncscp.example.org")  # chair of the Missing work group, in CSECAG
 FIONA = teams_user(PLAN, "fiona.mcleod@ncscp.example.org")  # chair of the Children's QA subgroup
 QA_REFS = [a.ref for o in PLAN.objectives for a in o.actions if a.lead == "Children's QA subgroup"]
-
-
-@pytest.fixture(scope="module")
-async def database(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Database]:
-    db = await demo_database(tmp_path_factory.mktemp("conversation"))
-    yield db
-    await db.dispose()
-
-
-@pytest.fixture
-async def bot(database: Database) -> AsyncIterator[Harness]:
-    async for harness in start_harness(database):
-        yield harness
 
 
 async def test_my_actions_lists_what_the_person_leads_through_their_sub_groups(bot: Harness) -> None:
@@ -173,23 +159,23 @@ async def test_an_unknown_person_is_told_who_to_ask(bot: Harness) -> None:
     assert bot.connector.member_lookups == [stranger.user_id]
 
 
-async def test_a_person_found_by_email_is_remembered(bot: Harness, database: Database) -> None:
+async def test_a_person_found_by_email_is_remembered(bot: Harness, demo_db: Database) -> None:
     emma = teams_user(PLAN, "emma.clarke@ncscp.example.org")
     new_device = TeamsUser(emma.name, "9e9e9e9e-aaaa-4bbb-8ccc-dddddddddddd", emma.email)
     bot.connector.members[new_device.user_id] = new_device.member()
     assert (await bot.one("help", new_device))["attachments"], "answered as Emma"
     assert (await bot.one("help", new_device))["attachments"]
     assert bot.connector.member_lookups == [new_device.user_id], "looked up once, then known by object id"
-    async with database.transaction() as session:
+    async with demo_db.transaction() as session:
         person = await session.scalar(select(Person).where(Person.email == emma.email))
         assert person is not None
         assert person.aad_object_id == new_device.aad_object_id
 
 
-async def test_a_tenant_we_do_not_serve_gets_nothing(bot: Harness, database: Database) -> None:
+async def test_a_tenant_we_do_not_serve_gets_nothing(bot: Harness, demo_db: Database) -> None:
     bot.tenant = "00000000-0000-4000-8000-000000000000"
     assert await bot.say("my actions", PRIYA) == []
-    async with database.transaction() as session:
+    async with demo_db.transaction() as session:
         found = await session.scalar(select(Conversation).where(Conversation.tenant_id == bot.tenant))
     assert found is None
 
@@ -198,14 +184,14 @@ QA_CHANNEL = Channel("19:qa-channel@thread.tacv2", "Children's QA")
 CDOP_CHANNEL = Channel("19:cdop-channel@thread.tacv2", "CDOP")
 
 
-async def test_linking_a_channel_makes_it_the_sub_group_s(bot: Harness, database: Database) -> None:
+async def test_linking_a_channel_makes_it_the_sub_group_s(bot: Harness, demo_db: Database) -> None:
     bot.connector.channels = [QA_CHANNEL, CDOP_CHANNEL]
     refused = await bot.one("link this channel to CDOP", RACHEL, CDOP_CHANNEL)
     assert refused["text"] == "Only the business unit can link channels; please ask Gareth Lloyd or Priya Shah."
     linked = await bot.one("link this channel to CDOP", PRIYA, CDOP_CHANNEL)
     assert linked["text"].startswith("Linked: this channel (CDOP) is now CDOP's channel.")
     assert linked["_conversation"].startswith(CDOP_CHANNEL.id), "replied in the channel thread"
-    async with database.transaction() as session:
+    async with demo_db.transaction() as session:
         cdop = await session.scalar(select(SubGroup).where(SubGroup.name == "CDOP"))
         assert cdop is not None and cdop.channel_id is not None
         channel = await session.get_one(Conversation, cdop.channel_id)
@@ -222,12 +208,12 @@ async def test_linking_needs_a_channel(bot: Harness) -> None:
     assert reply["text"] == "Say this in the sub-group's channel (with @Plan Tracker) to link that channel to it."
 
 
-async def test_installing_and_removing_keeps_addresses(bot: Harness, database: Database) -> None:
+async def test_installing_and_removing_keeps_addresses(bot: Harness, demo_db: Database) -> None:
     added = await bot.post(make_installation("add", RACHEL, bot.tenant, bot.connector.url))
     assert added.status in {200, 201}
     [welcome] = bot.connector.take()
     assert welcome["text"].startswith("Hello! I keep track of Nottingham City Safeguarding Children Partnership")
-    async with database.transaction() as session:
+    async with demo_db.transaction() as session:
         row = await session.scalar(
             select(Conversation).where(Conversation.conversation_id == f"a:1personal-{RACHEL.aad_object_id}")
         )
@@ -236,14 +222,14 @@ async def test_installing_and_removing_keeps_addresses(bot: Harness, database: D
         rachel = await session.scalar(select(Person).where(Person.email == RACHEL.email))
         assert rachel is not None and row.person_id == rachel.id
     await bot.post(make_installation("remove", RACHEL, bot.tenant, bot.connector.url))
-    async with database.transaction() as session:
+    async with demo_db.transaction() as session:
         row = await session.scalar(
             select(Conversation).where(Conversation.conversation_id == f"a:1personal-{RACHEL.aad_object_id}")
         )
         assert row is not None and row.removed_at is not None
 
 
-async def test_team_install_and_channel_events(bot: Harness, database: Database) -> None:
+async def test_team_install_and_channel_events(bot: Harness, demo_db: Database) -> None:
     team = Channel("19:new-channel@thread.tacv2", "Training", team_id="19:team-training@thread.tacv2")
     await bot.post(make_installation("add", PRIYA, bot.tenant, bot.connector.url, team))
     [hello] = bot.connector.take()
@@ -253,7 +239,7 @@ async def test_team_install_and_channel_events(bot: Harness, database: Database)
     renamed = Channel(team.id, "Training and workforce", team_id=team.team_id)
     await bot.post(make_channel_event("channelRenamed", renamed, PRIYA, bot.tenant, bot.connector.url))
     assert bot.connector.take() == [], "channel events are recorded quietly"
-    async with database.transaction() as session:
+    async with demo_db.transaction() as session:
         rows = {
             c.conversation_id: c
             for c in await session.scalars(select(Conversation).where(Conversation.team_id == team.team_id))
@@ -262,7 +248,7 @@ async def test_team_install_and_channel_events(bot: Harness, database: Database)
     assert rows[team.id].channel_name == "Training and workforce"
     await bot.post(make_channel_event("channelDeleted", renamed, PRIYA, bot.tenant, bot.connector.url))
     await bot.post(make_installation("remove", PRIYA, bot.tenant, bot.connector.url, team))
-    async with database.transaction() as session:
+    async with demo_db.transaction() as session:
         gone = list(await session.scalars(select(Conversation).where(Conversation.team_id == team.team_id)))
     assert all(c.removed_at is not None for c in gone)
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from typing import Any, ClassVar
 
 import pytest
@@ -18,23 +17,10 @@ from bot.clock import FixedClock
 from bot.identity import tenant_of
 from bot.settings import Settings
 from storage.db import Database
-from tests.harness import NCSCP_TENANT, NOW, Harness, demo_database, ncscp_plan, start_harness, teams_user
+from tests.harness import NCSCP_TENANT, NOW, Harness, ncscp_plan, teams_user
 from tests.teams import BOT_ID, card_texts, make_message
 
 FIONA = teams_user(ncscp_plan(), "fiona.mcleod@ncscp.example.org")
-
-
-@pytest.fixture(scope="module")
-async def database(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Database]:
-    db = await demo_database(tmp_path_factory.mktemp("server"))
-    yield db
-    await db.dispose()
-
-
-@pytest.fixture
-async def bot(database: Database) -> AsyncIterator[Harness]:
-    async for harness in start_harness(database):
-        yield harness
 
 
 def invoke(harness: Harness, verb: str, data: dict[str, Any]) -> dict[str, Any]:
@@ -59,7 +45,7 @@ async def test_an_adaptive_card_action_is_answered_with_the_card_to_show(bot: Ha
     assert bot.connector.take() == [], "the card is replaced through the response, not a new message"
 
 
-async def test_the_stock_route_fails_on_the_same_invoke(bot: Harness, database: Database) -> None:
+async def test_the_stock_route_fails_on_the_same_invoke(bot: Harness, demo_db: Database) -> None:
     """The defect the route works around: CloudAdapter.process serialises the body twice."""
     adapter: CloudAdapter = bot.client.app[ADAPTER]
     planbot = bot.client.app[BOT]

@@ -6,10 +6,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-import os
 import socket
 import subprocess
-import sys
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -27,21 +25,6 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
-
-
-def start_bot(database_url: str, port: int, folder: Path) -> subprocess.Popen[bytes]:
-    log = folder / "bot.log"
-    env = {**os.environ, "DATABASE_URL": database_url}
-    with log.open("ab") as out:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "bot.cli", "serve", "--port", str(port)],
-            cwd=folder,
-            env=env,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-        )
-    playground.wait_for(f"http://127.0.0.1:{port}/healthz", process, log)
-    return process
 
 
 def start_playground(setup: PlaygroundSetup, bot_port: int, port: int, folder: Path) -> subprocess.Popen[bytes]:

@@ -9,13 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from bot.demo import load_demo
-from bot.playground import CLI, PlaygroundSetup, setup_for
-from bot.rules import local_today
-from storage.db import Database
-from storage.migrate import upgrade
-from storage.repositories import PartnershipRepository
-from tests.e2e.playground import Playground, card, free_port, start_bot, start_playground, stop
+from bot.playground import CLI, PlaygroundSetup, demo_database_url, demo_setup, start_bot
+from tests.e2e.playground import Playground, card, free_port, start_playground, stop
 from tests.teams import card_texts, refs_on
 
 ADMIN = "gareth.lloyd@ncscp.example.org"  # the Children's Board Officer, at the keyboard
@@ -34,24 +29,13 @@ def folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="module")
 async def setup(folder: Path) -> PlaygroundSetup:
-    url = f"sqlite+aiosqlite:///{folder / 'plan.db'}"
-    await upgrade(url)
-    database = Database(url)
-    try:
-        async with database.transaction() as session:
-            from datetime import UTC, datetime
-
-            await load_demo(session, local_today(datetime.now(UTC)))
-            ncscp = await PartnershipRepository(session).by_short_name("NCSCP")
-            return await setup_for(session, ncscp, ADMIN, include=(RACHEL,), channel_for="CDOP")
-    finally:
-        await database.dispose()
+    return await demo_setup(folder, ADMIN, include=(RACHEL,), channel_for="CDOP")
 
 
 @pytest.fixture(scope="module")
 def processes(setup: PlaygroundSetup, folder: Path) -> Iterator[int]:
     bot_port, playground_port = free_port(), free_port()
-    bot = start_bot(f"sqlite+aiosqlite:///{folder / 'plan.db'}", bot_port, folder)
+    bot = start_bot(demo_database_url(folder), bot_port, folder)
     try:
         client = start_playground(setup, bot_port, playground_port, folder)
         try:
