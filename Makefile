@@ -8,7 +8,7 @@ PIP := $(BIN)/python -m pip --quiet --disable-pip-version-check
 
 NODE_STAMP := node_modules/.installed
 
-.PHONY: install test lint typecheck unit run lock clean screenshot
+.PHONY: install test lint typecheck unit run lock clean screenshot bench
 
 $(STAMP): requirements-dev.lock pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || \
@@ -50,6 +50,10 @@ lock: install
 	$(PIP) install uv
 	$(BIN)/uv pip compile pyproject.toml --python-version 3.11 --generate-hashes -o requirements.lock
 	$(BIN)/uv pip compile pyproject.toml --extra dev --python-version 3.11 --generate-hashes -o requirements-dev.lock
+
+# How long a turn takes (prints figures; asserts nothing).
+bench: install
+	$(BIN)/python -m tests.benchmarks.turns
 
 # A screenshot of a real conversation in the playground, for the README (needs Debian's chromium).
 screenshot: install
