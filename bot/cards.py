@@ -7,10 +7,12 @@ user types can change the card's structure. A RAG rating is always its word in a
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from dataclasses import replace
 from typing import Any
 
 from bot.rules import Due, Rag
+from bot.updates import NOTE_LIMIT
 from bot.views import ActionView, UpdateView
 
 Card = dict[str, Any]
@@ -129,8 +131,21 @@ def action_list(title: str, subtitle: str, actions: Sequence[ActionView], more: 
     return card(body, [submit("Show more", "more")] if more else [])
 
 
-def action_detail(action: ActionView, recent: int = 3) -> Card:
+def execute(title: str, verb: str, **data: str) -> Element:
+    """Action.Execute (the card is answered in place), with Action.Submit for clients without it."""
+    return {
+        "type": "Action.Execute",
+        "title": title,
+        "verb": verb,
+        "data": {"verb": verb, **data},
+        "fallback": {"type": "Action.Submit", "title": title, "data": {"verb": verb, **data}},
+    }
+
+
+def action_detail(action: ActionView, recent: int = 3, notice: str | None = None) -> Card:
     body = heading(f"Action {action.ref}", action.objective)
+    if notice:
+        body.append({"type": "TextBlock", "text": notice, "color": "good", "weight": "Bolder", "wrap": True})
     body.append(written(action.description, spacing="Medium"))
     body.append(
         {
@@ -148,7 +163,75 @@ def action_detail(action: ActionView, recent: int = 3) -> Card:
         pairs.append(("Attention", flags(action)))
     body.append(facts(pairs))
     body.extend(history_items(action.history[-recent:][::-1], "Latest updates" if action.history else "No updates yet"))
-    return card(body, [submit("Full history", "history", ref=action.ref)] if len(action.history) > recent else [])
+    buttons = [execute("Update", "update_form", ref=action.ref)]
+    if len(action.history) > recent:
+        buttons.append(submit("Full history", "history", ref=action.ref))
+    return card(body, buttons)
+
+
+def update_form(
+    action: ActionView, values: Mapping[str, Any], problem: str | None = None, confirm: bool = False
+) -> Card:
+    """The Update form: rating, note, optional revised date. Values already typed are kept."""
+    body = heading(f"Update {action.ref}", action.description)
+    if problem:
+        body.append({"type": "TextBlock", "text": problem, "color": "attention", "wrap": True})
+    body.append(facts([("Success measure", action.measure.replace("\n", "; ") or "not given")]))
+    rag_choices = [{"title": RAG_WORDS[r], "value": r.value} for r in Rag]
+    body.append(
+        {
+            "type": "Input.ChoiceSet",
+            "id": "rag",
+            "label": "RAG rating",
+            "style": "expanded",
+            "isRequired": True,
+            "errorMessage": "Choose a rating",
+            "choices": rag_choices,
+            "value": str(values.get("rag") or (action.rag.value if action.rag else "")),
+        }
+    )
+    body.append(
+        {
+            "type": "Input.Text",
+            "id": "note",
+            "label": "Progress note (for Red or Amber: why, and what is being done; for Blue: the evidence)",
+            "isMultiline": True,
+            "maxLength": NOTE_LIMIT,
+            "value": str(values.get("note") or ""),
+        }
+    )
+    body.append(
+        {
+            "type": "Input.Date",
+            "id": "revised",
+            "label": "Revised date, if the milestone will move",
+            "value": str(values.get("revised") or ""),
+        }
+    )
+    buttons = [
+        execute(
+            "Save anyway" if confirm else "Save",
+            "save_update",
+            ref=action.ref,
+            **({"confirmed": "yes"} if confirm else {}),
+        )
+    ]
+    return card(body, buttons)
+
+
+def updated(action: ActionView, update: Any, author: str, tz: Any) -> Card:
+    """The action card again, after an update: its new rating on top, who updated it and when."""
+    at = update.created_at.astimezone(tz)
+    entry = UpdateView(rag=update.rag, comment=update.comment, author=author, at=at)
+    fresh = replace(
+        action,
+        rag=update.rag,
+        latest=entry,
+        history=(*action.history, entry),
+        missing=False,
+        overdue=action.overdue and update.rag is not Rag.BLUE,
+    )
+    return action_detail(fresh, notice=f"Updated by {author} at {at:%H:%M} on {at.day} {at:%b %Y}")
 
 
 def history_items(updates: Sequence[UpdateView], title: str) -> list[Element]:

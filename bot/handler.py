@@ -7,22 +7,26 @@ intent, `bot.queries.HANDLERS` answers it. Teams events keep the conversation ad
 from __future__ import annotations
 
 import logging
-from dataclasses import asdict
+from dataclasses import asdict, dataclass
 from typing import Any
 
 from botbuilder.core import ConversationState, MessageFactory, TurnContext
 from botbuilder.core.teams import TeamsActivityHandler
+from botbuilder.dialogs import DialogContext, DialogSet
 from botbuilder.schema import Activity, ActivityTypes, AdaptiveCardInvokeResponse, AdaptiveCardInvokeValue, Attachment
 from botbuilder.schema.teams import ChannelInfo, TeamInfo
 
-from bot import addresses, messages
-from bot.cards import CARD_CONTENT_TYPE
+from bot import addresses, cards, messages, posting
+from bot.cards import CARD_CONTENT_TYPE, Card
 from bot.clock import Clock
+from bot.desk import Desk
 from bot.identity import find_person, tenant_of
 from bot.intents import Intent, IntentName, recognise
 from bot.queries import Ask, Asker, Listing, Reply, answer
 from bot.settings import Settings
 from bot.views import SubgroupView, load_snapshot
+from dialogs.turn import TURN, Turn
+from dialogs.update_action import UpdateActionDialog
 from storage.bot_state import EtagConflictError
 from storage.db import Database
 from storage.models import ConversationKind, Partnership, Role
@@ -33,6 +37,31 @@ log = logging.getLogger(__name__)
 PARTNERSHIP = "plan_tracker.partnership_id"
 TENANT = "plan_tracker.tenant_id"
 VERBS = {"show": IntentName.SHOW, "history": IntentName.HISTORY, "more": IntentName.MORE}
+MESSAGE_CONTENT_TYPE = "application/vnd.microsoft.activity.message"
+CARD_VERBS = {"update_form", "save_update"}
+STEP_TEXT = {"note"}  # at these dialog steps anything typed is the answer, never a new question
+
+
+@dataclass(frozen=True)
+class CardAction:
+    """A card's Update form (or its button), by Action.Execute or by its Action.Submit fallback."""
+
+    verb: str
+    data: dict[str, Any]
+
+
+def dialog_takes(dc: DialogContext, intent: Intent, said: object) -> bool:
+    """Does this message answer the dialog in progress, or is it a new question (which drops it)?"""
+    step = dc.active_dialog.state.get("step")
+    if step in STEP_TEXT or intent.name in {IntentName.UNKNOWN, IntentName.MORE}:
+        return True
+    if intent.name is IntentName.SHOW and step == "action":  # a bare reference answers "which action?"
+        return True
+    return intent.name is IntentName.BY_RAG and step == "rating"
+
+
+def card_activity(card: Card) -> Activity:
+    return Activity(type=ActivityTypes.message, attachments=[Attachment(content_type=CARD_CONTENT_TYPE, content=card)])
 
 
 class PlanBot(TeamsActivityHandler):  # type: ignore[misc]
@@ -42,6 +71,8 @@ class PlanBot(TeamsActivityHandler):  # type: ignore[misc]
         self.settings = settings
         self.state = state
         self.listing = state.create_property("listing")
+        self.dialogs = DialogSet(state.create_property("dialogs"))
+        self.dialogs.add(UpdateActionDialog())
 
     async def on_turn(self, turn_context: TurnContext) -> None:
         """Serve only the tenants of known partnerships; anything else is not processed at all."""
@@ -72,9 +103,17 @@ class PlanBot(TeamsActivityHandler):  # type: ignore[misc]
             return await PartnershipRepository(session).by_tenant(tenant)
 
     async def on_message_activity(self, turn_context: TurnContext) -> None:
-        reply = await self.respond(turn_context, self._intent_of(turn_context))
-        if reply is not None:
+        said = self._intent_of(turn_context)
+        reply = await self.respond(turn_context, said)
+        if isinstance(reply, Reply):
             await turn_context.send_activity(to_activity(reply))
+        elif reply is not None:  # a card's form sent by Action.Submit: replace that card if we can
+            activity = card_activity(reply)
+            if turn_context.activity.reply_to_id:
+                activity.id = turn_context.activity.reply_to_id
+                await turn_context.update_activity(activity)
+            else:
+                await turn_context.send_activity(activity)
 
     async def on_adaptive_card_invoke(
         self, turn_context: TurnContext, invoke_value: AdaptiveCardInvokeValue
@@ -82,9 +121,15 @@ class PlanBot(TeamsActivityHandler):  # type: ignore[misc]
         """Action.Execute: answer with a card that replaces the one clicked."""
         action: Any = invoke_value.action
         data = (action.get("data") if isinstance(action, dict) else getattr(action, "data", None)) or {}
-        verb = action.get("verb") if isinstance(action, dict) else getattr(action, "verb", None)
-        intent = Intent(VERBS.get(str(verb), IntentName.UNKNOWN), ref=data.get("ref"), rest=str(verb))
-        reply = await self.respond(turn_context, intent)
+        verb = str(action.get("verb") if isinstance(action, dict) else getattr(action, "verb", None))
+        said: Intent | CardAction = (
+            CardAction(verb, dict(data))
+            if verb in CARD_VERBS
+            else Intent(VERBS.get(verb, IntentName.UNKNOWN), ref=data.get("ref"), rest=verb)
+        )
+        reply = await self.respond(turn_context, said)
+        if isinstance(reply, dict):
+            return AdaptiveCardInvokeResponse(status_code=200, type=CARD_CONTENT_TYPE, value=reply)
         if reply is None or reply.card is None:
             text = reply.text if reply else messages.apology()
             return AdaptiveCardInvokeResponse(
@@ -92,16 +137,20 @@ class PlanBot(TeamsActivityHandler):  # type: ignore[misc]
             )
         return AdaptiveCardInvokeResponse(status_code=200, type=CARD_CONTENT_TYPE, value=reply.card)
 
-    def _intent_of(self, turn_context: TurnContext) -> Intent | str:
+    def _intent_of(self, turn_context: TurnContext) -> Intent | CardAction | str:
         activity = turn_context.activity
         value = activity.value if isinstance(activity.value, dict) else None
+        if value and value.get("verb") in CARD_VERBS:
+            return CardAction(str(value["verb"]), value)
         if value and value.get("verb") in VERBS:
             return Intent(VERBS[value["verb"]], ref=value.get("ref"))
+        if value and "dialog_input" in value:
+            return str(value["dialog_input"])
         text = TurnContext.remove_recipient_mention(activity) if activity.entities else activity.text
         return (text or "").strip()
 
-    async def respond(self, turn_context: TurnContext, said: Intent | str) -> Reply | None:
-        """Identify the asker, read the plan, answer. Writes (addresses, links) commit with the answer."""
+    async def respond(self, turn_context: TurnContext, said: Intent | CardAction | str) -> Reply | Card | None:
+        """Identify the asker, read the plan, answer. Writes (addresses, links, updates) commit with the answer."""
         activity = turn_context.activity
         now = self.clock.now()
         async with self.database.transaction() as session:
@@ -113,7 +162,20 @@ class PlanBot(TeamsActivityHandler):  # type: ignore[misc]
             snapshot = await load_snapshot(session, partnership, now)
             if person is None:
                 return Reply(messages.unknown_person(snapshot.admins, partnership.short_name))
+            turn = Turn(
+                session, snapshot, person, now, addresses.base_conversation_id(activity.conversation.id), activity.id
+            )
+            turn_context.turn_state[TURN] = turn
+            dc = await self.dialogs.create_context(turn_context)
+            desk = Desk(dc, turn)
+            if isinstance(said, CardAction):
+                return await self._card(desk, said)
             intent = said if isinstance(said, Intent) else recognise(said, snapshot.subgroup_names())
+            if dc.active_dialog is not None:
+                if dialog_takes(dc, intent, said):
+                    await dc.continue_dialog()
+                    return None
+                await dc.cancel_all_dialogs()
             linked = await PeopleRepository(session).subgroup_for_channel(conversation)
             channel_subgroup = next((g for g in snapshot.subgroups if linked and g.id == linked.id), None)
 
@@ -136,11 +198,24 @@ class PlanBot(TeamsActivityHandler):  # type: ignore[misc]
                 channel_subgroup=channel_subgroup,
                 listing=Listing(**{**stored, "refs": tuple(stored["refs"])}) if stored else None,
                 link_channel=link if conversation.kind is ConversationKind.CHANNEL else None,
+                desk=desk,
             )
             reply = await answer(ask)
-        if reply.listing is not None:
+        if reply is not None and reply.listing is not None:
             await self.listing.set(turn_context, asdict(reply.listing))
         return reply
+
+    async def _card(self, desk: Desk, action: CardAction) -> Card:
+        ref = str(action.data.get("ref") or "")
+        found = desk.turn.snapshot.action(ref)
+        if found is None:
+            snap = desk.turn.snapshot
+            return cards.notice(messages.unknown_action(ref, snap.partnership, snap.plan))
+        if action.verb == "update_form":
+            if not posting.may_update(desk.turn.snapshot, desk.turn.person, ref):
+                return cards.notice(messages.not_yours(ref, posting.who_may(desk.turn.snapshot, ref)))
+            return cards.update_form(found, {})
+        return await desk.form(ref, action.data)
 
     async def on_installation_update_add(self, turn_context: TurnContext) -> None:
         """Installed in a personal chat or a team: keep the address and say hello there."""

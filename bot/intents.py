@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from rapidfuzz import fuzz, process, utils
 
 from bot.rules import Rag
+from bot.updates import Draft, read_update
 
 
 class IntentName(enum.StrEnum):
@@ -30,6 +31,8 @@ class IntentName(enum.StrEnum):
     SUBGROUP_ACTIONS = "subgroup_actions"
     NEXT_BMG = "next_bmg"
     LINK_CHANNEL = "link_channel"
+    UPDATE = "update"
+    UNDO = "undo"
     MORE = "more"
     UNKNOWN = "unknown"
 
@@ -54,6 +57,7 @@ PHRASES: dict[IntentName, tuple[str, ...]] = {
     IntentName.NEXT_BMG: ("next bmg", "when is the bmg", "next meeting", "bmg date", "when is bmg"),
     IntentName.LINK_CHANNEL: ("link this channel", "link channel", "link this channel to"),
     IntentName.MORE: ("more", "next page", "show more"),
+    IntentName.UNDO: ("undo", "undo that", "withdraw my last update", "take that back"),
 }
 
 RAG_WORDS: dict[str, Rag] = {
@@ -89,6 +93,7 @@ class Intent:
     scope: Scope = Scope.DEFAULT
     rest: str = ""  # words left over, e.g. the sub-group asked for in "link this channel to ..."
     unmatched: str = ""  # of those, the ones that are not slots or filler: a name not recognised
+    draft: Draft | None = None  # an update, read from the message
 
 
 def normalise(text: str) -> str:
@@ -100,6 +105,9 @@ def normalise(text: str) -> str:
 
 def recognise(text: str, subgroup_names: Sequence[str] = ()) -> Intent:
     """Read one message. `subgroup_names` are every sub-group name and alias the partnership knows."""
+    draft = read_update(text)
+    if draft is not None:
+        return Intent(IntentName.UPDATE, ref=draft.ref, rag=draft.rag, draft=draft)
     said = normalise(text)
     ref_match = REF.search(said)
     ref = f"{int(ref_match[1])}.{int(ref_match[2])}" if ref_match else None

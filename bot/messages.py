@@ -91,3 +91,90 @@ def welcome_team(partnership: str) -> str:
         "unit can say @Plan Tracker link this channel to <sub-group>; then ask me there, e.g. "
         "@Plan Tracker overdue."
     )
+
+
+def not_yours(ref: str, who: str) -> str:
+    return f"Only {who} can update {ref}; nothing was saved."
+
+
+def which_rag(word: str | None) -> str:
+    known = "Red, Amber, Green or Blue (complete)"
+    if word:
+        return f"I don't know the rating '{word}'. Which is it: {known}?"
+    return f"Which rating: {known}?"
+
+
+def saved(ref: str, rag_word: str, revised: str | None) -> str:
+    proposal = f" The revised date {revised} is recorded as a proposal for the BMG." if revised else ""
+    return f"Saved: {ref} is now {rag_word}.{proposal} (Say undo within 10 minutes to withdraw it.)"
+
+
+def already_saved(ref: str) -> str:
+    return f"That update to {ref} was already saved."
+
+
+def undone(ref: str) -> str:
+    return f"Withdrawn: your last update to {ref} no longer counts (it stays in the history as withdrawn)."
+
+
+def nothing_to_undo() -> str:
+    return "There is no update of yours from the last 10 minutes to withdraw."
+
+
+def choose_action(count: int) -> str:
+    return (
+        "Which action? Choose one of yours, or type its reference (e.g. 4.2)."
+        if count
+        else (
+            "You don't lead any actions, so there is nothing for you to update. Type a reference if you update "
+            "for the business unit."
+        )
+    )
+
+
+def ask_rating(ref: str) -> str:
+    return f"How is {ref} going? Red, Amber, Green, or Blue (complete)."
+
+
+def ask_note(ref: str, rag_word: str, measure: str) -> str:
+    if rag_word == "Blue (complete)":
+        return f"What is the evidence that {ref} is complete, against its success measure ({measure})?"
+    if rag_word in {"Red", "Amber"}:
+        return f"Why is {ref} {rag_word}, and what is being done about it?"
+    return f"A short note on progress for {ref} (or skip)."
+
+
+def ask_revised(ref: str) -> str:
+    return f"Is there a revised date for {ref}'s next milestone? e.g. March 2027 (or skip)."
+
+
+def bad_date(text: str) -> str:
+    return f"I couldn't read '{text}' as a date; write e.g. March 2027 or 2027-03-15, or skip."
+
+
+def confirm(ref: str, rag_word: str, note: str, revised: str | None) -> str:
+    extra = f"; proposed new date {revised}" if revised else ""
+    return f"Save this update? {ref}: {rag_word}{extra}. Note: {note or '(none)'}"
+
+
+def sensitive_warning(kinds: list[str]) -> str:
+    found = " and ".join(kinds)
+    return (
+        f"Your note seems to contain {found}. BMG summaries are shared in sub-group channels, so a note "
+        "must not identify a child or family. Save it as it is, or edit it?"
+    )
+
+
+def cancelled() -> str:
+    return "Cancelled; nothing was saved."
+
+
+def expired(ref: str | None, minutes: int) -> str:
+    what = f"your update of {ref}" if ref else "your update"
+    return (
+        f"Sorry, {what} expired after {minutes} minutes without a reply; nothing was saved. Say update to start again."
+    )
+
+
+def choose_from(options: str) -> str:
+    return f"Please choose {options}, or say back or cancel."

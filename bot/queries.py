@@ -5,10 +5,12 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, replace
 from datetime import timedelta
+from typing import Protocol
 
 from bot import cards, messages
 from bot.cards import Card
 from bot.intents import Intent, IntentName, Scope
+from bot.updates import Draft
 from bot.views import ActionView, Snapshot, SubgroupView, due_by, missing, overdue, with_rag
 
 PAGE_SIZE = 8
@@ -42,6 +44,14 @@ class Reply:
 LinkChannel = Callable[[SubgroupView], Awaitable[str]]
 
 
+class UpdateDesk(Protocol):
+    """Where updates are stored (bot.desk.Desk): given to the handlers that write."""
+
+    async def submit(self, draft: Draft) -> Reply | None: ...
+
+    async def undo(self) -> Reply: ...
+
+
 @dataclass(frozen=True)
 class Ask:
     intent: Intent
@@ -50,6 +60,7 @@ class Ask:
     channel_subgroup: SubgroupView | None = None
     listing: Listing | None = None
     link_channel: LinkChannel | None = None  # set in a channel conversation
+    desk: UpdateDesk | None = None
 
 
 @dataclass(frozen=True)
@@ -240,7 +251,18 @@ async def link_channel(ask: Ask) -> Reply:
     return Reply(await ask.link_channel(group))
 
 
-HANDLERS: dict[IntentName, Callable[[Ask], Awaitable[Reply]]] = {
+async def update(ask: Ask) -> Reply | None:
+    """A one-message update is stored at once; anything missing starts the guided dialog."""
+    assert ask.desk is not None and ask.intent.draft is not None
+    return await ask.desk.submit(ask.intent.draft)
+
+
+async def undo(ask: Ask) -> Reply | None:
+    assert ask.desk is not None
+    return await ask.desk.undo()
+
+
+HANDLERS: dict[IntentName, Callable[[Ask], Awaitable[Reply | None]]] = {
     IntentName.HELP: help_,
     IntentName.MY_ACTIONS: my_actions,
     IntentName.OVERDUE: _list_question(
@@ -260,9 +282,11 @@ HANDLERS: dict[IntentName, Callable[[Ask], Awaitable[Reply]]] = {
     IntentName.NEXT_BMG: next_bmg,
     IntentName.LINK_CHANNEL: link_channel,
     IntentName.MORE: more,
+    IntentName.UPDATE: update,
+    IntentName.UNDO: undo,
     IntentName.UNKNOWN: unknown,
 }
 
 
-async def answer(ask: Ask) -> Reply:
+async def answer(ask: Ask) -> Reply | None:
     return await HANDLERS[ask.intent.name](ask)

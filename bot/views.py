@@ -37,6 +37,7 @@ class UpdateView:
 
 @dataclass(frozen=True)
 class ActionView:
+    id: int
     ref: str
     description: str
     objective: str
@@ -150,6 +151,7 @@ async def load_snapshot(session: AsyncSession, partnership: Partnership, now: da
         action_dues = tuple(dues(action))
         views.append(
             ActionView(
+                id=action.id,
                 ref=action.ref,
                 description=action.description,
                 objective=objectives[action.objective_id].title,

@@ -209,7 +209,11 @@ class Update(Base):
     """
 
     __tablename__ = "progress_update"
-    __table_args__ = (Index("ix_progress_update_action_latest", "action_id", "created_at", "id"),)
+    __table_args__ = (
+        Index("ix_progress_update_action_latest", "action_id", "created_at", "id"),
+        # Teams may deliver one activity twice: it stores one update.
+        UniqueConstraint("conversation_id", "activity_id", name="uq_progress_update_delivery"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     action_id: Mapped[int] = mapped_column(ForeignKey("action.id", ondelete="CASCADE"))
@@ -220,7 +224,9 @@ class Update(Base):
     created_at: Mapped[datetime] = mapped_column(UtcDateTime)
     source: Mapped[Source] = mapped_column(_enum(Source, "update_source"))
     activity_id: Mapped[str | None] = mapped_column(String(200))
+    conversation_id: Mapped[str | None] = mapped_column(String(512))
     revised_due_on: Mapped[date | None] = mapped_column(Date)
+    revised_precision: Mapped[Precision | None] = mapped_column(_enum(Precision, "revised_precision"))
     withdraws_id: Mapped[int | None] = mapped_column(ForeignKey("progress_update.id"))
 
 

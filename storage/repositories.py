@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime
 
 from sqlalchemy import func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -217,6 +217,27 @@ class UpdateRepository:
 
     async def current(self, action_id: int) -> Update | None:
         return current_of(await self.history(action_id))
+
+    async def delivered(self, conversation_id: str, activity_id: str) -> Update | None:
+        """The update an activity already produced (Teams may deliver an activity twice)."""
+        return await self.session.scalar(
+            select(Update).where(Update.conversation_id == conversation_id, Update.activity_id == activity_id)
+        )
+
+    async def last_by(self, person_id: int, since: datetime) -> Update | None:
+        """The person's latest update since `since` that is not a withdrawal and not withdrawn."""
+        withdrawn = select(Update.withdraws_id).where(Update.withdraws_id.is_not(None))
+        return await self.session.scalar(
+            select(Update)
+            .where(
+                Update.author_id == person_id,
+                Update.created_at >= since,
+                Update.withdraws_id.is_(None),
+                Update.id.not_in(withdrawn),
+            )
+            .order_by(Update.created_at.desc(), Update.id.desc())
+            .limit(1)
+        )
 
 
 def current_of(history: Sequence[Update]) -> Update | None:

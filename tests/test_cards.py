@@ -18,6 +18,7 @@ TRICKY = 'Report **not** received; see [this](https://evil.example) "}], {"type"
 def action(ref: str = "4.2", rag: Rag | None = Rag.AMBER, comment: str = "Analysis delayed to November") -> ActionView:
     update = UpdateView(rag=rag, comment=comment, author="Fiona McLeod", at=london(2026, 11, 2, 9))
     return ActionView(
+        id=1,
         ref=ref,
         description="Scrutinise local practice to ensure that national indicator targets are met.",
         objective="The needs of children who are privately fostered are recognised",

@@ -1,0 +1,105 @@
+"""Where updates come in: from one message, from the guided dialog, from a card's form."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from typing import Any
+
+from botbuilder.dialogs import DialogContext
+
+from bot import cards, messages, posting
+from bot.queries import Reply
+from bot.rules import parse_due
+from bot.updates import Draft, complete, note_problem, rag_of, sensitive
+from dialogs.turn import Turn
+from dialogs.update_action import UpdateActionDialog, draft_data, saved_text
+from storage.models import Source
+
+
+class Desk:
+    def __init__(self, dc: DialogContext, turn: Turn) -> None:
+        self.dc = dc
+        self.turn = turn
+
+    async def submit(self, draft: Draft) -> Reply | None:
+        """Store a one-message update, or start the dialog at the first thing it lacks."""
+        snapshot, person = self.turn.snapshot, self.turn.person
+        guided = draft.rag is None and draft.note is None and draft.unknown_rag is None
+        if draft.ref is not None:
+            if snapshot.action(draft.ref) is None:
+                return Reply(messages.unknown_action(draft.ref, snapshot.partnership, snapshot.plan))
+            if not posting.may_update(snapshot, person, draft.ref):
+                return Reply(messages.not_yours(draft.ref, posting.who_may(snapshot, draft.ref)))
+        problem = None
+        if draft.unknown_rag:
+            problem = messages.which_rag(draft.unknown_rag)
+        elif draft.rag is not None and draft.note is not None:
+            action = snapshot.action(draft.ref or "")
+            problem = note_problem(draft.rag, draft.note, action.measure if action else "")
+            if problem:
+                draft = replace(draft, note=None)
+        if not guided and not problem and complete(draft) and not sensitive(draft.note or ""):
+            outcome = await self._save(draft, Source.CHAT)
+            return Reply(outcome)
+        source = Source.DIALOG if guided else Source.CHAT
+        options = {"draft": draft_data(draft), "guided": guided, "source": source.value, "problem": problem}
+        await self.dc.begin_dialog(UpdateActionDialog.ID, options)
+        return None
+
+    async def _save(self, draft: Draft, source: Source) -> str:
+        turn = self.turn
+        outcome = await posting.save(
+            turn.session,
+            turn.snapshot,
+            turn.person,
+            draft,
+            source=source,
+            now=turn.now,
+            conversation_id=turn.conversation_id,
+            activity_id=turn.activity_id,
+        )
+        if isinstance(outcome, posting.Refused):
+            return outcome.reason
+        return saved_text(draft, outcome)
+
+    async def undo(self) -> Reply:
+        withdrawn = await posting.undo(self.turn.session, self.turn.person, self.turn.now, self.turn.conversation_id)
+        if withdrawn is None:
+            return Reply(messages.nothing_to_undo())
+        action = next((a for a in self.turn.snapshot.actions if a.id == withdrawn.action_id), None)
+        return Reply(messages.undone(action.ref if action else "that action"))
+
+    async def form(self, ref: str, values: dict[str, Any]) -> dict[str, Any]:
+        """The card's Update form was sent: store it and show the action, or show the form again."""
+        snapshot, person = self.turn.snapshot, self.turn.person
+        action = snapshot.action(ref)
+        if action is None:
+            return cards.notice(messages.unknown_action(ref, snapshot.partnership, snapshot.plan))
+        note = str(values.get("note") or "").strip()
+        rag = rag_of(str(values.get("rag") or ""))
+        revised = None
+        if values.get("revised"):
+            try:
+                revised = parse_due(str(values["revised"]))
+            except ValueError:
+                return cards.update_form(action, values, messages.bad_date(str(values["revised"])))
+        draft = Draft(ref=ref, rag=rag, note=note, revised=revised)
+        problem = posting.refusal(snapshot, person, draft)
+        if problem:
+            return cards.update_form(action, values, problem)
+        found = sensitive(note)
+        if found and values.get("confirmed") != "yes":
+            return cards.update_form(action, values, messages.sensitive_warning(found), confirm=True)
+        outcome = await posting.save(
+            self.turn.session,
+            snapshot,
+            person,
+            draft,
+            source=Source.CARD,
+            now=self.turn.now,
+            conversation_id=self.turn.conversation_id,
+            activity_id=self.turn.activity_id,
+        )
+        if isinstance(outcome, posting.Refused):
+            return cards.update_form(action, values, outcome.reason)
+        return cards.updated(action, outcome.update, person.name, snapshot.tz)
