@@ -162,7 +162,8 @@ def action_detail(action: ActionView, recent: int = 3, notice: str | None = None
     if flags(action):
         pairs.append(("Attention", flags(action)))
     body.append(facts(pairs))
-    body.extend(history_items(action.history[-recent:][::-1], "Latest updates" if action.history else "No updates yet"))
+    live = [u for u in action.history if not u.withdrawn]
+    body.extend(history_items(live[-recent:][::-1], "Latest updates" if live else "No updates yet"))
     buttons = [execute("Update", "update_form", ref=action.ref)]
     if len(action.history) > recent:
         buttons.append(submit("Full history", "history", ref=action.ref))
@@ -243,7 +244,13 @@ def history_items(updates: Sequence[UpdateView], title: str) -> list[Element]:
                 "separator": True,
                 "columns": [
                     {"type": "Column", "width": "auto", "items": [rag_label(update.rag)]},
-                    {"type": "Column", "width": "stretch", "items": [written(update_text(update), subtle=True)]},
+                    {
+                        "type": "Column",
+                        "width": "stretch",
+                        "items": [
+                            written(update_text(update) + (" (withdrawn)" if update.withdrawn else ""), subtle=True)
+                        ],
+                    },
                 ],
             }
         )

@@ -33,6 +33,7 @@ class UpdateView:
     comment: str
     author: str | None
     at: datetime
+    withdrawn: bool = False
 
 
 @dataclass(frozen=True)
@@ -147,6 +148,7 @@ async def load_snapshot(session: AsyncSession, partnership: Partnership, now: da
     views = []
     for action in actions:
         history = histories[action.id]
+        withdrawn = {u.withdraws_id for u in history if u.withdraws_id is not None}
         current = current_of(history)
         action_dues = tuple(dues(action))
         views.append(
@@ -162,7 +164,9 @@ async def load_snapshot(session: AsyncSession, partnership: Partnership, now: da
                 dues=action_dues,
                 rag=current.rag if current else None,
                 latest=_update_view(current, people, tz) if current else None,
-                history=tuple(_update_view(u, people, tz) for u in history if u.withdraws_id is None),
+                history=tuple(
+                    _update_view(u, people, tz, withdrawn=u.id in withdrawn) for u in history if u.withdraws_id is None
+                ),
                 next_due=next_due(action_dues, now, tz),
                 overdue=is_overdue(action_dues, current.rag if current else None, now, tz),
                 missing=is_missing_update([facts(u) for u in history], meetings, now, tz),
@@ -196,7 +200,8 @@ def _lead_label(
     return printed or "no lead"
 
 
-def _update_view(update: Update, people: dict[int, Person], tz: ZoneInfo) -> UpdateView:
+def _update_view(update: Update, people: dict[int, Person], tz: ZoneInfo, withdrawn: bool = False) -> UpdateView:
     """An update as shown: its time in the partnership's timezone, its author by name."""
     author = people[update.author_id].name if update.author_id in people else update.author_name
-    return UpdateView(rag=update.rag, comment=update.comment, author=author, at=update.created_at.astimezone(tz))
+    at = update.created_at.astimezone(tz)
+    return UpdateView(rag=update.rag, comment=update.comment, author=author, at=at, withdrawn=withdrawn)

@@ -18,7 +18,7 @@ from storage.db import Database
 from storage.migrate import upgrade
 from storage.planfile import PlanFile, load_plan_file
 from tests.conftest import london
-from tests.teams import Channel, Connector, TeamsUser, make_message
+from tests.teams import Channel, Connector, TeamsUser, make_invoke, make_message
 
 NOW = london(2026, 11, 23, 10)
 NCSCP_TENANT = "6f1c2a4e-0c1d-4e7a-9b1a-2d3c4e5f6a01"
@@ -48,6 +48,7 @@ class Harness:
     client: TestClient[Any, Any]
     connector: Connector
     database: Database
+    clock: FixedClock
     tenant: str = NCSCP_TENANT
 
     async def post(self, activity: dict[str, Any], headers: dict[str, str] | None = None) -> Any:
@@ -61,6 +62,13 @@ class Harness:
         assert response.status in {200, 201}, await response.text()
         return self.connector.take()
 
+    async def invoke(self, user: TeamsUser, verb: str, data: dict[str, Any]) -> dict[str, Any]:
+        """An Action.Execute from a card; returns the invoke response's body."""
+        response = await self.post(make_invoke(verb, data, user, self.tenant, self.connector.url))
+        assert response.status == 200, await response.text()
+        body: dict[str, Any] = await response.json()
+        return body
+
     async def one(self, text: str, user: TeamsUser, channel: Channel | None = None, **kw: Any) -> dict[str, Any]:
         replies = await self.say(text, user, channel, **kw)
         assert len(replies) == 1, replies
@@ -70,11 +78,12 @@ class Harness:
 async def start_harness(database: Database, settings: Settings | None = None) -> AsyncIterator[Harness]:
     connector = Connector()
     await connector.start()
-    app = create_app(settings or Settings(database_url=database.url), FixedClock(NOW), database)
+    clock = FixedClock(NOW)
+    app = create_app(settings or Settings(database_url=database.url), clock, database)
     client: TestClient[Any, Any] = TestClient(TestServer(app))
     await client.start_server()
     try:
-        yield Harness(client, connector, database)
+        yield Harness(client, connector, database, clock)
     finally:
         await client.close()
         await connector.close()

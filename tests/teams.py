@@ -122,6 +122,19 @@ def make_message(
     return activity
 
 
+def make_invoke(verb: str, data: dict[str, Any], user: TeamsUser, tenant: str, service_url: str) -> dict[str, Any]:
+    """An Adaptive Card Action.Execute, as Teams sends it: an invoke named adaptiveCard/action."""
+    activity = make_message("", user, tenant, service_url)
+    activity.pop("text")
+    activity.update(
+        type="invoke",
+        name="adaptiveCard/action",
+        value={"action": {"type": "Action.Execute", "verb": verb, "data": data}, "trigger": "manual"},
+        replyToId="reply-1",
+    )
+    return activity
+
+
 def make_installation(
     action: str, user: TeamsUser, tenant: str, service_url: str, channel: Channel | None = None
 ) -> dict[str, Any]:

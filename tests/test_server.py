@@ -18,21 +18,13 @@ from bot.identity import tenant_of
 from bot.settings import Settings
 from storage.db import Database
 from tests.harness import NCSCP_TENANT, NOW, Harness, ncscp_plan, teams_user
-from tests.teams import BOT_ID, card_texts, make_message
+from tests.teams import BOT_ID, card_texts, make_invoke, make_message
 
 FIONA = teams_user(ncscp_plan(), "fiona.mcleod@ncscp.example.org")
 
 
 def invoke(harness: Harness, verb: str, data: dict[str, Any]) -> dict[str, Any]:
-    activity = make_message("", FIONA, harness.tenant, harness.connector.url)
-    activity.update(
-        type="invoke",
-        name="adaptiveCard/action",
-        value={"action": {"type": "Action.Execute", "verb": verb, "data": data}, "trigger": "manual"},
-        replyToId="reply-1",
-    )
-    activity.pop("text")
-    return activity
+    return make_invoke(verb, data, FIONA, harness.tenant, harness.connector.url)
 
 
 async def test_an_adaptive_card_action_is_answered_with_the_card_to_show(bot: Harness) -> None:
