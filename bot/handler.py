@@ -7,13 +7,20 @@ intent, `bot.queries.HANDLERS` answers it. Teams events keep the conversation ad
 from __future__ import annotations
 
 import logging
+from collections.abc import Awaitable, Callable
 from dataclasses import asdict, dataclass
 from typing import Any
 
 from botbuilder.core import ConversationState, MessageFactory, TurnContext
 from botbuilder.core.teams import TeamsActivityHandler
 from botbuilder.dialogs import DialogContext, DialogSet
-from botbuilder.schema import Activity, ActivityTypes, AdaptiveCardInvokeResponse, AdaptiveCardInvokeValue, Attachment
+from botbuilder.schema import (
+    Activity,
+    ActivityTypes,
+    AdaptiveCardInvokeResponse,
+    AdaptiveCardInvokeValue,
+    Attachment,
+)
 from botbuilder.schema.teams import ChannelInfo, TeamInfo
 
 from bot import addresses, cards, messages, posting
@@ -64,6 +71,33 @@ def card_activity(card: Card) -> Activity:
     return Activity(type=ActivityTypes.message, attachments=[Attachment(content_type=CARD_CONTENT_TYPE, content=card)])
 
 
+class Outbox:
+    """Holds a turn's replies until its state is saved, so that a quick answer to a question
+    (a person, or a client, replying at once) finds the dialog at the step the question asked."""
+
+    def __init__(self, turn_context: TurnContext) -> None:
+        self.turn_context = turn_context
+        self.held: list[Activity] = []
+        self.holding = True
+
+    async def hold(
+        self, turn_context: TurnContext, activities: list[Activity], send: Callable[[], Awaitable[Any]]
+    ) -> Any:
+        # botbuilder sends whatever is left in the list once the handlers return, and refuses an
+        # empty list: each held activity is swapped for a trace, which Teams is never sent.
+        if self.holding:
+            for index, activity in enumerate(activities):
+                self.held.append(activity)
+                activities[index] = Activity(type=ActivityTypes.trace, name="held until the turn's state is saved")
+        return await send()
+
+    async def release(self) -> None:
+        self.holding = False
+        held, self.held = self.held, []
+        if held:
+            await self.turn_context.adapter.send_activities(self.turn_context, held)
+
+
 class PlanBot(TeamsActivityHandler):  # type: ignore[misc]
     def __init__(self, database: Database, clock: Clock, settings: Settings, state: ConversationState) -> None:
         self.database = database
@@ -85,16 +119,21 @@ class PlanBot(TeamsActivityHandler):  # type: ignore[misc]
             return
         turn_context.turn_state[PARTNERSHIP] = partnership.id
         turn_context.turn_state[TENANT] = tenant
-        # Read conversation state before any handler opens its transaction: on SQLite a second
-        # connection inside that transaction would wait for the lock the first one holds.
-        await self.state.load(turn_context)
-        await super().on_turn(turn_context)
+        outbox = Outbox(turn_context)
+        turn_context.on_send_activities(outbox.hold)
         try:
-            await self.state.save_changes(turn_context)
-        except EtagConflictError:
-            # Another turn of this conversation saved first (a resent activity, two quick clicks);
-            # its state is as good as ours and the reply has gone: nothing to tell the person.
-            log.info("conversation state was saved by a concurrent turn; keeping that one")
+            # Read conversation state before any handler opens its transaction: on SQLite a second
+            # connection inside that transaction would wait for the lock the first one holds.
+            await self.state.load(turn_context)
+            await super().on_turn(turn_context)
+            try:
+                await self.state.save_changes(turn_context)
+            except EtagConflictError:
+                # Another turn of this conversation saved first (a resent activity, two quick
+                # clicks); its state is as good as ours: nothing to tell the person.
+                log.info("conversation state was saved by a concurrent turn; keeping that one")
+        finally:
+            await outbox.release()
 
     async def _partnership(self, tenant: str | None) -> Partnership | None:
         if not tenant or (self.settings.allowed_tenants and tenant not in self.settings.allowed_tenants):

@@ -84,6 +84,21 @@ class Playground:
             assert r.status == 200, await r.text()
         return await self.reply(conversation)
 
+    async def execute(self, conversation: str, card_message: str, verb: str, data: dict[str, Any]) -> dict[str, Any]:
+        """Press an Action.Execute button on the card with id `card_message`. The playground answers with the
+        bot's invoke response, as Teams does; its client then shows the card in place of the one pressed."""
+        body = {
+            "name": "adaptiveCard/action",
+            "value": {"action": {"type": "Action.Execute", "verb": verb, "data": data}, "trigger": "manual"},
+            "from": {"id": self.setup.current_user},
+            "conversation": {"id": conversation},
+            "replyToId": card_message,
+        }
+        async with self.session.post(f"{self.base}/_conversation/v1/invoke", json=body) as r:
+            assert r.status == 200, await r.text()
+            answer = await r.json(content_type=None)
+        return dict(answer) if isinstance(answer, dict) else {"raw": answer}
+
     async def install(self, conversation: str) -> dict[str, Any]:
         async with self.session.post(f"{self.base}/_debug/conversation/{conversation}/installation", json={}) as r:
             assert r.status == 200, await r.text()

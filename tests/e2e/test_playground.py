@@ -91,3 +91,37 @@ async def test_a_channel_linked_to_a_sub_group_answers_for_it(teams: Playground)
     listing = card(asked)
     assert "Overdue actions for CDOP" in card_texts(listing)
     assert refs_on(listing) == ["8.1"]
+
+
+async def test_a_one_message_update(teams: Playground) -> None:
+    saved = await teams.say(teams.setup.personal_chat, "13.5 amber: two schools still to respond; chasing this week")
+    assert saved["text"].startswith("Saved: 13.5 is now Amber.")
+    shown = card_texts(card(await teams.say(teams.setup.personal_chat, "show 13.5")))
+    assert "two schools still to respond; chasing this week" in shown
+
+
+async def test_a_guided_update(teams: Playground) -> None:
+    chat = teams.setup.personal_chat
+    assert "Which action?" in card_texts(card(await teams.say(chat, "update")))[0]
+    assert "How is 7.2 going?" in card_texts(card(await teams.say(chat, "7.2")))[0]
+    assert "Why is 7.2 Red" in card_texts(card(await teams.say(chat, "red")))[0]
+    assert "revised date" in card_texts(card(await teams.say(chat, "Trainer left; recruiting a replacement")))[0]
+    assert "Save this update?" in card_texts(card(await teams.say(chat, "skip")))[0]
+    saved = await teams.say(chat, "save")
+    assert saved["text"].startswith("Saved: 7.2 is now Red.")
+
+
+async def test_a_card_update_replaces_the_card(teams: Playground) -> None:
+    chat = teams.setup.personal_chat
+    shown = await teams.say(chat, "show 13.5")
+    button = next(a for a in card(shown)["actions"] if a["title"] == "Update")
+    form = await teams.execute(chat, shown["messageId"], "update_form", button["data"])
+    assert form["type"] == "application/vnd.microsoft.card.adaptive"
+    assert {e.get("id") for e in form["value"]["body"]} >= {"rag", "note", "revised"}
+    data = {**button["data"], "verb": "save_update", "rag": "green", "note": "All schools have now confirmed"}
+    saved = await teams.execute(chat, shown["messageId"], "save_update", data)
+    assert saved["type"] == "application/vnd.microsoft.card.adaptive", "the card to show in place"
+    texts = card_texts(saved["value"])
+    assert any(t.startswith("Updated by Gareth Lloyd at") for t in texts), texts
+    assert "All schools have now confirmed" in texts
+    assert "Green" in texts
