@@ -230,6 +230,8 @@ async def help_(ask: Ask) -> Reply:
         f"show {ref} - one action in full; history {ref} - all its updates",
         f"actions for {group} - a sub-group's actions (add 'overdue for {group}' and so on)",
         "next BMG - when the next meeting is and what you still owe",
+        f"{ref} amber: <why, and what is being done> - post an update in one message (or just say update)",
+        "undo - withdraw your last update within 10 minutes",
     ]
     if ask.asker.is_admin:
         lines.append("link this channel to <sub-group> - in a channel, make it that sub-group's channel")

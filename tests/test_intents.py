@@ -128,3 +128,34 @@ def test_bare_actions_means_the_conversation_s_own() -> None:
     intent = said("actions")
     assert (intent.name, intent.subgroup, intent.unmatched) == (IntentName.SUBGROUP_ACTIONS, None, "")
     assert said("actions for the choir").unmatched == "choir"
+
+
+@pytest.mark.parametrize(
+    ("text", "ref", "rag", "note"),
+    [
+        ("4.2 amber: analysis delayed to November", "4.2", Rag.AMBER, "analysis delayed to November"),
+        ("update 7.1 green - training delivered to 120 staff", "7.1", Rag.GREEN, "training delivered to 120 staff"),
+        ("4.2 is red because the report was not received", "4.2", Rag.RED, "the report was not received"),
+        ("mark 3.1 complete: evidence in the October audit", "3.1", Rag.BLUE, "evidence in the October audit"),
+        ("13.5 at risk, schools not yet engaged", "13.5", Rag.AMBER, "schools not yet engaged"),
+        ("6.1 off track: panel has not met", "6.1", Rag.RED, "panel has not met"),
+        ("2.3 done: tool adopted in June", "2.3", Rag.BLUE, "tool adopted in June"),
+        ("4.1 on track", "4.1", Rag.GREEN, None),
+    ],
+)
+def test_one_message_updates(text: str, ref: str, rag: Rag, note: str | None) -> None:
+    intent = said(text)
+    assert intent.name is IntentName.UPDATE
+    assert intent.draft is not None
+    assert (intent.draft.ref, intent.draft.rag, intent.draft.note) == (ref, rag, note)
+
+
+def test_what_is_not_an_update() -> None:
+    assert said("show 4.2").name is IntentName.SHOW
+    assert said("reds for CDOP").name is IntentName.BY_RAG
+    assert said("4.2").name is IntentName.SHOW
+    assert said("undo").name is IntentName.UNDO
+    guided = said("update")
+    assert guided.name is IntentName.UPDATE and guided.draft is not None and guided.draft.rag is None
+    unknown = said("4.2 purple: whatever happens")
+    assert unknown.draft is not None and unknown.draft.unknown_rag == "purple"

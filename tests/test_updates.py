@@ -319,3 +319,20 @@ async def test_text_people_write_is_stored_and_shown_as_text(bot: Harness, demo_
     runs = [t for t in card_texts(shown) if t == note]
     assert runs, "the note is one piece of text on the card"
     assert not any(a.get("type") == "Action.OpenUrl" for a in shown.get("actions", []))
+
+
+@pytest.mark.parametrize(
+    ("note", "kinds"),
+    [
+        ("Child at NG7 2RD not seen", ["a postcode"]),
+        ("NHS 943 476 5919 on file", ["an NHS number"]),
+        ("ring 07700 900123", ["a phone number"]),
+        ("DOB 01/02/2015", ["a date of birth"]),
+        ("write to jo@example.org", ["an email address"]),
+        ("120 staff trained in 2019-20; report due 2026-11-30", []),
+    ],
+)
+def test_what_looks_like_it_identifies_a_child_or_family(note: str, kinds: list[str]) -> None:
+    from bot.updates import sensitive
+
+    assert sensitive(note) == kinds
