@@ -223,16 +223,8 @@ async def _revised(state: dict[str, Any], said: str, word: str, turn: Turn) -> s
     return None
 
 
-async def _sensitive(state: dict[str, Any], said: str, word: str, turn: Turn) -> str | None:
-    if word in EDIT:
-        state["redo"], state["repeat"] = ["note"], True
-        return None
-    if word in YES:
-        return None
-    return messages.choose_from("save or edit")
-
-
-async def _confirm(state: dict[str, Any], said: str, word: str, turn: Turn) -> str | None:
+async def _save_or_edit(state: dict[str, Any], said: str, word: str, turn: Turn) -> str | None:
+    """The last look (and the warning about identifying details): save, or go back to the note."""
     if word in EDIT:
         state["redo"], state["repeat"] = ["note"], True
         return None
@@ -246,8 +238,8 @@ HANDLERS = {
     "rating": _rating,
     "note": _note,
     "revised": _revised,
-    "sensitive": _sensitive,
-    "confirm": _confirm,
+    "sensitive": _save_or_edit,
+    "confirm": _save_or_edit,
 }
 
 
