@@ -159,6 +159,8 @@ def action_detail(action: ActionView, recent: int = 3, notice: str | None = None
     pairs = [("Lead", action.lead), ("Success measure", action.measure.replace("\n", "; ") or "not given")]
     pairs.append(("Milestones", ", ".join(d.label for d in action.dues) or "none"))
     pairs.append(("Next milestone", due_text(action.next_due)))
+    if action.proposed:
+        pairs.append(("Proposed new date", f"{action.proposed.label} (for the BMG to agree)"))
     if flags(action):
         pairs.append(("Attention", flags(action)))
     body.append(facts(pairs))

@@ -25,19 +25,10 @@ class Desk:
         """Store a one-message update, or start the dialog at the first thing it lacks."""
         snapshot, person = self.turn.snapshot, self.turn.person
         guided = draft.rag is None and draft.note is None and draft.unknown_rag is None
-        if draft.ref is not None:
-            if snapshot.action(draft.ref) is None:
-                return Reply(messages.unknown_action(draft.ref, snapshot.partnership, snapshot.plan))
-            if not posting.may_update(snapshot, person, draft.ref):
-                return Reply(messages.not_yours(draft.ref, posting.who_may(snapshot, draft.ref)))
-        problem = None
-        if draft.unknown_rag:
-            problem = messages.which_rag(draft.unknown_rag)
-        elif draft.rag is not None and draft.note is not None:
-            action = snapshot.action(draft.ref or "")
-            problem = note_problem(draft.rag, draft.note, action.measure if action else "")
-            if problem:
-                draft = replace(draft, note=None)
+        known = draft.ref is not None and snapshot.action(draft.ref) is not None
+        if known and not posting.may_update(snapshot, person, draft.ref or ""):
+            return Reply(messages.not_yours(draft.ref or "", posting.who_may(snapshot, draft.ref or "")))
+        draft, problem = self._first_problem(draft)
         if not guided and not problem and complete(draft) and not sensitive(draft.note or ""):
             outcome = await self._save(draft, Source.CHAT)
             return Reply(outcome)
@@ -45,6 +36,20 @@ class Desk:
         options = {"draft": draft_data(draft), "guided": guided, "source": source.value, "problem": problem}
         await self.dc.begin_dialog(UpdateActionDialog.ID, options)
         return None
+
+    def _first_problem(self, draft: Draft) -> tuple[Draft, str | None]:
+        """What to say before asking again, with the part it concerns taken out of the draft."""
+        snapshot = self.turn.snapshot
+        if draft.ref is not None and snapshot.action(draft.ref) is None:
+            return replace(draft, ref=None), messages.unknown_action(draft.ref, snapshot.partnership, snapshot.plan)
+        if draft.unknown_rag:
+            return draft, messages.which_rag(draft.unknown_rag)
+        if draft.rag is not None and draft.note is not None:
+            action = snapshot.action(draft.ref or "")
+            problem = note_problem(draft.rag, draft.note, action.measure if action else "")
+            if problem:
+                return replace(draft, note=None), problem
+        return draft, None
 
     async def _save(self, draft: Draft, source: Source) -> str:
         turn = self.turn

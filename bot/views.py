@@ -53,6 +53,7 @@ class ActionView:
     next_due: Due | None
     overdue: bool
     missing: bool
+    proposed: Due | None = None  # a revised date proposed in the latest update that gave one
 
 
 @dataclass(frozen=True)
@@ -170,6 +171,7 @@ async def load_snapshot(session: AsyncSession, partnership: Partnership, now: da
                 next_due=next_due(action_dues, now, tz),
                 overdue=is_overdue(action_dues, current.rag if current else None, now, tz),
                 missing=is_missing_update([facts(u) for u in history], meetings, now, tz),
+                proposed=_proposed(history, withdrawn),
             )
         )
     return Snapshot(
@@ -183,6 +185,14 @@ async def load_snapshot(session: AsyncSession, partnership: Partnership, now: da
         people={p.id: p.name for p in people.values()},
         admins=[p.name for p in people.values() if p.role is Role.ADMIN],
     )
+
+
+def _proposed(history: list[Update], withdrawn: set[int]) -> Due | None:
+    """The revised date the latest live update proposed, if any; the milestones themselves stand."""
+    for update in reversed(history):
+        if update.revised_due_on and update.revised_precision and update.id not in withdrawn:
+            return Due(update.revised_due_on, update.revised_precision)
+    return None
 
 
 def _lead_label(

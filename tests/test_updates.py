@@ -138,9 +138,13 @@ async def test_only_those_who_lead_may_update(bot: Harness, demo_db: Database) -
     assert admin["text"].startswith("Saved: 5.3 is now Green.")
 
 
-async def test_an_unknown_action(bot: Harness) -> None:
-    reply = await bot.one("99.9 green: fine", FIONA)
-    assert reply["text"].startswith("I can't find action 99.9")
+async def test_an_unknown_action_is_asked_for_keeping_the_rest(bot: Harness, demo_db: Database) -> None:
+    ask = card_texts(card_of(await bot.one("99.9 green: returns received from all agencies", FIONA)))
+    assert ask[0].startswith("I can't find action 99.9")
+    assert ask[1] == "Which action? Choose one of yours, or type its reference (e.g. 4.2)."
+    saved = await bot.one("7.3", FIONA)
+    assert saved["text"].startswith("Saved: 7.3 is now Green.")
+    assert (await history(demo_db, "7.3"))[-1].comment == "returns received from all agencies"
 
 
 async def test_a_revised_date_is_a_proposal_beside_the_milestone(bot: Harness, demo_db: Database) -> None:
@@ -154,7 +158,9 @@ async def test_a_revised_date_is_a_proposal_beside_the_milestone(bot: Harness, d
     assert latest.comment == "panel report late"
     shown = card_texts(card_of(await bot.one("show 8.1", RACHEL)))
     assert any(t.startswith("Milestones: July 2026, March 2027") for t in shown), "the milestones themselves stand"
+    assert "Proposed new date: March 2027 (for the BMG to agree)" in shown
     await bot.one("undo", RACHEL)
+    assert not any(t.startswith("Proposed new date") for t in card_texts(card_of(await bot.one("show 8.1", RACHEL))))
 
 
 async def test_undo_withdraws_by_adding_to_the_history(bot: Harness, demo_db: Database) -> None:
