@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 from collections.abc import AsyncIterator
@@ -16,7 +17,10 @@ from sqlalchemy import text
 from bot.adapter import create_adapter
 from bot.clock import Clock, SystemClock
 from bot.handler import PlanBot
+from bot.messenger import Messenger
+from bot.scheduler import Scheduler, run_forever
 from bot.settings import Settings
+from bot.summaries import Timetable
 from storage.bot_state import SqlStorage
 from storage.db import Database
 
@@ -26,6 +30,11 @@ SETTINGS = web.AppKey("settings", Settings)
 DATABASE = web.AppKey("database", Database)
 ADAPTER = web.AppKey("adapter", CloudAdapter)
 BOT = web.AppKey("bot", PlanBot)
+SCHEDULER = web.AppKey("scheduler", Scheduler)
+
+
+def timetable(settings: Settings) -> Timetable:
+    return Timetable(settings.nudge_days, settings.final_nudge_days, settings.summary_days)
 
 
 def create_app(settings: Settings, clock: Clock | None = None, database: Database | None = None) -> web.Application:
@@ -37,9 +46,19 @@ def create_app(settings: Settings, clock: Clock | None = None, database: Databas
         owned = database is None
         db = database or Database(settings.database_url)
         app[DATABASE] = db
-        app[ADAPTER] = create_adapter(settings)
+        app[ADAPTER] = adapter = create_adapter(settings)
         app[BOT] = PlanBot(db, clock or SystemClock(), settings, ConversationState(SqlStorage(db)))
+        app[SCHEDULER] = Scheduler(db, clock or SystemClock(), Messenger(adapter, settings.app_id), timetable(settings))
+        stop = asyncio.Event()
+        task = (
+            asyncio.create_task(run_forever(app[SCHEDULER], settings.scheduler_interval, stop))
+            if settings.scheduler
+            else None
+        )
         yield
+        stop.set()
+        if task is not None:
+            await task
         if owned:
             await db.dispose()
 

@@ -6,6 +6,7 @@ import asyncio
 import logging
 import subprocess
 from collections.abc import Awaitable, Callable
+from datetime import datetime
 from functools import wraps
 from pathlib import Path
 from typing import ParamSpec, TypeVar
@@ -14,7 +15,7 @@ import click
 
 from bot.clock import Clock, SystemClock
 from bot.demo import load_demo
-from bot.rules import local_today
+from bot.rules import local_today, next_meeting
 from bot.settings import Settings, UnsafeConfigurationError
 from manifests.build import AppDetails, ManifestError, build
 from storage.db import Database
@@ -22,7 +23,7 @@ from storage.errors import NotFoundError, PlanFileError
 from storage.importer import ImportReport
 from storage.migrate import upgrade
 from storage.plan_io import export_file, import_file
-from storage.repositories import PartnershipRepository, counts
+from storage.repositories import MeetingRepository, PartnershipRepository, counts
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -201,6 +202,94 @@ def _start_playground(ctx: Context, endpoint: str, port: int, as_email: str | No
     me = setup.config["currentUser"]
     click.echo(f"Agents Playground: open http://localhost:{port} to chat as {me['name']} ({me['email']})")
     return process
+
+
+@cli.group()
+def meetings() -> None:
+    """BMG meeting dates."""
+
+
+@meetings.command("list")
+@click.option("--partnership", "short_name", required=True)
+@click.pass_obj
+@run_async
+async def meetings_list(ctx: Context, short_name: str) -> None:
+    """The partnership's BMG meetings, the next one marked."""
+    database = await _open(ctx)
+    try:
+        async with database.transaction() as session:
+            partnership = await PartnershipRepository(session).by_short_name(short_name)
+            days = await MeetingRepository(session).dates(partnership)
+        upcoming = next_meeting(days, ctx.clock.now(), ctx.settings.tz)
+        for day in days:
+            click.echo(f"{day.isoformat()}  {day:%A} {day.day} {day:%B %Y}" + ("  <- next" if day == upcoming else ""))
+    finally:
+        await database.dispose()
+
+
+@meetings.command("add")
+@click.argument("day", type=click.DateTime(formats=["%Y-%m-%d"]))
+@click.option("--partnership", "short_name", required=True)
+@click.pass_obj
+@run_async
+async def meetings_add(ctx: Context, day: datetime, short_name: str) -> None:
+    """Add a BMG meeting (YYYY-MM-DD)."""
+    database = await _open(ctx)
+    try:
+        async with database.transaction() as session:
+            partnership = await PartnershipRepository(session).by_short_name(short_name)
+            added = await MeetingRepository(session).add(partnership, day.date())
+        click.echo(f"added the BMG on {day:%A %d %B %Y}" if added else f"there is already a BMG on {day:%d %B %Y}")
+    finally:
+        await database.dispose()
+
+
+@meetings.command("remove")
+@click.argument("day", type=click.DateTime(formats=["%Y-%m-%d"]))
+@click.option("--partnership", "short_name", required=True)
+@click.pass_obj
+@run_async
+async def meetings_remove(ctx: Context, day: datetime, short_name: str) -> None:
+    """Remove a BMG meeting (YYYY-MM-DD)."""
+    database = await _open(ctx)
+    try:
+        async with database.transaction() as session:
+            partnership = await PartnershipRepository(session).by_short_name(short_name)
+            removed = await MeetingRepository(session).remove(partnership, day.date())
+        if not removed:
+            raise click.ClickException(f"there is no BMG on {day:%d %B %Y} for {partnership.short_name}")
+        click.echo(f"removed the BMG on {day:%A %d %B %Y}")
+    finally:
+        await database.dispose()
+
+
+@cli.group("summaries")
+def summaries_group() -> None:
+    """Nudges, sub-group summaries and the exception report before each BMG."""
+
+
+@summaries_group.command("run")
+@click.option("--dry-run", is_flag=True, help="Say what would be sent, send nothing, claim nothing.")
+@click.pass_obj
+@run_async
+async def summaries_run(ctx: Context, dry_run: bool) -> None:
+    """Send whatever is due now (for cron; the server also does this by itself)."""
+    from bot.adapter import create_adapter
+    from bot.app import timetable
+    from bot.messenger import Messenger
+    from bot.scheduler import Scheduler
+
+    database = await _open(ctx)
+    try:
+        messenger = None if dry_run else Messenger(create_adapter(ctx.settings), ctx.settings.app_id)
+        scheduler = Scheduler(database, ctx.clock, messenger, timetable(ctx.settings))
+        report = await scheduler.run_once(dry_run=dry_run)
+        for line in report.lines or ["nothing is due now"]:
+            click.echo(line)
+        if report.failed:
+            raise click.ClickException(f"{len(report.failed)} could not be sent; the business unit has been told")
+    finally:
+        await database.dispose()
 
 
 @cli.group()

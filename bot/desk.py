@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import replace
+from datetime import date
 from typing import Any
 
 from botbuilder.dialogs import DialogContext
@@ -13,7 +14,8 @@ from bot.rules import parse_due
 from bot.updates import Draft, complete, note_problem, rag_of, sensitive
 from dialogs.turn import Turn
 from dialogs.update_action import UpdateActionDialog, draft_data, saved_text
-from storage.models import Source
+from storage.models import DispatchKind, Partnership, Source
+from storage.repositories import DispatchKey, DispatchRepository, MeetingRepository
 
 
 class Desk:
@@ -73,6 +75,34 @@ class Desk:
             return Reply(messages.nothing_to_undo())
         action = next((a for a in self.turn.snapshot.actions if a.id == withdrawn.action_id), None)
         return Reply(messages.undone(action.ref if action else "that action"))
+
+    async def set_meeting(self, text: str) -> Reply:
+        """`set BMG 2026-12-03` from the business unit."""
+        try:
+            day = date.fromisoformat(text.strip())
+        except ValueError:
+            return Reply(messages.bad_meeting_date(text.strip()))
+        partnership = await self.turn.session.get_one(Partnership, self.turn.person.partnership_id)
+        added = await MeetingRepository(self.turn.session).add(partnership, day)
+        return Reply(messages.meeting_set(day) if added else messages.meeting_exists(day))
+
+    async def snooze(self) -> Reply:
+        """Skip this cycle's reminders: recorded as skipped dispatches, so no replica sends them."""
+        meeting = self.turn.snapshot.next_bmg
+        if meeting is None:
+            return Reply(messages.no_meeting(self.turn.snapshot.partnership))
+        repo = DispatchRepository(self.turn.session)
+        person = self.turn.person
+        added = [
+            await repo.skip(
+                DispatchKey(person.partnership_id, meeting, kind, f"person:{person.id}"),
+                "snooze",
+                self.turn.now,
+                "snoozed",
+            )
+            for kind in (DispatchKind.NUDGE, DispatchKind.FINAL_NUDGE)
+        ]
+        return Reply(messages.snoozed(meeting) if any(added) else messages.already_snoozed(meeting))
 
     async def form(self, ref: str, values: dict[str, Any]) -> dict[str, Any]:
         """The card's Update form was sent: store it and show the action, or show the form again."""

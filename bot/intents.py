@@ -33,6 +33,9 @@ class IntentName(enum.StrEnum):
     LINK_CHANNEL = "link_channel"
     UPDATE = "update"
     UNDO = "undo"
+    SUMMARY_PREVIEW = "summary_preview"
+    SET_BMG = "set_bmg"
+    SNOOZE = "snooze"
     MORE = "more"
     UNKNOWN = "unknown"
 
@@ -58,6 +61,9 @@ PHRASES: dict[IntentName, tuple[str, ...]] = {
     IntentName.LINK_CHANNEL: ("link this channel", "link channel", "link this channel to"),
     IntentName.MORE: ("more", "next page", "show more"),
     IntentName.UNDO: ("undo", "undo that", "withdraw my last update", "take that back"),
+    IntentName.SUMMARY_PREVIEW: ("summary preview", "preview summary", "preview the summary", "summary"),
+    IntentName.SET_BMG: ("set bmg", "set the bmg", "set next bmg", "set the next bmg"),
+    IntentName.SNOOZE: ("snooze", "stop reminding me", "no reminders"),
 }
 
 RAG_WORDS: dict[str, Rag] = {

@@ -178,3 +178,31 @@ def expired(ref: str | None, minutes: int) -> str:
 
 def choose_from(options: str) -> str:
     return f"Please choose {options}, or say back or cancel."
+
+
+def meetings_are_for_admins(admins: Sequence[str]) -> str:
+    who = " or ".join(admins) if admins else "the business unit"
+    return f"Only the business unit sets BMG dates; please ask {who}."
+
+
+def meeting_set(when: date) -> str:
+    return f"Added: a BMG on {day(when)}. Reminders and summaries will be timed from it."
+
+
+def meeting_exists(when: date) -> str:
+    return f"There is already a BMG on {day(when)}."
+
+
+def bad_meeting_date(text: str) -> str:
+    return f"I couldn't read '{text}' as a date; write it like set BMG 2026-12-03."
+
+
+def snoozed(when: date) -> str:
+    return (
+        f"Snoozed: no more reminders before the BMG on {day(when)}. Your actions still show in the summary "
+        "as needing an update."
+    )
+
+
+def already_snoozed(when: date) -> str:
+    return f"You had already snoozed, or been reminded, for the BMG on {day(when)}."

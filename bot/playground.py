@@ -202,14 +202,15 @@ async def demo_setup(folder: Path, as_email: str, **choices: Any) -> PlaygroundS
         await database.dispose()
 
 
-def start_bot(database_url: str, port: int, folder: Path) -> subprocess.Popen[bytes]:
-    """`planbot serve` as its own process, as the playground will reach it; returns once it answers."""
+def start_bot(database_url: str, port: int, folder: Path, scheduler: bool = False) -> subprocess.Popen[bytes]:
+    """`planbot serve` as its own process, as the playground will reach it; returns once it answers.
+    Its scheduler is off unless asked for: reminders arriving mid-test would depend on the hour."""
     log = folder / "bot.log"
     with log.open("ab") as out:
         process = subprocess.Popen(
             [sys.executable, "-m", "bot.cli", "serve", "--port", str(port)],
             cwd=folder,
-            env={**os.environ, "DATABASE_URL": database_url},
+            env={**os.environ, "DATABASE_URL": database_url, "PLANBOT_SCHEDULER": str(scheduler).lower()},
             stdout=out,
             stderr=subprocess.STDOUT,
         )

@@ -7,7 +7,7 @@ from dataclasses import dataclass, replace
 from datetime import timedelta
 from typing import Protocol
 
-from bot import cards, messages
+from bot import cards, messages, summaries
 from bot.cards import Card
 from bot.intents import Intent, IntentName, Scope
 from bot.updates import Draft
@@ -45,11 +45,15 @@ LinkChannel = Callable[[SubgroupView], Awaitable[str]]
 
 
 class UpdateDesk(Protocol):
-    """Where updates are stored (bot.desk.Desk): given to the handlers that write."""
+    """Where writes happen (bot.desk.Desk): given to the handlers that change something."""
 
     async def submit(self, draft: Draft) -> Reply | None: ...
 
     async def undo(self) -> Reply: ...
+
+    async def set_meeting(self, text: str) -> Reply: ...
+
+    async def snooze(self) -> Reply: ...
 
 
 @dataclass(frozen=True)
@@ -264,6 +268,37 @@ async def undo(ask: Ask) -> Reply | None:
     return await ask.desk.undo()
 
 
+async def summary_preview(ask: Ask) -> Reply:
+    """Exactly what would be posted: a sub-group's summary, or (business unit) the exception report."""
+    snap = ask.snapshot
+    meeting = snap.next_bmg
+    if meeting is None:
+        return Reply(messages.no_meeting(snap.partnership))
+    group = snap.subgroup(ask.intent.subgroup) if ask.intent.subgroup else ask.channel_subgroup
+    if group is None and not ask.asker.is_admin:
+        mine = [g for g in snap.subgroups if ask.asker.person_id in g.people and snap.for_subgroup(g.id)]
+        group = mine[0] if mine else None
+    if group is None:
+        if not ask.asker.is_admin:
+            return Reply(messages.which_subgroup([g.name for g in snap.subgroups]))
+        return Reply(summaries.exceptions_text(snap, []), summaries.exceptions_card(snap, meeting, []))
+    summary = summaries.summary_for(snap, group, meeting)
+    chair = snap.people.get(group.chair_id or -1)
+    return Reply(summaries.summary_text(summary, {}), summaries.summary_card(summary, chair))
+
+
+async def set_bmg(ask: Ask) -> Reply:
+    assert ask.desk is not None
+    if not ask.asker.is_admin:
+        return Reply(messages.meetings_are_for_admins(ask.snapshot.admins))
+    return await ask.desk.set_meeting(ask.intent.rest)
+
+
+async def snooze(ask: Ask) -> Reply:
+    assert ask.desk is not None
+    return await ask.desk.snooze()
+
+
 HANDLERS: dict[IntentName, Callable[[Ask], Awaitable[Reply | None]]] = {
     IntentName.HELP: help_,
     IntentName.MY_ACTIONS: my_actions,
@@ -286,6 +321,9 @@ HANDLERS: dict[IntentName, Callable[[Ask], Awaitable[Reply | None]]] = {
     IntentName.MORE: more,
     IntentName.UPDATE: update,
     IntentName.UNDO: undo,
+    IntentName.SUMMARY_PREVIEW: summary_preview,
+    IntentName.SET_BMG: set_bmg,
+    IntentName.SNOOZE: snooze,
     IntentName.UNKNOWN: unknown,
 }
 

@@ -39,6 +39,13 @@ class Settings(BaseSettings):
     allowed_tenants: Annotated[list[str], NoDecode] = Field(
         default_factory=list, validation_alias=_env("PLANBOT_ALLOWED_TENANTS", "allowed_tenants")
     )
+    nudge_days: int = Field(default=14, validation_alias=_env("PLANBOT_NUDGE_DAYS", "nudge_days"))
+    final_nudge_days: int = Field(default=7, validation_alias=_env("PLANBOT_FINAL_NUDGE_DAYS", "final_nudge_days"))
+    summary_days: int = Field(default=5, validation_alias=_env("PLANBOT_SUMMARY_DAYS", "summary_days"))
+    scheduler: bool = Field(default=True, validation_alias=_env("PLANBOT_SCHEDULER", "scheduler"))
+    scheduler_interval: float = Field(
+        default=300.0, validation_alias=_env("PLANBOT_SCHEDULER_INTERVAL", "scheduler_interval")
+    )
     host: str = Field(default="127.0.0.1", validation_alias=_env("PLANBOT_HOST", "host"))
     port: int = Field(default=3978, validation_alias=_env("PLANBOT_PORT", "port"))
 

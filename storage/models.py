@@ -284,6 +284,45 @@ class BotState(Base):
     updated_at: Mapped[datetime] = mapped_column(UtcDateTime)
 
 
+class DispatchKind(enum.StrEnum):
+    NUDGE = "nudge"
+    FINAL_NUDGE = "final_nudge"
+    SUMMARY = "summary"
+    EXCEPTIONS = "exceptions"
+
+
+class DispatchStatus(enum.StrEnum):
+    """claimed: someone will send it; sending: the send has started; sent; failed (known not to
+    have arrived); unknown (the send may have arrived: never repeated blindly); skipped (snoozed)."""
+
+    CLAIMED = "claimed"
+    SENDING = "sending"
+    SENT = "sent"
+    FAILED = "failed"
+    UNKNOWN = "unknown"
+    SKIPPED = "skipped"
+
+
+class Dispatch(Base):
+    """One message the scheduler owes for one BMG meeting: claimed in the database before it is sent,
+    so that replicas, restarts and a cron run beside the server send it once."""
+
+    __tablename__ = "dispatch"
+    __table_args__ = (UniqueConstraint("partnership_id", "meeting_on", "kind", "target"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    partnership_id: Mapped[int] = mapped_column(ForeignKey("partnership.id", ondelete="CASCADE"))
+    meeting_on: Mapped[date] = mapped_column(Date)
+    kind: Mapped[DispatchKind] = mapped_column(_enum(DispatchKind, "dispatch_kind"))
+    target: Mapped[str] = mapped_column(String(100))
+    status: Mapped[DispatchStatus] = mapped_column(_enum(DispatchStatus, "dispatch_status"))
+    claimed_by: Mapped[str] = mapped_column(String(100))
+    claimed_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    finished_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    detail: Mapped[str] = mapped_column(Text, default="")
+
+
 class AppendOnlyError(RuntimeError):
     pass
 

@@ -6,8 +6,10 @@ from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
+from typing import Any
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import func, or_, select, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.rules import Due, UpdateFacts, current_update
@@ -16,6 +18,9 @@ from storage.models import (
     Action,
     Conversation,
     ConversationKind,
+    Dispatch,
+    DispatchKind,
+    DispatchStatus,
     Meeting,
     Membership,
     Milestone,
@@ -283,9 +288,123 @@ class ConversationRepository:
         )
 
 
+class DispatchRepository:
+    """Claims on what the scheduler owes: a claim is a row, and the database lets only one exist."""
+
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def claim(self, key: DispatchKey, who: str, now: datetime, stale_before: datetime) -> Dispatch | None:
+        """Take the dispatch for this process, or None if another has it (or had it and finished).
+
+        A claim left in CLAIMED (its process stopped before sending) is taken over once it is stale;
+        one left in SENDING is not: that send may have arrived.
+        """
+        try:
+            async with self.session.begin_nested():
+                row = Dispatch(**key.fields(), status=DispatchStatus.CLAIMED, claimed_by=who, claimed_at=now)
+                self.session.add(row)
+                await self.session.flush()
+                return row
+        except IntegrityError:
+            pass
+        taken = await self.session.execute(
+            update(Dispatch)
+            .where(*key.where(), Dispatch.status == DispatchStatus.CLAIMED, Dispatch.claimed_at < stale_before)
+            .values(claimed_by=who, claimed_at=now)
+        )
+        if taken.rowcount == 1:  # type: ignore[attr-defined]
+            return await self.session.scalar(select(Dispatch).where(*key.where()))
+        return None
+
+    async def give_up_on_stale_sends(
+        self, partnership_id: int, stale_before: datetime, now: datetime
+    ) -> list[Dispatch]:
+        """Sends that started and never finished (their process stopped): they may have arrived, so
+        they are marked UNKNOWN for the business unit to check, never sent again."""
+        stale = list(
+            await self.session.scalars(
+                select(Dispatch).where(
+                    Dispatch.partnership_id == partnership_id,
+                    Dispatch.status == DispatchStatus.SENDING,
+                    Dispatch.claimed_at < stale_before,
+                )
+            )
+        )
+        for row in stale:
+            row.status = DispatchStatus.UNKNOWN
+            row.finished_at = now
+            row.detail = f"the send by {row.claimed_by} did not finish; it may or may not have arrived"
+        await self.session.flush()
+        return stale
+
+    async def skip(self, key: DispatchKey, who: str, now: datetime, why: str) -> bool:
+        """Record that this dispatch is not to be sent (a snoozed nudge); False if it already exists."""
+        try:
+            async with self.session.begin_nested():
+                self.session.add(
+                    Dispatch(**key.fields(), status=DispatchStatus.SKIPPED, claimed_by=who, claimed_at=now, detail=why)
+                )
+                await self.session.flush()
+        except IntegrityError:
+            return False
+        return True
+
+    async def for_meeting(self, partnership: Partnership, meeting_on: date) -> list[Dispatch]:
+        return list(
+            await self.session.scalars(
+                select(Dispatch)
+                .where(Dispatch.partnership_id == partnership.id, Dispatch.meeting_on == meeting_on)
+                .order_by(Dispatch.id)
+            )
+        )
+
+
+@dataclass(frozen=True)
+class DispatchKey:
+    partnership_id: int
+    meeting_on: date
+    kind: DispatchKind
+    target: str
+
+    def fields(self) -> dict[str, object]:
+        return {
+            "partnership_id": self.partnership_id,
+            "meeting_on": self.meeting_on,
+            "kind": self.kind,
+            "target": self.target,
+        }
+
+    def where(self) -> list[Any]:
+        return [
+            Dispatch.partnership_id == self.partnership_id,
+            Dispatch.meeting_on == self.meeting_on,
+            Dispatch.kind == self.kind,
+            Dispatch.target == self.target,
+        ]
+
+
 class MeetingRepository:
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
+
+    async def add(self, partnership: Partnership, day: date) -> bool:
+        """Add a meeting; False if there is one that day already."""
+        if day in await self.dates(partnership):
+            return False
+        self.session.add(Meeting(partnership_id=partnership.id, meets_on=day))
+        await self.session.flush()
+        return True
+
+    async def remove(self, partnership: Partnership, day: date) -> bool:
+        found = await self.session.scalar(
+            select(Meeting).where(Meeting.partnership_id == partnership.id, Meeting.meets_on == day)
+        )
+        if found is None:
+            return False
+        await self.session.delete(found)
+        await self.session.flush()
+        return True
 
     async def dates(self, partnership: Partnership) -> list[date]:
         return list(

@@ -79,7 +79,7 @@ async def start_harness(database: Database, settings: Settings | None = None) ->
     connector = Connector()
     await connector.start()
     clock = FixedClock(NOW)
-    app = create_app(settings or Settings(database_url=database.url), clock, database)
+    app = create_app(settings or Settings(database_url=database.url, scheduler=False), clock, database)
     client: TestClient[Any, Any] = TestClient(TestServer(app))
     await client.start_server()
     try:

@@ -182,6 +182,9 @@ class Connector:
 
     members: dict[str, dict[str, Any]] = field(default_factory=dict)
     channels: list[Channel] = field(default_factory=list)
+    threads: list[dict[str, Any]] = field(default_factory=list)  # new threads (conversations) created
+    # (status, headers) to answer the coming new-thread requests with, before accepting them
+    fail_threads: list[tuple[int, dict[str, str]]] = field(default_factory=list)
     sent: list[dict[str, Any]] = field(default_factory=list)
     member_lookups: list[str] = field(default_factory=list)
     server: TestServer | None = None
@@ -193,6 +196,7 @@ class Connector:
 
     def app(self) -> web.Application:
         app = web.Application()
+        app.router.add_post("/v3/conversations", self._create)
         app.router.add_post("/v3/conversations/{conversation}/activities", self._send)
         app.router.add_post("/v3/conversations/{conversation}/activities/{reply_to}", self._send)
         app.router.add_put("/v3/conversations/{conversation}/activities/{activity}", self._send)
@@ -207,6 +211,24 @@ class Connector:
     async def close(self) -> None:
         if self.server is not None:
             await self.server.close()
+
+    def _failure(self) -> web.Response | None:
+        """Teams' answer when it is throttling or unwell: the status given, with its error body."""
+        if not self.fail_threads:
+            return None
+        status, headers = self.fail_threads.pop(0)
+        body = {"error": {"code": "ServiceError" if status >= 500 else "Throttled", "message": f"status {status}"}}
+        return web.json_response(body, status=status, headers=headers)
+
+    async def _create(self, request: web.Request) -> web.Response:
+        """POST /v3/conversations: a new thread in a channel, its first message in `activity`."""
+        if (failure := self._failure()) is not None:
+            return failure
+        body = await request.json()
+        channel = body["channelData"]["channel"]["id"]
+        message_id = str(next(_ids))
+        self.threads.append(body)
+        return web.json_response({"id": f"{channel};messageid={message_id}", "activityId": message_id})
 
     async def _send(self, request: web.Request) -> web.Response:
         body = await request.json()

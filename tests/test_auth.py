@@ -76,7 +76,11 @@ async def bot(demo_db: Database, openid: str, monkeypatch: pytest.MonkeyPatch) -
     # The one change to botbuilder's production path: where it fetches the Bot Framework's keys.
     monkeypatch.setattr(ChannelValidation, "open_id_metadata_endpoint", openid)
     settings = Settings(
-        database_url=demo_db.url, app_id=APP_ID, app_password="not-used-offline", app_tenant_id=NCSCP_TENANT
+        database_url=demo_db.url,
+        app_id=APP_ID,
+        app_password="not-used-offline",
+        app_tenant_id=NCSCP_TENANT,
+        scheduler=False,
     )
     async for harness in start_harness(demo_db, settings):
         yield harness

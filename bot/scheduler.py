@@ -1,0 +1,262 @@
+"""Before each BMG: nudges, a final nudge, sub-group summaries and the exception report, each
+claimed in the database before it is sent, so that any number of replicas, a restart mid-run or a
+cron run beside the server send each one once.
+
+`Scheduler.run_once` does whatever is due now; the server calls it every few minutes and
+`planbot summaries run` calls it once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hashlib
+import logging
+import os
+import socket
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+
+from botbuilder.schema import Activity
+
+from bot import cards, summaries
+from bot.clock import Clock
+from bot.messenger import Messenger, SendFailed, SendUnknown, card_activity
+from bot.summaries import Timetable
+from bot.views import load_snapshot
+from storage.db import Database
+from storage.models import (
+    Conversation,
+    ConversationKind,
+    Dispatch,
+    DispatchKind,
+    DispatchStatus,
+    Partnership,
+    Person,
+    Role,
+)
+from storage.repositories import (
+    ConversationRepository,
+    DispatchKey,
+    DispatchRepository,
+    PartnershipRepository,
+    PeopleRepository,
+)
+
+log = logging.getLogger(__name__)
+LEASE = timedelta(minutes=10)
+
+
+@dataclass
+class Report:
+    """What a run did (or, dry, would do), one line per message."""
+
+    lines: list[str] = field(default_factory=list)
+    failed: list[str] = field(default_factory=list)
+
+    def add(self, line: str) -> None:
+        self.lines.append(line)
+        log.info("%s", line)
+
+
+@dataclass(frozen=True)
+class Outgoing:
+    key: DispatchKey
+    label: str
+    activity: Activity
+    to: Conversation | None  # None: nowhere to send it (not installed, no linked channel)
+    thread: bool  # a new thread in a channel, else a 1:1 message
+    missing_address: str = ""
+
+
+def worker_name() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+class Scheduler:
+    def __init__(
+        self,
+        database: Database,
+        clock: Clock,
+        messenger: Messenger | None,
+        timetable: Timetable | None = None,
+        who: str | None = None,
+    ) -> None:
+        self.database = database
+        self.clock = clock
+        self.messenger = messenger
+        self.timetable = timetable or Timetable()
+        self.who = who or worker_name()
+
+    async def run_once(self, dry_run: bool = False) -> Report:
+        report = Report()
+        async with self.database.transaction() as session:
+            partnerships = await PartnershipRepository(session).all()
+        for partnership in partnerships:
+            await self._partnership(partnership, report, dry_run)
+        return report
+
+    async def _partnership(self, partnership: Partnership, report: Report, dry_run: bool) -> None:
+        now = self.clock.now()
+        async with self.database.transaction() as session:
+            try:
+                snapshot = await load_snapshot(session, partnership, now)
+            except LookupError:
+                return
+            conversations = await ConversationRepository(session).active(partnership, ConversationKind.PERSONAL)
+            channels = {
+                c.id: c for c in await ConversationRepository(session).active(partnership, ConversationKind.CHANNEL)
+            }
+            people = {p.id: p for p in await PeopleRepository(session).people(partnership)}
+            linked = {g.id: g.channel_id for g in await PeopleRepository(session).subgroups(partnership)}
+        meeting = snapshot.next_bmg
+        if meeting is None:
+            return
+        personal: dict[int, Conversation] = {c.person_id: c for c in conversations if c.person_id}
+        outgoing: list[Outgoing] = []
+        tz = snapshot.tz
+        working = summaries.in_working_hours(now, tz)
+        final_due = now >= self.timetable.due(meeting, self.timetable.final_nudge_days, tz)
+        first_due = now >= self.timetable.due(meeting, self.timetable.nudge_days, tz)
+        if working and (first_due or final_due):
+            kind = DispatchKind.FINAL_NUDGE if final_due else DispatchKind.NUDGE
+            for owed in summaries.owed(snapshot):
+                card = summaries.nudge_card(owed, meeting, final=final_due)
+                refs = ", ".join(a.ref for a in owed.actions)
+                outgoing.append(
+                    Outgoing(
+                        DispatchKey(partnership.id, meeting, kind, f"person:{owed.person_id}"),
+                        f"{kind.value} to {owed.name} ({refs})",
+                        card_activity(card, f"Updates needed before the BMG: {refs}"),
+                        personal.get(owed.person_id),
+                        thread=False,
+                        missing_address=f"Plan Tracker is not installed in {owed.name}'s Teams",
+                    )
+                )
+        if now >= self.timetable.due(meeting, self.timetable.summary_days, tz):
+            unlinked = []
+            for group in snapshot.subgroups:
+                if not snapshot.for_subgroup(group.id):
+                    continue
+                channel = channels.get(linked.get(group.id) or -1)
+                if channel is None:
+                    unlinked.append(group.name)
+                    continue
+                summary = summaries.summary_for(snapshot, group, meeting)
+                chair = snapshot.people.get(group.chair_id or -1)
+                outgoing.append(
+                    Outgoing(
+                        DispatchKey(partnership.id, meeting, DispatchKind.SUMMARY, f"subgroup:{group.id}"),
+                        f"summary for {group.name} in {channel.channel_name or 'its channel'}",
+                        card_activity(summaries.summary_card(summary, chair), summaries.summary_text(summary, {})),
+                        channel,
+                        thread=True,
+                    )
+                )
+            for person in people.values():
+                if person.role is not Role.ADMIN:
+                    continue
+                outgoing.append(
+                    Outgoing(
+                        DispatchKey(partnership.id, meeting, DispatchKind.EXCEPTIONS, f"person:{person.id}"),
+                        f"exception report to {person.name}",
+                        card_activity(
+                            summaries.exceptions_card(snapshot, meeting, unlinked),
+                            summaries.exceptions_text(snapshot, unlinked),
+                        ),
+                        personal.get(person.id),
+                        thread=False,
+                        missing_address=f"Plan Tracker is not installed in {person.name}'s Teams",
+                    )
+                )
+        problems: list[str] = []
+        if not dry_run:
+            async with self.database.transaction() as session:
+                gone = await DispatchRepository(session).give_up_on_stale_sends(partnership.id, now - LEASE, now)
+            problems.extend(f"{row.kind.value} ({row.target}): {row.detail}" for row in gone)
+        for item in outgoing:
+            problem = await self._deliver(item, report, dry_run)
+            if problem:
+                problems.append(problem)
+        report.failed.extend(problems)
+        if problems:
+            for item in self._problem_reports(partnership, meeting, people.values(), personal, problems):
+                await self._deliver(item, report, dry_run)
+
+    def _problem_reports(
+        self,
+        partnership: Partnership,
+        meeting: date,
+        people: Iterable[Person],
+        personal: dict[int, Conversation],
+        problems: list[str],
+    ) -> list[Outgoing]:
+        """Tell the business unit what could not be sent (once per distinct set of problems)."""
+        digest = hashlib.sha256("\n".join(sorted(problems)).encode()).hexdigest()[:16]
+        card = cards.notice("Some messages before the BMG could not be sent", problems)
+        return [
+            Outgoing(
+                DispatchKey(partnership.id, meeting, DispatchKind.EXCEPTIONS, f"problems:{person.id}:{digest}"),
+                f"problems report to {person.name}",
+                card_activity(card, "Could not send: " + "; ".join(problems)),
+                personal.get(person.id),
+                thread=False,
+                missing_address=f"Plan Tracker is not installed in {person.name}'s Teams",
+            )
+            for person in people
+            if person.role is Role.ADMIN and person.id in personal
+        ]
+
+    async def _deliver(self, item: Outgoing, report: Report, dry_run: bool) -> str | None:
+        """Claim, send, record. Returns what went wrong, if anything did."""
+        now = self.clock.now()
+        if dry_run:
+            where = "nowhere: " + item.missing_address if item.to is None else "would send"
+            report.add(f"{item.label}: {where}")
+            return None
+        async with self.database.transaction() as session:
+            claim = await DispatchRepository(session).claim(item.key, self.who, now, now - LEASE)
+            if claim is None:
+                return None  # another process has it, or it was done
+            if item.to is None:
+                _finish(claim, DispatchStatus.FAILED, now, item.missing_address)
+                report.add(f"{item.label}: failed ({item.missing_address})")
+                return f"{item.label}: {item.missing_address}"
+            claim.status = DispatchStatus.SENDING
+            claim_id = claim.id
+        status, detail, attempts = await self._send(item)
+        async with self.database.transaction() as session:
+            row = await session.get_one(Dispatch, claim_id)
+            row.attempts = attempts
+            _finish(row, status, self.clock.now(), detail)
+        report.add(f"{item.label}: {status.value}" + (f" ({detail})" if detail else ""))
+        return None if status is DispatchStatus.SENT else f"{item.label}: {detail}"
+
+    async def _send(self, item: Outgoing) -> tuple[DispatchStatus, str, int]:
+        assert self.messenger is not None and item.to is not None
+        send = self.messenger.new_thread if item.thread else self.messenger.to_person
+        try:
+            attempts = await send(item.to, item.activity)
+        except SendUnknown as exc:
+            return DispatchStatus.UNKNOWN, str(exc), 1
+        except SendFailed as exc:
+            return DispatchStatus.FAILED, str(exc), self.messenger.pacing.attempts
+        return DispatchStatus.SENT, "", attempts
+
+
+def _finish(row: Dispatch, status: DispatchStatus, now: datetime, detail: str) -> None:
+    row.status = status
+    row.finished_at = now
+    row.detail = detail
+
+
+async def run_forever(scheduler: Scheduler, interval: float, stop: asyncio.Event) -> None:
+    """The server's background task: a run every `interval` seconds until stopped."""
+    while not stop.is_set():
+        try:
+            await scheduler.run_once()
+        except Exception:  # one bad run must not stop the next
+            log.exception("the scheduler's run failed")
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), timeout=interval)
