@@ -3,7 +3,10 @@ Playground in another, the demo plans in a real database. Skipped, saying why, w
 
 from __future__ import annotations
 
+import asyncio
+import os
 import shutil
+import sys
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
@@ -125,3 +128,33 @@ async def test_a_card_update_replaces_the_card(teams: Playground) -> None:
     assert any(t.startswith("Updated by Gareth Lloyd at") for t in texts), texts
     assert "All schools have now confirmed" in texts
     assert "Green" in texts
+
+
+async def test_a_summary_thread_appears_in_the_linked_channel(teams: Playground, folder: Path) -> None:
+    cdop = next(c for c in teams.setup.channels if c.name == "CDOP")
+    await teams.install(teams.setup.team)
+    await teams.say(cdop.id, "link this channel to CDOP", mention=True)
+    env = {
+        **os.environ,
+        "DATABASE_URL": demo_database_url(folder),
+        "PLANBOT_SUMMARY_DAYS": "8",  # the summary fell due a day ago: send it now
+        "PLANBOT_NUDGE_DAYS": "0",
+        "PLANBOT_FINAL_NUDGE_DAYS": "0",
+    }
+    run = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "bot.cli",
+        "summaries",
+        "run",
+        cwd=folder,
+        env=env,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.STDOUT,
+    )
+    output = (await run.communicate())[0].decode()
+    assert "summary for CDOP in CDOP: sent" in output, output
+    thread = await teams.reply(cdop.id)
+    texts = card_texts(card(thread))
+    assert texts[0].startswith("CDOP: before the BMG on ")
+    assert "8.1" in texts
