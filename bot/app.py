@@ -5,7 +5,9 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import tempfile
 from collections.abc import AsyncIterator
+from pathlib import Path
 from typing import Any
 
 from aiohttp import web
@@ -18,11 +20,13 @@ from bot.adapter import create_adapter
 from bot.clock import Clock, SystemClock
 from bot.handler import PlanBot
 from bot.messenger import Messenger
+from bot.paper import write_paper
 from bot.scheduler import Scheduler, run_forever
 from bot.settings import Settings
 from bot.summaries import Timetable
 from storage.bot_state import SqlStorage
 from storage.db import Database
+from storage.models import Partnership
 
 log = logging.getLogger(__name__)
 
@@ -66,6 +70,7 @@ def create_app(settings: Settings, clock: Clock | None = None, database: Databas
     app.router.add_post("/api/messages", messages)
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/readyz", readyz)
+    app.router.add_get("/papers/{token}", paper)
     return app
 
 
@@ -97,6 +102,26 @@ async def messages(request: web.Request) -> web.StreamResponse:
 
 def _plain(body: Any) -> Any:
     return body.serialize() if hasattr(body, "serialize") else body
+
+
+DOCX = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
+
+
+async def paper(request: web.Request) -> web.Response:
+    """The BMG paper behind a link the bot gave the business unit; the link works for an hour."""
+    bot = request.app[BOT]
+    partnership_id = bot.links.check(request.match_info["token"])
+    if partnership_id is None:
+        return _problem(403, "this link has expired or is not valid; ask Plan Tracker for a new one (say: BMG paper)")
+    now = bot.clock.now()
+    with tempfile.TemporaryDirectory() as folder:
+        out = Path(folder) / "paper.docx"
+        async with request.app[DATABASE].transaction() as session:
+            partnership = await session.get_one(Partnership, partnership_id)
+            await write_paper(session, partnership, out, now)
+            name = f"{partnership.short_name} BMG paper {now:%Y-%m-%d}.docx"
+        body = out.read_bytes()
+    return web.Response(body=body, content_type=DOCX, headers={"Content-Disposition": f'attachment; filename="{name}"'})
 
 
 async def healthz(request: web.Request) -> web.Response:

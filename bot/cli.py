@@ -117,18 +117,25 @@ async def import_command(ctx: Context, file: Path, short_name: str | None, plan_
 
 @cli.command("export")
 @click.option("--partnership", "short_name", required=True, help="Short name of the partnership.")
-@click.option("--format", "fmt", type=click.Choice(["xlsx", "csv"]), required=True)
+@click.option("--format", "fmt", type=click.Choice(["xlsx", "csv", "docx"]), required=True)
 @click.option("--out", type=click.Path(path_type=Path), required=True, help="File to write.")
 @click.option("--plan", "plan_title", help="Plan title (default: the partnership's current plan).")
 @click.pass_obj
 @run_async
 async def export_command(ctx: Context, short_name: str, fmt: str, out: Path, plan_title: str | None) -> None:
-    """Export the plan table with current RAG and latest comments, for the BMG."""
+    """Export the plan with current RAG and latest comments: a table (xlsx, csv) or the BMG paper (docx)."""
     if out.suffix.lower() != f".{fmt}":
         raise click.BadParameter(f"the file name should end in .{fmt}", param_hint="--out")
     database = await _open(ctx)
     try:
         async with database.transaction() as session:
+            if fmt == "docx":
+                from bot.paper import write_paper
+
+                partnership = await PartnershipRepository(session).by_short_name(short_name)
+                summary = await write_paper(session, partnership, out, ctx.clock.now())
+                click.echo(f"wrote the BMG paper to {out}: {summary.describe()}")
+                return
             written = await export_file(session, short_name, out, plan_title)
         click.echo(f"wrote {written} actions to {out}")
     finally:

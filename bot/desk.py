@@ -9,6 +9,7 @@ from typing import Any
 from botbuilder.dialogs import DialogContext
 
 from bot import cards, messages, posting
+from bot.links import PaperLinks
 from bot.queries import Reply
 from bot.rules import parse_due
 from bot.updates import Draft, complete, note_problem, rag_of, sensitive
@@ -19,9 +20,20 @@ from storage.repositories import DispatchKey, DispatchRepository, MeetingReposit
 
 
 class Desk:
-    def __init__(self, dc: DialogContext, turn: Turn) -> None:
+    def __init__(self, dc: DialogContext, turn: Turn, links: PaperLinks) -> None:
         self.dc = dc
         self.turn = turn
+        self.links = links
+
+    async def paper(self) -> Reply:
+        """A link to the BMG paper (DOCX), for the business unit; it works for an hour."""
+        url = self.links.make(self.turn.person.partnership_id)
+        card = cards.notice(
+            "The BMG paper",
+            [messages.paper_ready()],
+            [{"type": "Action.OpenUrl", "title": "Download the BMG paper (Word)", "url": url}],
+        )
+        return Reply(f"{messages.paper_ready()} {url}", card)
 
     async def submit(self, draft: Draft) -> Reply | None:
         """Store a one-message update, or start the dialog at the first thing it lacks."""

@@ -29,6 +29,7 @@ from bot.clock import Clock
 from bot.desk import Desk
 from bot.identity import find_person, tenant_of
 from bot.intents import Intent, IntentName, recognise
+from bot.links import PaperLinks
 from bot.queries import Ask, Asker, Listing, Reply, answer
 from bot.settings import Settings
 from bot.views import SubgroupView, load_snapshot
@@ -105,6 +106,7 @@ class PlanBot(TeamsActivityHandler):  # type: ignore[misc]
         self.settings = settings
         self.state = state
         self.listing = state.create_property("listing")
+        self.links = PaperLinks(settings.link_key(), settings.base_url(), clock)
         self.dialogs = DialogSet(state.create_property("dialogs"))
         self.dialogs.add(UpdateActionDialog())
 
@@ -206,7 +208,7 @@ class PlanBot(TeamsActivityHandler):  # type: ignore[misc]
             )
             turn_context.turn_state[TURN] = turn
             dc = await self.dialogs.create_context(turn_context)
-            desk = Desk(dc, turn)
+            desk = Desk(dc, turn, self.links)
             if isinstance(said, CardAction):
                 return await self._card(desk, said)
             intent = said if isinstance(said, Intent) else recognise(said, snapshot.subgroup_names())

@@ -36,6 +36,7 @@ class IntentName(enum.StrEnum):
     SUMMARY_PREVIEW = "summary_preview"
     SET_BMG = "set_bmg"
     SNOOZE = "snooze"
+    PAPER = "paper"
     MORE = "more"
     UNKNOWN = "unknown"
 
@@ -64,6 +65,7 @@ PHRASES: dict[IntentName, tuple[str, ...]] = {
     IntentName.SUMMARY_PREVIEW: ("summary preview", "preview summary", "preview the summary", "summary"),
     IntentName.SET_BMG: ("set bmg", "set the bmg", "set next bmg", "set the next bmg"),
     IntentName.SNOOZE: ("snooze", "stop reminding me", "no reminders"),
+    IntentName.PAPER: ("bmg paper", "the paper", "paper", "export the plan", "download the plan"),
 }
 
 RAG_WORDS: dict[str, Rag] = {

@@ -206,3 +206,12 @@ def snoozed(when: date) -> str:
 
 def already_snoozed(when: date) -> str:
     return f"You had already snoozed, or been reminded, for the BMG on {day(when)}."
+
+
+def paper_ready() -> str:
+    return "Here is the BMG paper, with every update posted so far; the link works for an hour."
+
+
+def paper_is_for_admins(admins: Sequence[str]) -> str:
+    who = " or ".join(admins) if admins else "the business unit"
+    return f"The BMG paper is prepared by the business unit; please ask {who}."

@@ -55,6 +55,8 @@ class UpdateDesk(Protocol):
 
     async def snooze(self) -> Reply: ...
 
+    async def paper(self) -> Reply: ...
+
 
 @dataclass(frozen=True)
 class Ask:
@@ -294,6 +296,13 @@ async def set_bmg(ask: Ask) -> Reply:
     return await ask.desk.set_meeting(ask.intent.rest)
 
 
+async def paper(ask: Ask) -> Reply:
+    assert ask.desk is not None
+    if not ask.asker.is_admin:
+        return Reply(messages.paper_is_for_admins(ask.snapshot.admins))
+    return await ask.desk.paper()
+
+
 async def snooze(ask: Ask) -> Reply:
     assert ask.desk is not None
     return await ask.desk.snooze()
@@ -324,6 +333,7 @@ HANDLERS: dict[IntentName, Callable[[Ask], Awaitable[Reply | None]]] = {
     IntentName.SUMMARY_PREVIEW: summary_preview,
     IntentName.SET_BMG: set_bmg,
     IntentName.SNOOZE: snooze,
+    IntentName.PAPER: paper,
     IntentName.UNKNOWN: unknown,
 }
 

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import hashlib
 import ipaddress
+import secrets
 from typing import Annotated, Literal
 from zoneinfo import ZoneInfo
 
@@ -14,6 +16,9 @@ from storage.db import DEFAULT_URL
 
 def _env(*names: str) -> AliasChoices:
     return AliasChoices(*names)
+
+
+_PROCESS_KEY = secrets.token_bytes(32)
 
 
 class UnsafeConfigurationError(RuntimeError):
@@ -46,6 +51,8 @@ class Settings(BaseSettings):
     scheduler_interval: float = Field(
         default=300.0, validation_alias=_env("PLANBOT_SCHEDULER_INTERVAL", "scheduler_interval")
     )
+    link_secret: SecretStr = Field(default=SecretStr(""), validation_alias=_env("PLANBOT_LINK_SECRET", "link_secret"))
+    public_url: str = Field(default="", validation_alias=_env("PLANBOT_PUBLIC_URL", "public_url"))
     host: str = Field(default="127.0.0.1", validation_alias=_env("PLANBOT_HOST", "host"))
     port: int = Field(default=3978, validation_alias=_env("PLANBOT_PORT", "port"))
 
@@ -73,6 +80,17 @@ class Settings(BaseSettings):
     @property
     def tz(self) -> ZoneInfo:
         return ZoneInfo(self.timezone)
+
+    def link_key(self) -> bytes:
+        """The key that signs expiring links. Replicas must share it: set PLANBOT_LINK_SECRET (or it is
+        derived from the app password); without either, each process makes its own."""
+        secret = self.link_secret.get_secret_value() or self.app_password.get_secret_value()
+        if secret:
+            return hashlib.sha256(f"plan-tracker-links:{secret}".encode()).digest()
+        return _PROCESS_KEY
+
+    def base_url(self) -> str:
+        return self.public_url or f"http://{self.host}:{self.port}"
 
     @property
     def anonymous(self) -> bool:
