@@ -13,6 +13,7 @@ from typing import ParamSpec, TypeVar
 
 import click
 
+from bot import messages
 from bot.clock import Clock, SystemClock
 from bot.demo import load_demo
 from bot.rules import local_today, next_meeting
@@ -229,7 +230,7 @@ async def meetings_list(ctx: Context, short_name: str) -> None:
             days = await MeetingRepository(session).dates(partnership)
         upcoming = next_meeting(days, ctx.clock.now(), ctx.settings.tz)
         for day in days:
-            click.echo(f"{day.isoformat()}  {day:%A} {day.day} {day:%B %Y}" + ("  <- next" if day == upcoming else ""))
+            click.echo(f"{day.isoformat()}  {messages.day(day)}" + ("  <- next" if day == upcoming else ""))
     finally:
         await database.dispose()
 
@@ -246,7 +247,8 @@ async def meetings_add(ctx: Context, day: datetime, short_name: str) -> None:
         async with database.transaction() as session:
             partnership = await PartnershipRepository(session).by_short_name(short_name)
             added = await MeetingRepository(session).add(partnership, day.date())
-        click.echo(f"added the BMG on {day:%A %d %B %Y}" if added else f"there is already a BMG on {day:%d %B %Y}")
+        when = messages.day(day.date())
+        click.echo(f"added the BMG on {when}" if added else f"there is already a BMG on {when}")
     finally:
         await database.dispose()
 
@@ -264,8 +266,8 @@ async def meetings_remove(ctx: Context, day: datetime, short_name: str) -> None:
             partnership = await PartnershipRepository(session).by_short_name(short_name)
             removed = await MeetingRepository(session).remove(partnership, day.date())
         if not removed:
-            raise click.ClickException(f"there is no BMG on {day:%d %B %Y} for {partnership.short_name}")
-        click.echo(f"removed the BMG on {day:%A %d %B %Y}")
+            raise click.ClickException(f"there is no BMG on {messages.day(day.date())} for {partnership.short_name}")
+        click.echo(f"removed the BMG on {messages.day(day.date())}")
     finally:
         await database.dispose()
 

@@ -78,3 +78,32 @@ def test_db_upgrade(planbot: Run) -> None:
     result = planbot("db", "upgrade")
     assert result.exit_code == 0
     assert "database is up to date" in result.output
+
+
+def test_meetings(planbot: Run) -> None:
+    planbot("demo", "--rebase")
+    listed = planbot("meetings", "list", "--partnership", "NCSCP")
+    assert "2026-11-30  Monday 30 November 2026  <- next" in listed.output
+    added = planbot("meetings", "add", "2026-12-09", "--partnership", "NCSCP")
+    assert added.output.strip() == "added the BMG on Wednesday 9 December 2026"
+    again = planbot("meetings", "add", "2026-12-09", "--partnership", "NCSCP")
+    assert again.output.strip() == "there is already a BMG on Wednesday 9 December 2026"
+    assert "2026-12-09" in planbot("meetings", "list", "--partnership", "NCSCP").output
+    removed = planbot("meetings", "remove", "2026-12-09", "--partnership", "NCSCP")
+    assert removed.output.strip() == "removed the BMG on Wednesday 9 December 2026"
+    missing = planbot("meetings", "remove", "2026-12-09", "--partnership", "NCSCP")
+    assert missing.exit_code == 1
+    assert "there is no BMG on Wednesday 9 December 2026 for NCSCP" in missing.output
+    bad = planbot("meetings", "add", "9 December", "--partnership", "NCSCP")
+    assert bad.exit_code == 2
+
+
+def test_summaries_dry_run(planbot: Run) -> None:
+    planbot("demo", "--rebase")
+    result = planbot("summaries", "run", "--dry-run")
+    assert result.exit_code == 0, result.output
+    # Monday 23 November 10:00, a week before the BMG: the final nudges are due; nobody has installed
+    # the bot yet, so each says where it could not go.
+    assert "final_nudge to Rachel Dunmore (8.1): nowhere: Plan Tracker is not installed in Rachel Dunmore's Teams" in (
+        result.output
+    )

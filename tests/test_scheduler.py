@@ -301,3 +301,21 @@ def test_timetable_keeps_to_working_days() -> None:
     assert in_working_hours(london(2026, 11, 23, 9), LONDON)
     assert not in_working_hours(london(2026, 11, 23, 17, 30), LONDON)
     assert not in_working_hours(SATURDAY, LONDON)
+
+
+async def test_the_server_runs_the_scheduler_by_itself(fresh: Harness) -> None:
+    from aiohttp.test_utils import TestClient, TestServer
+
+    from bot.app import create_app
+
+    bot = fresh
+    await setup_cycle(bot)
+    clock = FixedClock(FIRST_NUDGE)
+    settings = Settings(database_url=bot.database.url, scheduler=True, scheduler_interval=0.05)
+    async with TestClient(TestServer(create_app(settings, clock, bot.database))):
+        for _ in range(100):
+            if sent_to(bot, RACHEL):
+                break
+            await asyncio.sleep(0.05)
+    [nudge] = sent_to(bot, RACHEL)
+    assert "8.1" in card_texts(card_of(nudge))
