@@ -5,13 +5,15 @@ from __future__ import annotations
 import asyncio
 import logging
 import subprocess
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
 from datetime import datetime
 from functools import wraps
 from pathlib import Path
 from typing import ParamSpec, TypeVar
 
 import click
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot import messages
 from bot.clock import Clock, SystemClock
@@ -53,6 +55,17 @@ async def _open(ctx: Context) -> Database:
     """The configured database, migrated to the latest schema."""
     await upgrade(ctx.settings.database_url)
     return Database(ctx.settings.database_url)
+
+
+@asynccontextmanager
+async def _transaction(ctx: Context) -> AsyncIterator[AsyncSession]:
+    """One transaction on the configured database, for a command that needs nothing more."""
+    database = await _open(ctx)
+    try:
+        async with database.transaction() as session:
+            yield session
+    finally:
+        await database.dispose()
 
 
 @click.group()
@@ -105,15 +118,9 @@ async def demo(ctx: Context, rebase: bool, if_empty: bool) -> None:
 @run_async
 async def import_command(ctx: Context, file: Path, short_name: str | None, plan_title: str | None) -> None:
     """Import a plan file (YAML) or a plan table (XLSX, CSV); on any error nothing is written."""
-    database = await _open(ctx)
-    try:
-        async with database.transaction() as session:
-            report = await import_file(
-                session, file, now=ctx.clock.now(), partnership=short_name, plan_title=plan_title
-            )
-        click.echo(_loaded(report))
-    finally:
-        await database.dispose()
+    async with _transaction(ctx) as session:
+        report = await import_file(session, file, now=ctx.clock.now(), partnership=short_name, plan_title=plan_title)
+    click.echo(_loaded(report))
 
 
 @cli.command("export")
@@ -127,20 +134,16 @@ async def export_command(ctx: Context, short_name: str, fmt: str, out: Path, pla
     """Export the plan with current RAG and latest comments: a table (xlsx, csv) or the BMG paper (docx)."""
     if out.suffix.lower() != f".{fmt}":
         raise click.BadParameter(f"the file name should end in .{fmt}", param_hint="--out")
-    database = await _open(ctx)
-    try:
-        async with database.transaction() as session:
-            if fmt == "docx":
-                from bot.paper import write_paper
+    async with _transaction(ctx) as session:
+        if fmt == "docx":
+            from bot.paper import write_paper
 
-                partnership = await PartnershipRepository(session).by_short_name(short_name)
-                summary = await write_paper(session, partnership, out, ctx.clock.now())
-                click.echo(f"wrote the BMG paper to {out}: {summary.describe()}")
-                return
-            written = await export_file(session, short_name, out, plan_title)
-        click.echo(f"wrote {written} actions to {out}")
-    finally:
-        await database.dispose()
+            partnership = await PartnershipRepository(session).by_short_name(short_name)
+            summary = await write_paper(session, partnership, out, ctx.clock.now())
+            click.echo(f"wrote the BMG paper to {out}: {summary.describe()}")
+            return
+        written = await export_file(session, short_name, out, plan_title)
+    click.echo(f"wrote {written} actions to {out}")
 
 
 @cli.command()
@@ -223,16 +226,12 @@ def meetings() -> None:
 @run_async
 async def meetings_list(ctx: Context, short_name: str) -> None:
     """The partnership's BMG meetings, the next one marked."""
-    database = await _open(ctx)
-    try:
-        async with database.transaction() as session:
-            partnership = await PartnershipRepository(session).by_short_name(short_name)
-            days = await MeetingRepository(session).dates(partnership)
-        upcoming = next_meeting(days, ctx.clock.now(), ctx.settings.tz)
-        for day in days:
-            click.echo(f"{day.isoformat()}  {messages.day(day)}" + ("  <- next" if day == upcoming else ""))
-    finally:
-        await database.dispose()
+    async with _transaction(ctx) as session:
+        partnership = await PartnershipRepository(session).by_short_name(short_name)
+        days = await MeetingRepository(session).dates(partnership)
+    upcoming = next_meeting(days, ctx.clock.now(), ctx.settings.tz)
+    for day in days:
+        click.echo(f"{day.isoformat()}  {messages.day(day)}" + ("  <- next" if day == upcoming else ""))
 
 
 @meetings.command("add")
@@ -242,15 +241,11 @@ async def meetings_list(ctx: Context, short_name: str) -> None:
 @run_async
 async def meetings_add(ctx: Context, day: datetime, short_name: str) -> None:
     """Add a BMG meeting (YYYY-MM-DD)."""
-    database = await _open(ctx)
-    try:
-        async with database.transaction() as session:
-            partnership = await PartnershipRepository(session).by_short_name(short_name)
-            added = await MeetingRepository(session).add(partnership, day.date())
-        when = messages.day(day.date())
-        click.echo(f"added the BMG on {when}" if added else f"there is already a BMG on {when}")
-    finally:
-        await database.dispose()
+    async with _transaction(ctx) as session:
+        partnership = await PartnershipRepository(session).by_short_name(short_name)
+        added = await MeetingRepository(session).add(partnership, day.date())
+    when = messages.day(day.date())
+    click.echo(f"added the BMG on {when}" if added else f"there is already a BMG on {when}")
 
 
 @meetings.command("remove")
@@ -260,16 +255,12 @@ async def meetings_add(ctx: Context, day: datetime, short_name: str) -> None:
 @run_async
 async def meetings_remove(ctx: Context, day: datetime, short_name: str) -> None:
     """Remove a BMG meeting (YYYY-MM-DD)."""
-    database = await _open(ctx)
-    try:
-        async with database.transaction() as session:
-            partnership = await PartnershipRepository(session).by_short_name(short_name)
-            removed = await MeetingRepository(session).remove(partnership, day.date())
-        if not removed:
-            raise click.ClickException(f"there is no BMG on {messages.day(day.date())} for {partnership.short_name}")
-        click.echo(f"removed the BMG on {messages.day(day.date())}")
-    finally:
-        await database.dispose()
+    async with _transaction(ctx) as session:
+        partnership = await PartnershipRepository(session).by_short_name(short_name)
+        removed = await MeetingRepository(session).remove(partnership, day.date())
+    if not removed:
+        raise click.ClickException(f"there is no BMG on {messages.day(day.date())} for {partnership.short_name}")
+    click.echo(f"removed the BMG on {messages.day(day.date())}")
 
 
 @cli.group("summaries")
