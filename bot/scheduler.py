@@ -14,7 +14,6 @@ import hashlib
 import logging
 import os
 import socket
-from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 
@@ -24,7 +23,7 @@ from bot import cards, summaries
 from bot.clock import Clock
 from bot.messenger import Messenger, SendFailed, SendUnknown, card_activity
 from bot.summaries import Timetable
-from bot.views import load_snapshot
+from bot.views import Snapshot, load_snapshot
 from storage.db import Database
 from storage.models import (
     Conversation,
@@ -70,6 +69,21 @@ class Outgoing:
     missing_address: str = ""
 
 
+@dataclass(frozen=True)
+class Scene:
+    """One partnership at the moment of a run: its plan, its next meeting, where messages can go."""
+
+    partnership_id: int
+    snapshot: Snapshot
+    meeting: date
+    personal: dict[int, Conversation]  # person id -> their 1:1 chat with the bot
+    channel_of: dict[int, Conversation]  # sub-group id -> its linked channel
+    admins: list[Person]
+
+    def key(self, kind: DispatchKind, target: str) -> DispatchKey:
+        return DispatchKey(self.partnership_id, self.meeting, kind, target)
+
+
 def worker_name() -> str:
     return f"{socket.gethostname()}:{os.getpid()}"
 
@@ -99,77 +113,10 @@ class Scheduler:
 
     async def _partnership(self, partnership: Partnership, report: Report, dry_run: bool) -> None:
         now = self.clock.now()
-        async with self.database.transaction() as session:
-            try:
-                snapshot = await load_snapshot(session, partnership, now)
-            except LookupError:
-                return
-            conversations = await ConversationRepository(session).active(partnership, ConversationKind.PERSONAL)
-            channels = {
-                c.id: c for c in await ConversationRepository(session).active(partnership, ConversationKind.CHANNEL)
-            }
-            people = {p.id: p for p in await PeopleRepository(session).people(partnership)}
-            linked = {g.id: g.channel_id for g in await PeopleRepository(session).subgroups(partnership)}
-        meeting = snapshot.next_bmg
-        if meeting is None:
+        scene = await self._scene(partnership, now)
+        if scene is None:
             return
-        personal: dict[int, Conversation] = {c.person_id: c for c in conversations if c.person_id}
-        outgoing: list[Outgoing] = []
-        tz = snapshot.tz
-        working = summaries.in_working_hours(now, tz)
-        final_due = now >= self.timetable.due(meeting, self.timetable.final_nudge_days, tz)
-        first_due = now >= self.timetable.due(meeting, self.timetable.nudge_days, tz)
-        if working and (first_due or final_due):
-            kind = DispatchKind.FINAL_NUDGE if final_due else DispatchKind.NUDGE
-            for owed in summaries.owed(snapshot):
-                card = summaries.nudge_card(owed, meeting, final=final_due)
-                refs = ", ".join(a.ref for a in owed.actions)
-                outgoing.append(
-                    Outgoing(
-                        DispatchKey(partnership.id, meeting, kind, f"person:{owed.person_id}"),
-                        f"{kind.value} to {owed.name} ({refs})",
-                        card_activity(card, f"Updates needed before the BMG: {refs}"),
-                        personal.get(owed.person_id),
-                        thread=False,
-                        missing_address=f"Plan Tracker is not installed in {owed.name}'s Teams",
-                    )
-                )
-        if now >= self.timetable.due(meeting, self.timetable.summary_days, tz):
-            unlinked = []
-            for group in snapshot.subgroups:
-                if not snapshot.for_subgroup(group.id):
-                    continue
-                channel = channels.get(linked.get(group.id) or -1)
-                if channel is None:
-                    unlinked.append(group.name)
-                    continue
-                summary = summaries.summary_for(snapshot, group, meeting)
-                chair = snapshot.people.get(group.chair_id or -1)
-                outgoing.append(
-                    Outgoing(
-                        DispatchKey(partnership.id, meeting, DispatchKind.SUMMARY, f"subgroup:{group.id}"),
-                        f"summary for {group.name} in {channel.channel_name or 'its channel'}",
-                        card_activity(summaries.summary_card(summary, chair), summaries.summary_text(summary, {})),
-                        channel,
-                        thread=True,
-                    )
-                )
-            for person in people.values():
-                if person.role is not Role.ADMIN:
-                    continue
-                outgoing.append(
-                    Outgoing(
-                        DispatchKey(partnership.id, meeting, DispatchKind.EXCEPTIONS, f"person:{person.id}"),
-                        f"exception report to {person.name}",
-                        card_activity(
-                            summaries.exceptions_card(snapshot, meeting, unlinked),
-                            summaries.exceptions_text(snapshot, unlinked),
-                        ),
-                        personal.get(person.id),
-                        thread=False,
-                        missing_address=f"Plan Tracker is not installed in {person.name}'s Teams",
-                    )
-                )
+        outgoing = [*self._nudges(scene, now), *self._summaries(scene, now)]
         problems: list[str] = []
         if not dry_run:
             async with self.database.transaction() as session:
@@ -181,31 +128,112 @@ class Scheduler:
                 problems.append(problem)
         report.failed.extend(problems)
         if problems:
-            for item in self._problem_reports(partnership, meeting, people.values(), personal, problems):
+            for item in self._problem_reports(scene, problems):
                 await self._deliver(item, report, dry_run)
 
-    def _problem_reports(
-        self,
-        partnership: Partnership,
-        meeting: date,
-        people: Iterable[Person],
-        personal: dict[int, Conversation],
-        problems: list[str],
-    ) -> list[Outgoing]:
+    async def _scene(self, partnership: Partnership, now: datetime) -> Scene | None:
+        """Everything a run needs about one partnership, read in one transaction."""
+        async with self.database.transaction() as session:
+            try:
+                snapshot = await load_snapshot(session, partnership, now)
+            except LookupError:  # no plan yet
+                return None
+            addresses = ConversationRepository(session)
+            personal = await addresses.active(partnership, ConversationKind.PERSONAL)
+            channels = {c.id: c for c in await addresses.active(partnership, ConversationKind.CHANNEL)}
+            people = await PeopleRepository(session).people(partnership)
+            groups = await PeopleRepository(session).subgroups(partnership)
+        if snapshot.next_bmg is None:
+            return None
+        return Scene(
+            partnership_id=partnership.id,
+            snapshot=snapshot,
+            meeting=snapshot.next_bmg,
+            personal={c.person_id: c for c in personal if c.person_id},
+            channel_of={g.id: channels[g.channel_id] for g in groups if g.channel_id in channels},
+            admins=[p for p in people if p.role is Role.ADMIN],
+        )
+
+    def _nudges(self, scene: Scene, now: datetime) -> list[Outgoing]:
+        """The first or (once it is due) the final reminder, in working hours, to leads still missing updates."""
+        tz, meeting = scene.snapshot.tz, scene.meeting
+        final = now >= self.timetable.due(meeting, self.timetable.final_nudge_days, tz)
+        first = now >= self.timetable.due(meeting, self.timetable.nudge_days, tz)
+        if not (first or final) or not summaries.in_working_hours(now, tz):
+            return []
+        kind = DispatchKind.FINAL_NUDGE if final else DispatchKind.NUDGE
+        outgoing = []
+        for owed in summaries.owed(scene.snapshot):
+            refs = ", ".join(a.ref for a in owed.actions)
+            outgoing.append(
+                Outgoing(
+                    scene.key(kind, f"person:{owed.person_id}"),
+                    f"{kind.value} to {owed.name} ({refs})",
+                    card_activity(
+                        summaries.nudge_card(owed, meeting, final=final), f"Updates needed before the BMG: {refs}"
+                    ),
+                    scene.personal.get(owed.person_id),
+                    thread=False,
+                    missing_address=f"Plan Tracker is not installed in {owed.name}'s Teams",
+                )
+            )
+        return outgoing
+
+    def _summaries(self, scene: Scene, now: datetime) -> list[Outgoing]:
+        """Each sub-group's summary in its linked channel, and the exception report for the business unit."""
+        snapshot, meeting = scene.snapshot, scene.meeting
+        if now < self.timetable.due(meeting, self.timetable.summary_days, snapshot.tz):
+            return []
+        outgoing, unlinked = [], []
+        for group in snapshot.subgroups:
+            if not snapshot.for_subgroup(group.id):
+                continue
+            channel = scene.channel_of.get(group.id)
+            if channel is None:
+                unlinked.append(group.name)
+                continue
+            summary = summaries.summary_for(snapshot, group, meeting)
+            chair = snapshot.people.get(group.chair_id or -1)
+            outgoing.append(
+                Outgoing(
+                    scene.key(DispatchKind.SUMMARY, f"subgroup:{group.id}"),
+                    f"summary for {group.name} in {channel.channel_name or 'its channel'}",
+                    card_activity(summaries.summary_card(summary, chair), summaries.summary_text(summary, {})),
+                    channel,
+                    thread=True,
+                )
+            )
+        report = card_activity(
+            summaries.exceptions_card(snapshot, meeting, unlinked), summaries.exceptions_text(snapshot, unlinked)
+        )
+        for person in scene.admins:
+            outgoing.append(
+                Outgoing(
+                    scene.key(DispatchKind.EXCEPTIONS, f"person:{person.id}"),
+                    f"exception report to {person.name}",
+                    report,
+                    scene.personal.get(person.id),
+                    thread=False,
+                    missing_address=f"Plan Tracker is not installed in {person.name}'s Teams",
+                )
+            )
+        return outgoing
+
+    def _problem_reports(self, scene: Scene, problems: list[str]) -> list[Outgoing]:
         """Tell the business unit what could not be sent (once per distinct set of problems)."""
         digest = hashlib.sha256("\n".join(sorted(problems)).encode()).hexdigest()[:16]
         card = cards.notice("Some messages before the BMG could not be sent", problems)
         return [
             Outgoing(
-                DispatchKey(partnership.id, meeting, DispatchKind.EXCEPTIONS, f"problems:{person.id}:{digest}"),
+                scene.key(DispatchKind.EXCEPTIONS, f"problems:{person.id}:{digest}"),
                 f"problems report to {person.name}",
                 card_activity(card, "Could not send: " + "; ".join(problems)),
-                personal.get(person.id),
+                scene.personal.get(person.id),
                 thread=False,
                 missing_address=f"Plan Tracker is not installed in {person.name}'s Teams",
             )
-            for person in people
-            if person.role is Role.ADMIN and person.id in personal
+            for person in scene.admins
+            if person.id in scene.personal
         ]
 
     async def _deliver(self, item: Outgoing, report: Report, dry_run: bool) -> str | None:
