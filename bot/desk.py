@@ -66,17 +66,7 @@ class Desk:
         return draft, None
 
     async def _save(self, draft: Draft, source: Source) -> str:
-        turn = self.turn
-        outcome = await posting.save(
-            turn.session,
-            turn.snapshot,
-            turn.person,
-            draft,
-            source=source,
-            now=turn.now,
-            conversation_id=turn.conversation_id,
-            activity_id=turn.activity_id,
-        )
+        outcome = await self.turn.save(draft, source)
         if isinstance(outcome, posting.Refused):
             return outcome.reason
         return saved_text(draft, outcome)
@@ -137,16 +127,7 @@ class Desk:
         found = sensitive(note)
         if found and values.get("confirmed") != "yes":
             return cards.update_form(action, values, messages.sensitive_warning(found), confirm=True)
-        outcome = await posting.save(
-            self.turn.session,
-            snapshot,
-            person,
-            draft,
-            source=Source.CARD,
-            now=self.turn.now,
-            conversation_id=self.turn.conversation_id,
-            activity_id=self.turn.activity_id,
-        )
+        outcome = await self.turn.save(draft, Source.CARD)
         if isinstance(outcome, posting.Refused):
             return cards.update_form(action, values, outcome.reason)
         return cards.updated(action, outcome.update, person.name, snapshot.tz)

@@ -8,6 +8,11 @@ from datetime import date
 EXAMPLES = ("my actions", "overdue", "due before the next BMG", "reds", "no update", "show 4.2", "actions for CDOP")
 
 
+def _ask(admins: Sequence[str], otherwise: str = "the business unit") -> str:
+    """Whom to ask: the business unit's people by name, where the plan names them."""
+    return " or ".join(admins) if admins else otherwise
+
+
 def day(value: date) -> str:
     return f"{value:%A} {value.day} {value:%B %Y}"
 
@@ -18,7 +23,7 @@ def not_understood(text: str) -> str:
 
 
 def unknown_person(admins: Sequence[str], partnership: str) -> str:
-    who = " or ".join(admins) if admins else f"{partnership}'s business unit"
+    who = _ask(admins, f"{partnership}'s business unit")
     return (
         f"Hello! I don't know you yet, so I can't show you {partnership}'s plan. "
         f"Please ask {who} to add you (with the email address you use in Teams)."
@@ -66,7 +71,7 @@ def link_needs_channel() -> str:
 
 
 def link_needs_admin(admins: Sequence[str]) -> str:
-    who = " or ".join(admins) if admins else "the business unit"
+    who = _ask(admins)
     return f"Only the business unit can link channels; please ask {who}."
 
 
@@ -181,7 +186,7 @@ def choose_from(options: str) -> str:
 
 
 def meetings_are_for_admins(admins: Sequence[str]) -> str:
-    who = " or ".join(admins) if admins else "the business unit"
+    who = _ask(admins)
     return f"Only the business unit sets BMG dates; please ask {who}."
 
 
@@ -213,5 +218,5 @@ def paper_ready() -> str:
 
 
 def paper_is_for_admins(admins: Sequence[str]) -> str:
-    who = " or ".join(admins) if admins else "the business unit"
+    who = _ask(admins)
     return f"The BMG paper is prepared by the business unit; please ask {who}."

@@ -8,8 +8,10 @@ from datetime import datetime
 from botbuilder.core import TurnContext
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot import posting
+from bot.updates import Draft
 from bot.views import Snapshot
-from storage.models import Person
+from storage.models import Person, Source
 
 TURN = "plan_tracker.turn"
 
@@ -22,6 +24,19 @@ class Turn:
     now: datetime
     conversation_id: str
     activity_id: str | None
+
+    async def save(self, draft: Draft, source: Source) -> posting.Saved | posting.Refused:
+        """Store an update as this turn's person, from this turn's activity."""
+        return await posting.save(
+            self.session,
+            self.snapshot,
+            self.person,
+            draft,
+            source=source,
+            now=self.now,
+            conversation_id=self.conversation_id,
+            activity_id=self.activity_id,
+        )
 
     @staticmethod
     def of(turn_context: TurnContext) -> Turn:

@@ -109,16 +109,7 @@ class UpdateActionDialog(Dialog):  # type: ignore[misc]
     async def _save(self, dc: DialogContext, turn: Turn) -> None:
         state = dc.active_dialog.state
         draft = draft_of(state["draft"])
-        outcome = await posting.save(
-            turn.session,
-            turn.snapshot,
-            turn.person,
-            draft,
-            source=Source(state["source"]),
-            now=turn.now,
-            conversation_id=turn.conversation_id,
-            activity_id=turn.activity_id,
-        )
+        outcome = await turn.save(draft, Source(state["source"]))
         if isinstance(outcome, posting.Refused):
             await dc.context.send_activity(outcome.reason)
             return
