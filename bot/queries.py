@@ -238,9 +238,11 @@ async def help_(ask: Ask) -> Reply:
         "next BMG - when the next meeting is and what you still owe",
         f"{ref} amber: <why, and what is being done> - post an update in one message (or just say update)",
         "undo - withdraw your last update within 10 minutes",
+        "summary preview - what your sub-group's channel will get before the BMG; snooze - no reminders this cycle",
     ]
     if ask.asker.is_admin:
         lines.append("link this channel to <sub-group> - in a channel, make it that sub-group's channel")
+        lines.append("set BMG 2026-12-03 - add a meeting; BMG paper - the Word paper for the meeting")
     return Reply("I can answer: " + "; ".join(lines), cards.notice(f"What I can do for you, {ask.asker.name}", lines))
 
 
