@@ -290,17 +290,11 @@ class PlanBot(TeamsActivityHandler):  # type: ignore[misc]
     async def on_teams_channel_created(
         self, channel_info: ChannelInfo, team_info: TeamInfo, turn_context: TurnContext
     ) -> None:
+        """A channel appeared, was renamed or came back: keep its address and current name."""
         await self._remember(turn_context, {"id": channel_info.id, "name": channel_info.name})
 
-    async def on_teams_channel_renamed(
-        self, channel_info: ChannelInfo, team_info: TeamInfo, turn_context: TurnContext
-    ) -> None:
-        await self._remember(turn_context, {"id": channel_info.id, "name": channel_info.name})
-
-    async def on_teams_channel_restored(
-        self, channel_info: ChannelInfo, team_info: TeamInfo, turn_context: TurnContext
-    ) -> None:
-        await self._remember(turn_context, {"id": channel_info.id, "name": channel_info.name})
+    on_teams_channel_renamed = on_teams_channel_created
+    on_teams_channel_restored = on_teams_channel_created
 
     async def on_teams_channel_deleted(
         self, channel_info: ChannelInfo, team_info: TeamInfo, turn_context: TurnContext

@@ -145,32 +145,28 @@ def make_installation(
     else:
         conversation = {"isGroup": True, "conversationType": "channel", "tenantId": tenant, "id": channel.team_id}
         data = {**channel.channel_data(tenant, with_names=True), "channel": {"id": channel.team_id}}
+    return {**_event("installationUpdate", user, service_url, conversation, data), "action": action}
+
+
+def make_channel_event(event: str, channel: Channel, user: TeamsUser, tenant: str, service_url: str) -> dict[str, Any]:
+    """conversationUpdate with channelData.eventType: channelCreated, channelRenamed, channelDeleted, teamRenamed."""
+    data = {**channel.channel_data(tenant, with_names=True), "eventType": event}
+    conversation = {"isGroup": True, "conversationType": "channel", "tenantId": tenant, "id": channel.team_id}
+    return _event("conversationUpdate", user, service_url, conversation, data)
+
+
+def _event(
+    kind: str, user: TeamsUser, service_url: str, conversation: dict[str, Any], data: dict[str, Any]
+) -> dict[str, Any]:
+    """The envelope Teams puts around an event (no text, no entities)."""
     return {
-        "type": "installationUpdate",
-        "action": action,
+        "type": kind,
         "id": f"f:{next(_ids)}",
         "timestamp": "2026-11-23T10:00:00.000Z",
         "serviceUrl": service_url,
         "channelId": "msteams",
         "from": user.account(),
         "conversation": conversation,
-        "recipient": {"id": BOT_ID, "name": BOT_NAME},
-        "channelData": data,
-    }
-
-
-def make_channel_event(event: str, channel: Channel, user: TeamsUser, tenant: str, service_url: str) -> dict[str, Any]:
-    """conversationUpdate with channelData.eventType: channelCreated, channelRenamed, channelDeleted, teamRenamed."""
-    data = channel.channel_data(tenant, with_names=True)
-    data["eventType"] = event
-    return {
-        "type": "conversationUpdate",
-        "id": f"f:{next(_ids)}",
-        "timestamp": "2026-11-23T10:00:00.000Z",
-        "serviceUrl": service_url,
-        "channelId": "msteams",
-        "from": user.account(),
-        "conversation": {"isGroup": True, "conversationType": "channel", "tenantId": tenant, "id": channel.team_id},
         "recipient": {"id": BOT_ID, "name": BOT_NAME},
         "channelData": data,
     }
