@@ -38,6 +38,13 @@ class IntentName(enum.StrEnum):
     SNOOZE = "snooze"
     PAPER = "paper"
     MORE = "more"
+    OVERVIEW = "overview"
+    MISSED_REPORTS = "missed_reports"
+    ACCEPT_DATE = "accept_date"
+    GREETING = "greeting"
+    THANKS = "thanks"
+    GOODBYE = "goodbye"
+    ACKNOWLEDGE = "acknowledge"
     UNKNOWN = "unknown"
 
 

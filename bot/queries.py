@@ -336,6 +336,13 @@ HANDLERS: dict[IntentName, Callable[[Ask], Awaitable[Reply | None]]] = {
     IntentName.SET_BMG: set_bmg,
     IntentName.SNOOZE: snooze,
     IntentName.PAPER: paper,
+    IntentName.OVERVIEW: unknown,
+    IntentName.MISSED_REPORTS: unknown,
+    IntentName.ACCEPT_DATE: unknown,
+    IntentName.GREETING: unknown,
+    IntentName.THANKS: unknown,
+    IntentName.GOODBYE: unknown,
+    IntentName.ACKNOWLEDGE: unknown,
     IntentName.UNKNOWN: unknown,
 }
 
