@@ -8,7 +8,7 @@ PIP := $(BIN)/python -m pip --quiet --disable-pip-version-check
 
 NODE_STAMP := node_modules/.installed
 
-.PHONY: install test lint typecheck unit run lock clean screenshot bench
+.PHONY: install test lint typecheck unit run lock clean screenshot bench language-report
 
 $(STAMP): requirements-dev.lock pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || \
@@ -54,6 +54,11 @@ lock: install
 # How long a turn takes (prints figures; asserts nothing).
 bench: install
 	$(BIN)/python -m tests.benchmarks.turns
+
+# How well messages are understood: cross-validated accuracy per intent, confusion, every misread
+# utterance of the corpus (bot/language/corpus.tsv). Prints figures; not part of `make test`.
+language-report: install
+	$(BIN)/python -m bot.language.report
 
 # A screenshot of a real conversation in the playground, for the README (needs Debian's chromium).
 screenshot: install

@@ -75,6 +75,11 @@ def submit(title: str, verb: str, **data: str) -> Element:
     return {"type": "Action.Submit", "title": title, "data": {"verb": verb, **data}}
 
 
+def ask_button(said: str) -> Element:
+    """A button that asks the bot as if the person had typed `said`."""
+    return {"type": "Action.Submit", "title": said, "data": {"verb": "ask", "text": said}}
+
+
 def due_text(due: Due | None) -> str:
     return due.label if due else "none still to come"
 

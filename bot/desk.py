@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import replace
 from datetime import date
 from typing import Any
 
 from botbuilder.dialogs import DialogContext
+from dateutil import parser
 
 from bot import cards, messages, posting
+from bot.language.slots import dates
 from bot.links import PaperLinks
 from bot.queries import Reply
 from bot.rules import parse_due
@@ -17,6 +20,27 @@ from dialogs.turn import Turn
 from dialogs.update_action import UpdateActionDialog, draft_data, saved_text
 from storage.models import DispatchKind, Partnership, Source
 from storage.repositories import DispatchKey, DispatchRepository, MeetingRepository
+
+ISO_DAY = re.compile(r"\d{4}-\d{1,2}-\d{1,2}")
+COMMAND = re.compile(
+    r"^\s*(?:set|add|book)?\s*(?:the\s+|a\s+)?(?:next\s+)?bmg\s*(?:is\s+|to\s+|on\s+|for\s+|as\s+)?", re.I
+)
+
+
+def meeting_day(text: str) -> date | None:
+    """The day named in "set BMG 2026-12-03" or "add a BMG on 3 December 2026" (day first, as in the UK)."""
+    for span in dates(text):
+        try:
+            return date.fromisoformat(span.value) if ISO_DAY.fullmatch(span.value) else _day_first(span.value)
+        except ValueError:
+            continue
+    return None
+
+
+def _day_first(text: str) -> date:
+    if not re.search(r"\d{4}", text) or not re.search(r"\d{1,2}\D+\S+\D+\d{4}|\d{1,2}/\d{1,2}/\d{2,4}", text):
+        raise ValueError(f"'{text}' is not a whole date")
+    return parser.parse(text, dayfirst=True).date()
 
 
 class Desk:
@@ -35,19 +59,29 @@ class Desk:
         )
         return Reply(f"{messages.paper_ready()} {url}", card)
 
-    async def submit(self, draft: Draft) -> Reply | None:
-        """Store a one-message update, or start the dialog at the first thing it lacks."""
+    async def submit(self, draft: Draft, confirm: bool = False) -> Reply | None:
+        """Store a one-message update, or start the dialog at the first thing it lacks.
+
+        `confirm`: the message may not have been meant as an update, so the dialog first asks
+        whether to post it; nothing is stored, and nothing typed is lost, until the lead says.
+        """
         snapshot, person = self.turn.snapshot, self.turn.person
         guided = draft.rag is None and draft.note is None and draft.unknown_rag is None
         known = draft.ref is not None and snapshot.action(draft.ref) is not None
         if known and not posting.may_update(snapshot, person, draft.ref or ""):
             return Reply(messages.not_yours(draft.ref or "", posting.who_may(snapshot, draft.ref or "")))
         draft, problem = self._first_problem(draft)
-        if not guided and not problem and complete(draft) and not sensitive(draft.note or ""):
+        if not confirm and not guided and not problem and complete(draft) and not sensitive(draft.note or ""):
             outcome = await self._save(draft, Source.CHAT)
             return Reply(outcome)
         source = Source.DIALOG if guided else Source.CHAT
-        options = {"draft": draft_data(draft), "guided": guided, "source": source.value, "problem": problem}
+        options = {
+            "draft": draft_data(draft),
+            "guided": guided,
+            "source": source.value,
+            "problem": problem,
+            "ask_first": confirm and draft.ref is not None,
+        }
         await self.dc.begin_dialog(UpdateActionDialog.ID, options)
         return None
 
@@ -79,11 +113,10 @@ class Desk:
         return Reply(messages.undone(action.ref if action else "that action"))
 
     async def set_meeting(self, text: str) -> Reply:
-        """`set BMG 2026-12-03` from the business unit."""
-        try:
-            day = date.fromisoformat(text.strip())
-        except ValueError:
-            return Reply(messages.bad_meeting_date(text.strip()))
+        """`set BMG 2026-12-03` (or "3 December 2026") from the business unit."""
+        day = meeting_day(text)
+        if day is None:
+            return Reply(messages.bad_meeting_date(COMMAND.sub("", text).strip() or text.strip()))
         partnership = await self.turn.session.get_one(Partnership, self.turn.person.partnership_id)
         added = await MeetingRepository(self.turn.session).add(partnership, day)
         return Reply(messages.meeting_set(day) if added else messages.meeting_exists(day))

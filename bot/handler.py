@@ -28,7 +28,8 @@ from bot.cards import CARD_CONTENT_TYPE, Card
 from bot.clock import Clock
 from bot.desk import Desk
 from bot.identity import find_person, tenant_of
-from bot.intents import Intent, IntentName, recognise
+from bot.language import Intent, IntentName, recognise, vocabulary
+from bot.language.slots import normal, rags_asked, refs
 from bot.links import PaperLinks
 from bot.queries import Ask, Asker, Listing, Reply, answer
 from bot.settings import Settings
@@ -48,6 +49,35 @@ VERBS = {"show": IntentName.SHOW, "history": IntentName.HISTORY, "more": IntentN
 MESSAGE_CONTENT_TYPE = "application/vnd.microsoft.activity.message"
 CARD_VERBS = {"update_form", "save_update"}
 STEP_TEXT = {"note"}  # at these dialog steps anything typed is the answer, never a new question
+STEERING = {
+    "cancel",
+    "stop",
+    "quit",
+    "back",
+    "go back",
+    "previous",
+    "skip",
+    "yes",
+    "y",
+    "no",
+    "n",
+    "save",
+    "edit",
+    "ok",
+    "confirm",
+    "post",
+    "post it",
+    "none",
+    "n/a",
+    "-",
+    "never mind",
+    "nevermind",
+    "save it",
+    "save as it is",
+    "edit the note",
+    "don't post",
+    "dont post",
+}
 
 
 @dataclass(frozen=True)
@@ -58,14 +88,26 @@ class CardAction:
     data: dict[str, Any]
 
 
-def dialog_takes(dc: DialogContext, intent: Intent, said: object) -> bool:
-    """Does this message answer the dialog in progress, or is it a new question (which drops it)?"""
+def dialog_takes(dc: DialogContext, said: Intent | str, intent: Intent) -> bool:
+    """Does this message answer the dialog in progress, or is it a new question (which drops it)?
+
+    Typed text at the note step, the dialog's own words (cancel, back, skip, yes, save...), a
+    reference when it asks which action and a rating when it asks which: all answers. A button
+    from another card (show, more) is a new question.
+    """
+    if isinstance(said, Intent):
+        return said.name is IntentName.UNKNOWN
+    if intent.name is IntentName.UNKNOWN:
+        return True
     step = dc.active_dialog.state.get("step")
-    if step in STEP_TEXT or intent.name in {IntentName.UNKNOWN, IntentName.MORE}:
+    text = normal(said).rstrip("!")
+    if step in STEP_TEXT or text in STEERING:
         return True
-    if intent.name is IntentName.SHOW and step == "action":  # a bare reference answers "which action?"
+    if step == "action" and refs(text) and len(text.split()) <= 3:
         return True
-    return intent.name is IntentName.BY_RAG and step == "rating"
+    if step == "rating" and rags_asked(text) and len(text.split()) <= 3:
+        return True
+    return step == "revised" and len(text.split()) <= 4 and any(ch.isdigit() for ch in text)
 
 
 def card_activity(card: Card) -> Activity:
@@ -185,6 +227,8 @@ class PlanBot(TeamsActivityHandler):  # type: ignore[misc]
             return CardAction(str(value["verb"]), value)
         if value and value.get("verb") in VERBS:
             return Intent(VERBS[value["verb"]], ref=value.get("ref"))
+        if value and value.get("verb") == "ask":  # a suggestion's button: as if the person had typed it
+            return str(value.get("text") or "")
         if value and "dialog_input" in value:
             return str(value["dialog_input"])
         text = TurnContext.remove_recipient_mention(activity) if activity.entities else activity.text
@@ -211,12 +255,15 @@ class PlanBot(TeamsActivityHandler):  # type: ignore[misc]
             desk = Desk(dc, turn, self.links)
             if isinstance(said, CardAction):
                 return await self._card(desk, said)
-            intent = said if isinstance(said, Intent) else recognise(said, snapshot.subgroup_names())
+            groups = vocabulary([(g.name, g.aliases) for g in snapshot.subgroups])
+            intent = said if isinstance(said, Intent) else recognise(said, groups)
             if dc.active_dialog is not None:
-                if dialog_takes(dc, intent, said):
+                if dialog_takes(dc, said, intent):
                     await dc.continue_dialog()
                     return None
+                set_aside = dc.active_dialog.state.get("draft", {}).get("ref")
                 await dc.cancel_all_dialogs()
+                await turn_context.send_activity(messages.dropped(set_aside))
             linked = await PeopleRepository(session).subgroup_for_channel(conversation)
             channel_subgroup = next((g for g in snapshot.subgroups if linked and g.id == linked.id), None)
 

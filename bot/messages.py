@@ -5,8 +5,6 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import date
 
-EXAMPLES = ("my actions", "overdue", "due before the next BMG", "reds", "no update", "show 4.2", "actions for CDOP")
-
 
 def _ask(admins: Sequence[str], otherwise: str = "the business unit") -> str:
     """Whom to ask: the business unit's people by name, where the plan names them."""
@@ -17,9 +15,53 @@ def day(value: date) -> str:
     return f"{value:%A} {value.day} {value:%B %Y}"
 
 
-def not_understood(text: str) -> str:
+OFFERS = {  # what the bot offers for each intent when it did not understand: (what to say, what it does)
+    "my_actions": ("my actions", "the actions you lead"),
+    "overdue": ("overdue", "actions whose last milestone has passed"),
+    "due_soon": ("due soon", "milestones coming up"),
+    "by_rag": ("reds and ambers", "actions by RAG rating"),
+    "no_update": ("no update", "actions with no update since the last BMG"),
+    "missed_reports": ("missed reports", "milestones that passed with no report"),
+    "show": ("show {ref}", "one action in full"),
+    "history": ("history {ref}", "all the updates of an action"),
+    "subgroup_actions": ("actions for a sub-group", "a sub-group's actions"),
+    "next_bmg": ("next BMG", "when the next meeting is"),
+    "overview": ("plan status", "the whole plan at a glance"),
+    "summary_preview": ("summary preview", "what the channel gets before the BMG"),
+    "undo": ("undo", "withdraw your last update"),
+    "snooze": ("snooze", "no reminders this cycle"),
+    "help": ("help", "everything I can do"),
+    "paper": ("BMG paper", "the Word paper for the meeting"),
+}
+
+
+def offer(intent: str, ref: str) -> tuple[str, str] | None:
+    found = OFFERS.get(intent)
+    return (found[0].format(ref=ref), found[1]) if found else None
+
+
+def not_understood(text: str, offers: Sequence[str]) -> str:
     shown = text if len(text) <= 60 else text[:57] + "..."
-    return f'Sorry, I did not understand "{shown}". Try: {", ".join(EXAMPLES)} - or say help.'
+    if not offers:
+        return f'Sorry, I did not understand "{shown}".'
+    return f'Sorry, I did not understand "{shown}". Did you mean: {either(list(offers))}? Or say help.'
+
+
+def either(words: Sequence[str]) -> str:
+    """ "Red", "Red or Amber", "Red, Amber or Green"."""
+    return words[0] if len(words) == 1 else ", ".join(words[:-1]) + " or " + words[-1]
+
+
+SMALL_TALK = {
+    "greeting": "Hello {name}! Ask me about your actions (my actions, overdue) or post an update, e.g. 4.2 amber: why.",
+    "thanks": "You're welcome, {name}.",
+    "goodbye": "Bye for now, {name}.",
+    "acknowledge": "Righto. Say help whenever you need me.",
+}
+
+
+def small_talk(kind: str, name: str) -> str:
+    return SMALL_TALK[kind].format(name=name)
 
 
 def unknown_person(admins: Sequence[str], partnership: str) -> str:
@@ -168,6 +210,20 @@ def sensitive_warning(kinds: list[str]) -> str:
         f"Your note seems to contain {found}. BMG summaries are shared in sub-group channels, so a note "
         "must not identify a child or family. Save it as it is, or edit it?"
     )
+
+
+def post_this(ref: str, rag_word: str | None) -> str:
+    rating = f", {rag_word}" if rag_word else ""
+    return f"Post this as an update to {ref}{rating}?"
+
+
+def not_posted() -> str:
+    return "Not posted; nothing was saved."
+
+
+def dropped(ref: str | None) -> str:
+    what = f"your unfinished update to {ref}" if ref else "your unfinished update"
+    return f"(I've set aside {what}; nothing was saved. Say update to start again.)"
 
 
 def cancelled() -> str:

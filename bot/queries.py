@@ -9,7 +9,8 @@ from typing import Protocol
 
 from bot import cards, messages, summaries
 from bot.cards import Card
-from bot.intents import Intent, IntentName, Scope
+from bot.language import Intent, IntentName, Scope
+from bot.overview import overview, overview_card, overview_text
 from bot.updates import Draft
 from bot.views import ActionView, Snapshot, SubgroupView, due_by, missing, overdue, with_rag
 
@@ -47,7 +48,7 @@ LinkChannel = Callable[[SubgroupView], Awaitable[str]]
 class UpdateDesk(Protocol):
     """Where writes happen (bot.desk.Desk): given to the handlers that change something."""
 
-    async def submit(self, draft: Draft) -> Reply | None: ...
+    async def submit(self, draft: Draft, confirm: bool = False) -> Reply | None: ...
 
     async def undo(self) -> Reply: ...
 
@@ -154,11 +155,12 @@ async def due_soon(ask: Ask) -> Reply:
 
 
 async def by_rag(ask: Ask) -> Reply:
-    rag = ask.intent.rag
-    assert rag is not None
-    word = cards.RAG_WORDS[rag]
+    """Actions by current rating; several ratings in one question combine ("reds and ambers")."""
+    rags = ask.intent.rags
+    assert rags
+    words = messages.either([cards.RAG_WORDS[r] for r in rags])
     handler = _list_question(
-        f"rated {word}", lambda whose: f"{word} actions for {whose}", lambda a, acts: with_rag(acts, rag), True
+        f"rated {words}", lambda whose: f"{words} actions for {whose}", lambda a, acts: with_rag(acts, *rags), True
     )
     return await handler(ask)
 
@@ -247,7 +249,36 @@ async def help_(ask: Ask) -> Reply:
 
 
 async def unknown(ask: Ask) -> Reply:
-    return Reply(messages.not_understood(ask.intent.rest or "that"))
+    """Not understood: the two or three nearest things the bot can do, each a button that asks it."""
+    offered = [messages.offer(name.value, _example_ref(ask)) for name in ask.intent.suggestions]
+    offers = [o for o in offered if o is not None]
+    text = messages.not_understood(ask.intent.rest or "that", [said for said, _ in offers])
+    buttons = [cards.ask_button(said) for said, _ in offers]
+    lines = [f"{said} - {what}" for said, what in offers]
+    return Reply(text, cards.notice(messages.not_understood(ask.intent.rest or "that", []), lines, buttons))
+
+
+def _example_ref(ask: Ask) -> str:
+    if ask.intent.ref:
+        return ask.intent.ref
+    mine = ask.snapshot.led_by(ask.asker.person_id)
+    return mine[0].ref if mine else (ask.snapshot.actions[0].ref if ask.snapshot.actions else "4.2")
+
+
+async def plan_overview(ask: Ask) -> Reply:
+    """The plan at a glance; a named sub-group's, or in a linked channel that sub-group's."""
+    snap = ask.snapshot
+    group = snap.subgroup(ask.intent.subgroup) if ask.intent.subgroup else None
+    if group is None and ask.intent.scope is Scope.DEFAULT:
+        group = ask.channel_subgroup
+    view = overview(snap, group)
+    subtitle = f"{snap.plan}, {messages.day(snap.now.astimezone(snap.tz).date())}"
+    return Reply(overview_text(view), overview_card(view, subtitle))
+
+
+async def small_talk(ask: Ask) -> Reply:
+    """Hello, thanks, bye and ok get a short, friendly answer."""
+    return Reply(messages.small_talk(ask.intent.name.value, ask.asker.name))
 
 
 async def link_channel(ask: Ask) -> Reply:
@@ -263,8 +294,13 @@ async def link_channel(ask: Ask) -> Reply:
 
 async def update(ask: Ask) -> Reply | None:
     """A one-message update is stored at once; anything missing starts the guided dialog."""
-    assert ask.desk is not None and ask.intent.draft is not None
-    return await ask.desk.submit(ask.intent.draft)
+    assert ask.desk is not None
+    draft = ask.intent.draft or Draft()
+    action = ask.snapshot.action(draft.ref) if draft.ref else None
+    may = action is not None and (ask.asker.is_admin or ask.snapshot.may_update(ask.asker.person_id, action))
+    if ask.intent.confirm and action is not None and not may:  # perhaps a question, from someone who can't post
+        return await show(replace(ask, intent=replace(ask.intent, name=IntentName.SHOW, ref=action.ref)))
+    return await ask.desk.submit(draft, confirm=ask.intent.confirm)
 
 
 async def undo(ask: Ask) -> Reply | None:
@@ -336,13 +372,13 @@ HANDLERS: dict[IntentName, Callable[[Ask], Awaitable[Reply | None]]] = {
     IntentName.SET_BMG: set_bmg,
     IntentName.SNOOZE: snooze,
     IntentName.PAPER: paper,
-    IntentName.OVERVIEW: unknown,
+    IntentName.OVERVIEW: plan_overview,
     IntentName.MISSED_REPORTS: unknown,
     IntentName.ACCEPT_DATE: unknown,
-    IntentName.GREETING: unknown,
-    IntentName.THANKS: unknown,
-    IntentName.GOODBYE: unknown,
-    IntentName.ACKNOWLEDGE: unknown,
+    IntentName.GREETING: small_talk,
+    IntentName.THANKS: small_talk,
+    IntentName.GOODBYE: small_talk,
+    IntentName.ACKNOWLEDGE: small_talk,
     IntentName.UNKNOWN: unknown,
 }
 

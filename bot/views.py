@@ -54,6 +54,7 @@ class ActionView:
     overdue: bool
     missing: bool
     proposed: Due | None = None  # a revised date proposed in the latest update that gave one
+    missed: tuple[Due, ...] = ()  # milestones that passed with no report
 
 
 @dataclass(frozen=True)
@@ -120,8 +121,8 @@ def due_by(actions: Iterable[ActionView], last_day: date) -> list[ActionView]:
     return [a for a in actions if a.next_due is not None and a.next_due.on <= last_day]
 
 
-def with_rag(actions: Iterable[ActionView], rag: Rag) -> list[ActionView]:
-    return [a for a in actions if a.rag is rag]
+def with_rag(actions: Iterable[ActionView], *rags: Rag) -> list[ActionView]:
+    return [a for a in actions if a.rag in rags]
 
 
 def missing(actions: Iterable[ActionView]) -> list[ActionView]:

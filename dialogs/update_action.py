@@ -25,12 +25,13 @@ from dialogs.turn import Turn
 from storage.models import Source
 
 TIMEOUT = timedelta(minutes=30)
-STEPS = ("action", "rating", "note", "revised", "sensitive", "confirm")
+STEPS = ("post", "action", "rating", "note", "revised", "sensitive", "confirm")
 CANCEL = {"cancel", "stop", "quit", "never mind", "nevermind"}
 BACK = {"back", "go back", "previous"}
 SKIP = {"skip", "no", "none", "n/a", "-"}
 YES = {"yes", "y", "save", "confirm", "ok", "save it", "save as it is"}
 EDIT = {"edit", "change", "edit the note"}
+NO = {"no", "nope", "no thanks", "don't post", "dont post", "do not post", "not an update"}
 
 
 class UpdateActionDialog(Dialog):  # type: ignore[misc]
@@ -46,6 +47,7 @@ class UpdateActionDialog(Dialog):  # type: ignore[misc]
         state.update(
             draft=given.get("draft", {}),
             guided=bool(given.get("guided")),
+            ask_first=bool(given.get("ask_first")),
             source=given.get("source", Source.DIALOG.value),
             done=[],
             touched=Turn.of(dc.context).now.isoformat(),
@@ -73,6 +75,9 @@ class UpdateActionDialog(Dialog):  # type: ignore[misc]
         if problem:
             await self._ask(dc, step, problem)
             return Dialog.end_of_turn
+        if state.pop("abandon", False):
+            await dc.context.send_activity(messages.not_posted())
+            return await dc.end_dialog()
         if not state.pop("repeat", False):
             state["done"].append(step)
         return await self._next(dc)
@@ -102,9 +107,8 @@ class UpdateActionDialog(Dialog):  # type: ignore[misc]
         state = dc.active_dialog.state
         text, choices, quoted = PROMPTS[step](state, Turn.of(dc.context))
         lines = [problem, text] if problem else [text]
-        await dc.context.send_activity(
-            prompt_activity(lines, quoted, [*choices, ("Back", "back"), ("Cancel", "cancel")])
-        )
+        steering = [] if step == "post" else [("Back", "back"), ("Cancel", "cancel")]
+        await dc.context.send_activity(prompt_activity(lines, quoted, [*choices, *steering]))
 
     async def _save(self, dc: DialogContext, turn: Turn) -> None:
         state = dc.active_dialog.state
@@ -153,6 +157,8 @@ def draft_data(draft: Draft) -> dict[str, Any]:
 def next_step(state: dict[str, Any]) -> str | None:
     """The first step whose answer is missing; None when the update is ready to store."""
     draft, done = state["draft"], state["done"]
+    if state.get("ask_first") and "post" not in done:
+        return "post"
     if not draft.get("ref"):
         return "action"
     if not draft.get("rag"):
@@ -214,6 +220,16 @@ async def _revised(state: dict[str, Any], said: str, word: str, turn: Turn) -> s
     return None
 
 
+async def _post(state: dict[str, Any], said: str, word: str, turn: Turn) -> str | None:
+    """ "Post this as an update?": yes goes on to whatever is still missing; no stores nothing."""
+    if word in YES or word in {"post", "post it", "yes post it", "yes please"}:
+        return None
+    if word in NO:
+        state["abandon"] = True
+        return None
+    return messages.choose_from("post it or don't post")
+
+
 async def _save_or_edit(state: dict[str, Any], said: str, word: str, turn: Turn) -> str | None:
     """The last look (and the warning about identifying details): save, or go back to the note."""
     if word in EDIT:
@@ -225,6 +241,7 @@ async def _save_or_edit(state: dict[str, Any], said: str, word: str, turn: Turn)
 
 
 HANDLERS = {
+    "post": _post,
     "action": _action,
     "rating": _rating,
     "note": _note,
@@ -243,6 +260,7 @@ def _forget_revised(state: dict[str, Any]) -> None:
 
 
 FORGET: dict[str, Callable[[dict[str, Any]], None]] = {
+    "post": lambda state: None,
     "action": lambda state: state["draft"].update(ref=None),
     "rating": lambda state: state["draft"].update(rag=None),
     "note": _forget_note,
@@ -251,17 +269,26 @@ FORGET: dict[str, Callable[[dict[str, Any]], None]] = {
     "confirm": lambda state: None,
 }
 
-Prompt = tuple[str, list[tuple[str, str]], str | None]
+Choice = tuple[str, str | dict[str, str]]  # a button: its title, and what it answers (or a card verb)
+Prompt = tuple[str, list[Choice], str | None]
+
+
+def _ask_post(state: dict[str, Any], turn: Turn) -> Prompt:
+    draft = draft_of(state["draft"])
+    ref = draft.ref or ""
+    text = messages.post_this(ref, cards.rag_word(draft.rag) if draft.rag else None)
+    choices: list[Choice] = [("Post it", "yes"), ("Don't post", "no"), (f"Show {ref}", {"verb": "show", "ref": ref})]
+    return text, choices, draft.note
 
 
 def _ask_action(state: dict[str, Any], turn: Turn) -> Prompt:
     mine = turn.snapshot.led_by(turn.person.id)
-    choices = [(f"{a.ref} ({cards.rag_word(a.rag)})", a.ref) for a in mine[:8]]
+    choices: list[Choice] = [(f"{a.ref} ({cards.rag_word(a.rag)})", a.ref) for a in mine[:8]]
     return messages.choose_action(len(mine)), choices, None
 
 
 def _ask_rating(state: dict[str, Any], turn: Turn) -> Prompt:
-    choices = [("Red", "red"), ("Amber", "amber"), ("Green", "green"), ("Blue (complete)", "blue")]
+    choices: list[Choice] = [("Red", "red"), ("Amber", "amber"), ("Green", "green"), ("Blue (complete)", "blue")]
     return messages.ask_rating(state["draft"]["ref"]), choices, None
 
 
@@ -269,7 +296,7 @@ def _ask_note(state: dict[str, Any], turn: Turn) -> Prompt:
     draft = state["draft"]
     action = turn.snapshot.action(draft["ref"])
     word = cards.rag_word(Rag(draft["rag"]))
-    skip = [("Skip", "skip")] if draft["rag"] == Rag.GREEN.value else []
+    skip: list[Choice] = [("Skip", "skip")] if draft["rag"] == Rag.GREEN.value else []
     return messages.ask_note(draft["ref"], word, (action.measure if action else "").replace("\n", "; ")), skip, None
 
 
@@ -291,6 +318,7 @@ def _ask_confirm(state: dict[str, Any], turn: Turn) -> Prompt:
 
 
 PROMPTS = {
+    "post": _ask_post,
     "action": _ask_action,
     "rating": _ask_rating,
     "note": _ask_note,
@@ -300,12 +328,16 @@ PROMPTS = {
 }
 
 
-def prompt_activity(lines: list[str], quoted: str | None, choices: list[tuple[str, str]]) -> Activity:
+def prompt_activity(lines: list[str], quoted: str | None, choices: list[Choice]) -> Activity:
     """A question with buttons; the person's own note, when shown back, is text, never markup."""
     body = [{"type": "TextBlock", "text": line, "wrap": True} for line in lines]
     if quoted is not None:
         body.append(cards.written(quoted, spacing="Small"))
-    card = cards.card(body, [{"type": "Action.Submit", "title": t, "data": {"dialog_input": v}} for t, v in choices])
+    buttons = [
+        {"type": "Action.Submit", "title": t, "data": v if isinstance(v, dict) else {"dialog_input": v}}
+        for t, v in choices
+    ]
+    card = cards.card(body, buttons)
     summary = " ".join(lines)
     if not choices:
         return MessageFactory.text(summary)

@@ -10,9 +10,10 @@ import pytest
 from sqlalchemy import select
 
 from bot import queries
-from bot.intents import IntentName
+from bot.language import IntentName
 from storage.db import Database
 from storage.models import Conversation, Person, SubGroup
+from storage.planfile import lead_key
 from tests.harness import Harness, ncscp_plan, teams_user
 from tests.teams import Channel, TeamsUser, card_of, card_texts, make_channel_event, make_installation, refs_on
 
@@ -21,6 +22,13 @@ PRIYA = teams_user(PLAN, "priya.shah@ncscp.example.org")  # admin, the Partnersh
 RACHEL = teams_user(PLAN, "rachel.dunmore@ncscp.example.org")  # chair of CDOP, which leads 8.1
 LIAM = teams_user(PLAN, "liam.foster@ncscp.example.org")  # chair of the Missing work group, in CSECAG
 FIONA = teams_user(PLAN, "fiona.mcleod@ncscp.example.org")  # chair of the Children's QA subgroup
+
+
+def _current(plan: Any, rag: str) -> list[Any]:
+    """The plan file's actions whose latest demo update has this rating."""
+    return [a for o in plan.objectives for a in o.actions if a.updates and a.updates[-1].rag.value == rag]
+
+
 QA_REFS = [a.ref for o in PLAN.objectives for a in o.actions if a.lead == "Children's QA subgroup"]
 
 
@@ -144,9 +152,34 @@ async def test_help_uses_the_person_s_own_actions(bot: Harness) -> None:
     assert any("link this channel" in t for t in card_texts(card_of(await bot.one("help", PRIYA))))
 
 
-async def test_something_it_does_not_understand_gets_a_suggestion(bot: Harness) -> None:
+async def test_something_it_does_not_understand_offers_the_nearest_things_to_do(bot: Harness) -> None:
     reply = await bot.one("bananas", RACHEL)
-    assert reply["text"].startswith('Sorry, I did not understand "bananas". Try: my actions, overdue')
+    assert reply["summary"].startswith('Sorry, I did not understand "bananas". Did you mean: ')
+    buttons = card_of(reply)["actions"]
+    assert 2 <= len(buttons) <= 3
+    assert all(b["data"]["verb"] == "ask" for b in buttons)
+    pressed = await bot.one("", RACHEL, value=buttons[0]["data"])
+    assert "did not understand" not in str(pressed), f"the button {buttons[0]['title']!r} asks what it offers"
+
+
+async def test_small_talk_gets_a_short_friendly_answer(bot: Harness) -> None:
+    assert (await bot.one("cheers", RACHEL))["text"] == "You're welcome, Rachel."
+    assert (await bot.one("bye", RACHEL))["text"] == "Bye for now, Rachel."
+
+
+async def test_several_ratings_combine(bot: Harness) -> None:
+    card = card_of(await bot.one("show reds and ambers", PRIYA))
+    reds, ambers = ["3.1", "10.2"], [a.ref for a in _current(PLAN, "amber")]
+    assert sorted(refs_on(card)) == sorted([*reds, *ambers][:8]) or set(refs_on(card)) <= {*reds, *ambers}
+    assert "Red or Amber actions for the whole of Business Plan 2019-22" in card_texts(card)
+
+
+async def test_a_sub_group_by_its_abbreviation(bot: Harness) -> None:
+    reply = await bot.one("actions for L&I", PRIYA)
+    group = next(g for g in PLAN.subgroups if g.name == "Learning and Improvement subgroup")
+    names = {lead_key(n) for n in (group.name, *group.aliases)}
+    li = [a.ref for o in PLAN.objectives for a in o.actions if a.lead and lead_key(a.lead) in names]
+    assert li and refs_on(card_of(reply)) == li[:8]
 
 
 async def test_an_unknown_person_is_told_who_to_ask(bot: Harness) -> None:

@@ -261,10 +261,14 @@ async def test_a_dialog_left_too_long_expires_and_says_so(bot: Harness, demo_db:
     assert await ids(demo_db, "8.1") == before
 
 
-async def test_a_new_question_puts_an_unfinished_update_aside(bot: Harness) -> None:
+async def test_a_new_question_puts_an_unfinished_update_aside_and_says_so(bot: Harness) -> None:
     await bot.one("update 8.1", RACHEL)
-    listing = card_of(await bot.one("my actions", RACHEL))
-    assert "Actions you lead, Rachel" in card_texts(listing)
+    notice, listing = await bot.say("my actions", RACHEL)
+    assert (
+        notice["text"]
+        == "(I've set aside your unfinished update to 8.1; nothing was saved. Say update to start again.)"
+    )
+    assert "Actions you lead, Rachel" in card_texts(card_of(listing))
 
 
 async def test_the_card_update_replaces_the_card(bot: Harness, demo_db: Database) -> None:

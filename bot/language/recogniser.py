@@ -1,0 +1,149 @@
+"""Text -> intent: the classifier says what a message is for, the slot readers what it is about,
+and a few rules keep what a lead typed from being lost.
+
+- A message that holds an action reference and a rating is an update, never a query; one with a
+  reference and a note is an update when the classifier is sure, and otherwise the bot asks
+  ("Post this as an update to 5.1, Amber?") rather than guess either way.
+- A rating and a note without a reference is an update whose action is still to be asked.
+- A message the classifier is not sure about is not understood, with the nearest things the bot
+  can do offered instead.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+
+from bot.language.classifier import IntentModel, features, model
+from bot.language.intents import SMALL_TALK, Intent, IntentName, Scope
+from bot.language.slots import ALL, MINE, Span, normal, rags_asked, ratings, refs
+from bot.language.subgroups import SubgroupIndex, index_for
+from bot.language.update_reader import guided_start, read_update
+from bot.rules import Rag
+from bot.updates import Draft
+
+SURE = -0.35  # the classifier's margin below which its top intent is not trusted
+UPDATE_SURE = 0.0  # a reference and a note read as an update without asking
+UPDATE_MAYBE = -0.6  # ... or, above this, the bot asks whether it is one
+QUESTION = re.compile(
+    r"^\s*(?:is|are|was|has|have|did|does|what|which|why|how|when|where|who|can|could)\b.*\?\s*$", re.I
+)
+BARE = re.compile(r"^(?:show|see|and|or|please|pls|plz|thanks|cheers|ta|the|ones|actions|only|just|all|\s)*$")
+OFFERED = (  # what the bot offers when it did not understand, if the classifier has nothing nearer
+    IntentName.MY_ACTIONS,
+    IntentName.OVERDUE,
+    IntentName.OVERVIEW,
+    IntentName.HELP,
+)
+NEEDS_REF = frozenset({IntentName.SHOW, IntentName.HISTORY})
+
+
+def vocabulary(groups: Sequence[tuple[str, Sequence[str]]]) -> SubgroupIndex:
+    """The sub-groups of a partnership (names and aliases), indexed once and reused."""
+    return index_for(tuple((name, tuple(aliases)) for name, aliases in groups))
+
+
+def recognise(text: str, groups: SubgroupIndex | None = None, classifier: IntentModel | None = None) -> Intent:
+    """Read one message against a partnership's sub-groups (with the model trained on the whole
+    corpus, unless another is given, as the language report does for each fold)."""
+    said = normal(text)
+    if not said:
+        return Intent(IntentName.UNKNOWN, suggestions=OFFERED[:3])
+    if (start := guided_start(text)) is not None:
+        return Intent(IntentName.UPDATE, ref=start.ref, draft=start, rest=text)
+    found = groups.find(said) if groups else None
+    scores = (classifier or model()).scores(features(said, found.span if found else None))
+    top, certainty = scores[0]
+    reading = read_update(text)
+    update_p = dict(scores).get(IntentName.UPDATE, -1.0)
+    ref_spans = refs(said)
+    ref = ref_spans[0].value if ref_spans else None
+    rags = rags_asked(said)
+    leftover = _without(said, [*ref_spans, *(span for span, _ in ratings(said, plurals=True))])
+    if ref is not None and not rags and BARE.match(leftover):  # "4.2", "show 4.2 please"
+        return Intent(IntentName.SHOW, ref=ref, rest=text)
+    if ref is None and rags and BARE.match(leftover):  # "amber", "reds and ambers"
+        return Intent(IntentName.BY_RAG, rags=rags, scope=_scope(said, None), rest=text)
+
+    if reading is not None:
+        draft = reading.draft
+        rated = draft.rag is not None or draft.unknown_rag is not None
+        if draft.ref and rated:
+            sure = (reading.tight or top is IntentName.UPDATE) and not QUESTION.match(text)
+            return Intent(IntentName.UPDATE, ref=draft.ref, rags=_rags(draft), draft=draft, confirm=not sure, rest=text)
+        if draft.ref and draft.note and top is IntentName.UPDATE:
+            return Intent(IntentName.UPDATE, ref=draft.ref, draft=draft, confirm=certainty < UPDATE_SURE, rest=text)
+        if draft.ref and draft.note and certainty < 0 and update_p >= UPDATE_MAYBE:  # neither reading is sure
+            return Intent(IntentName.UPDATE, ref=draft.ref, draft=draft, confirm=True, rest=text)
+        if draft.ref is None and draft.rag is not None and draft.note and top is IntentName.UPDATE:
+            return Intent(IntentName.UPDATE, rags=_rags(draft), draft=draft, rest=text)
+    if top is IntentName.UPDATE:  # an update with neither reference nor rating: the guided dialog
+        top, certainty = next(((n, p) for n, p in scores if n is not IntentName.UPDATE), scores[0])
+        if update_p >= UPDATE_SURE:
+            return Intent(IntentName.UPDATE, draft=reading.draft if reading else None, rest=text)
+
+    if certainty < SURE or top is IntentName.UNKNOWN or (top in NEEDS_REF and ref is None):
+        near = tuple(n for n, _ in scores if n not in SMALL_TALK and n not in {IntentName.UNKNOWN, IntentName.UPDATE})
+        if ref is not None and certainty < SURE:
+            return Intent(IntentName.SHOW, ref=ref, rest=text)
+        return Intent(IntentName.UNKNOWN, rest=text, suggestions=_suggestions(near, ref))
+    if top is IntentName.BY_RAG and not rags:
+        return Intent(IntentName.UNKNOWN, rest=text, suggestions=_suggestions((IntentName.OVERVIEW,), ref))
+    subgroup = found.name if found else None
+    unmatched = "" if found else _unnamed_group(said)
+    return Intent(
+        top,
+        ref=ref,
+        rags=rags,
+        subgroup=subgroup,
+        scope=_scope(said, subgroup),
+        rest=text,
+        unmatched=unmatched,
+    )
+
+
+def _without(said: str, spans: Sequence[Span]) -> str:
+    kept, at = [], 0
+    for span in sorted(spans, key=lambda s: s.start):
+        kept.append(said[at : span.start])
+        at = max(at, span.end)
+    kept.append(said[at:])
+    return " ".join(" ".join(kept).split())
+
+
+def _rags(draft: Draft) -> tuple[Rag, ...]:
+    return (draft.rag,) if draft.rag is not None else ()
+
+
+def _suggestions(near: Sequence[IntentName], ref: str | None) -> tuple[IntentName, ...]:
+    """The two or three nearest things to offer: the classifier's next guesses, then the usual ones."""
+    chosen: list[IntentName] = []
+    for name in [*near, *OFFERED]:
+        if name in NEEDS_REF and ref is None:
+            continue
+        if name not in chosen:
+            chosen.append(name)
+    return tuple(chosen[:3])
+
+
+UNNAMED = re.compile(r"\b(?:for|of)\s+(?:the\s+)?(?P<name>[a-z][\w&' ]{2,40}?)\s*(?:group|subgroup|panel|team)?$")
+
+
+def _unnamed_group(said: str) -> str:
+    """ "actions for the choir": a sub-group seemingly named that the partnership does not have."""
+    m = UNNAMED.search(said)
+    if not m:
+        return ""
+    name = m["name"].strip()
+    ordinary = {"me", "us", "you", "everyone", "everything", "all", "the plan", "the bmg", "this channel", "my team"}
+    return "" if name in ordinary or MINE.fullmatch(name) else name
+
+
+def _scope(said: str, subgroup: str | None) -> Scope:
+    if subgroup is not None:
+        return Scope.SUBGROUP
+    if MINE.search(said):
+        return Scope.MINE
+    if ALL.search(said):
+        return Scope.ALL
+    return Scope.DEFAULT

@@ -1,0 +1,153 @@
+"""Finding the sub-group a message names: by name, alias, abbreviation or distinctive words.
+
+Built once per set of sub-groups (a partnership's), then asked once per message. In order:
+1. a name or alias written out ("children's qa", "CDOP"), the longest first;
+2. an abbreviation made from a name's initials ("L&I", "LI", "L and I" for Learning and
+   Improvement), unless two sub-groups would share it;
+3. words only one sub-group has: a pair anywhere ("quality assurance", "child exploitation"),
+   a single word only where it is clearly a group ("overdue for training", "the exploitation lot");
+4. a close spelling of a name or alias ("learning and improvment").
+
+"BMG" is also the Business Management Group, but "since the BMG", "next BMG" or "the BMG paper"
+speak of the meeting, and are never read as the sub-group.
+"""
+
+from __future__ import annotations
+
+import itertools
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from functools import lru_cache
+
+from rapidfuzz import fuzz, process
+
+from bot.language.slots import Span, normal
+
+GENERIC = frozenset(
+    "a an and the of for in on to by with group groups subgroup subgroups sub sub-group workgroup work team "
+    "panel network board partnership partnerships children's childrens children child young people nscp ncscp "
+    "scp lscp safeguarding steering strategic session meeting & - and/or".split()
+)
+QUESTION_WORDS = frozenset(
+    "missing update updates overdue due late show history actions action plan report reports status review "
+    "summary preview paper more next last red amber green blue complete done all my".split()
+)
+CUE_BEFORE = r"(?:for|of|from|by|does|do|did|has|have|re|about|the)"
+CUE_AFTER = r"(?:group|subgroup|sub-group|sub group|lot|team|panel|actions|action|people|folk|'s)"
+MEETING = re.compile(
+    r"\b(?:(?:since|before|after|at|until|till|ahead of|from|to|next|last|previous|upcoming|this|coming|each|every|"
+    r"set|add|book|move|when's|when is)"
+    r"\s+(?:the\s+)?(?:next\s+|last\s+|previous\s+|upcoming\s+)?bmgs?\b(?:\s+meetings?)?|"
+    r"bmg\s+(?:meetings?|dates?|papers?|summary|summaries|day|cycle))",
+    re.I,
+)
+FUZZY_CUTOFF = 88
+
+
+@dataclass(frozen=True)
+class Found:
+    name: str  # the name or alias as the partnership knows it
+    span: Span
+
+
+def key(text: str) -> str:
+    return normal(text)
+
+
+def initials(name: str) -> list[str]:
+    """Abbreviations people make of a name: "Learning and Improvement subgroup" gives li, l&i, l and i."""
+    words = [w for w in key(name).split() if w not in GENERIC and not w.isdigit()]
+    if len(words) < 2:
+        return []
+    letters = [w[0] for w in words]
+    joined = "".join(letters)
+    forms = {joined}
+    if "and" in key(name).split():
+        forms.update({"&".join(letters), " & ".join(letters), " and ".join(letters)})
+    return sorted(forms)
+
+
+class SubgroupIndex:
+    def __init__(self, groups: Sequence[tuple[str, Sequence[str]]]) -> None:
+        """`groups`: each sub-group's name and aliases."""
+        self.literal: list[tuple[str, str]] = []  # (key, name or alias)
+        self.canonical: dict[str, str] = {}  # name or alias -> the sub-group's name
+        for name, aliases in groups:
+            for label in (name, *aliases):
+                self.literal.append((key(label), label))
+                self.canonical[label] = name
+        self.literal.sort(key=lambda item: len(item[0]), reverse=True)
+        known = {k for k, _ in self.literal}
+        made: dict[str, set[str]] = {}
+        for name, aliases in groups:
+            for label in (name, *aliases):
+                for form in initials(label):
+                    if form not in known:
+                        made.setdefault(form, set()).add(name)
+        self.abbreviations = {form: names.pop() for form, names in made.items() if len(names) == 1}
+        self.words, self.pairs = self._distinctive(groups)
+
+    @staticmethod
+    def _distinctive(groups: Sequence[tuple[str, Sequence[str]]]) -> tuple[dict[str, str], dict[str, str]]:
+        """Words and adjacent pairs that only one sub-group's names use."""
+        word_owners: dict[str, set[str]] = {}
+        pair_owners: dict[str, set[str]] = {}
+        for name, aliases in groups:
+            for label in (name, *aliases):
+                words = key(label).split()
+                for word in words:
+                    if word not in GENERIC and len(word) >= 4:
+                        word_owners.setdefault(word, set()).add(name)
+                for first, second in itertools.pairwise(words):
+                    if first not in GENERIC and second not in GENERIC:
+                        pair_owners.setdefault(f"{first} {second}", set()).add(name)
+        single = {w: next(iter(o)) for w, o in word_owners.items() if len(o) == 1 and w not in QUESTION_WORDS}
+        pairs = {p: next(iter(o)) for p, o in pair_owners.items() if len(o) == 1}
+        return single, pairs
+
+    def find(self, text: str) -> Found | None:
+        """The sub-group the text (in its `normal` form) names, with where; None if it names none."""
+        said = MEETING.sub(lambda m: " " * len(m.group()), text)
+        for label_key, label in self.literal:
+            if label_key and (span := _find_words(said, label_key)):
+                return Found(label, span)
+        for form, name in sorted(self.abbreviations.items(), key=lambda item: len(item[0]), reverse=True):
+            if span := _find_words(said, form):
+                return Found(name, span)
+        for pair, name in self.pairs.items():
+            if span := _find_words(said, pair):
+                return Found(name, span)
+        for word, name in self.words.items():
+            cued = re.search(
+                rf"(?:\b{CUE_BEFORE}\s+(?:the\s+)?)({re.escape(word)})\b|\b({re.escape(word)})\s+{CUE_AFTER}", said
+            )
+            if cued:
+                group = 1 if cued.group(1) else 2
+                return Found(name, Span(cued.start(group), cued.end(group), cued.group(group)))
+        return self._close(said)
+
+    def _close(self, said: str) -> Found | None:
+        """A name or alias of three words or more, spelt a little wrong, in a window of as many words."""
+        words = list(re.finditer(r"[\w&']+", said))
+        best: tuple[float, Found] | None = None
+        choices = {k: label for k, label in self.literal if len(k) >= 10}
+        for size in (2, 3, 4, 5):
+            for i in range(len(words) - size + 1):
+                window = said[words[i].start() : words[i + size - 1].end()]
+                found = process.extractOne(window, list(choices), scorer=fuzz.ratio, score_cutoff=FUZZY_CUTOFF)
+                if found and (best is None or found[1] > best[0]):
+                    label = choices[found[0]]
+                    best = (found[1], Found(label, Span(words[i].start(), words[i + size - 1].end(), window)))
+        return best[1] if best else None
+
+
+def _find_words(said: str, phrase: str) -> Span | None:
+    m = re.search(rf"(?<![\w&]){re.escape(phrase)}(?![\w&])", said)
+    return Span(m.start(), m.end(), m.group()) if m else None
+
+
+@lru_cache(maxsize=64)
+def index_for(groups: tuple[tuple[str, tuple[str, ...]], ...]) -> SubgroupIndex:
+    """One index per partnership's set of sub-groups, built once and reused."""
+    return SubgroupIndex(groups)
