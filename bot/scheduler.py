@@ -4,7 +4,7 @@ cron run beside the server send each one once.
 
 `Scheduler.steps` is the one place that decides what is due at a moment and builds the messages;
 `Scheduler.run_once` sends whatever is due now (the server calls it every few minutes and
-`planbot summaries run` calls it once).
+`planbot summaries run` calls it once), and `Scheduler.preview` only reads, for a rehearsal.
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ import socket
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from enum import StrEnum
+from zoneinfo import ZoneInfo
 
 from botbuilder.schema import Activity
 
@@ -41,6 +42,7 @@ from storage.repositories import (
     ConversationRepository,
     DispatchKey,
     DispatchRepository,
+    MeetingRepository,
     PartnershipRepository,
     PeopleRepository,
 )
@@ -114,6 +116,45 @@ class Scene:
     def key(self, kind: DispatchKind, target: str) -> DispatchKey:
         return DispatchKey(self.partnership_id, self.meeting, kind, target)
 
+    def who(self, target: str) -> str:
+        """A dispatch's target (`person:12`, `subgroup:3`, `problems:12:...`) by name."""
+        kind, _, rest = target.partition(":")
+        ident = int(rest.split(":")[0]) if rest.split(":")[0].isdigit() else -1
+        if kind == "subgroup":
+            return next((g.name for g in self.snapshot.subgroups if g.id == ident), target)
+        name = self.snapshot.people.get(ident, target)
+        return f"the problems report to {name}" if kind == "problems" else name
+
+
+@dataclass(frozen=True)
+class Done:
+    """A message of this meeting's cycle that is already sent, tried, skipped or being sent."""
+
+    kind: DispatchKind
+    target: str
+    status: DispatchStatus
+    at: datetime
+    by: str
+    detail: str
+
+
+@dataclass(frozen=True)
+class Preview:
+    """What a run at one moment would do for one partnership, found by reading only."""
+
+    partnership: str
+    now: datetime
+    tz: ZoneInfo
+    meetings: list[date]
+    scene: Scene | None  # None: no plan, or no meeting to come
+    steps: list[Step] = field(default_factory=list)
+    done: list[Done] = field(default_factory=list)
+    problem_reports: list[Outgoing] = field(default_factory=list)  # to the business unit, about what cannot go
+
+    def already(self, item: Outgoing) -> Done | None:
+        """The dispatch row that stops a run sending this message again, if there is one."""
+        return next((d for d in self.done if (d.kind, d.target) == (item.key.kind, item.key.target)), None)
+
 
 def worker_name() -> str:
     return f"{socket.gethostname()}:{os.getpid()}"
@@ -161,6 +202,36 @@ class Scheduler:
         if problems:
             for item in self._problem_reports(scene, problems):
                 await self._deliver(item, report, dry_run)
+
+    async def preview(self, short_name: str) -> Preview:
+        """What a run at the clock's moment would send for one partnership, and what went before.
+
+        The same steps as a run, but nothing is claimed, sent or written. Raises NotFoundError for
+        an unknown partnership."""
+        now = self.clock.now()
+        async with self.database.transaction() as session:
+            partnership = await PartnershipRepository(session).by_short_name(short_name)
+            meetings = await MeetingRepository(session).dates(partnership)
+        tz = ZoneInfo(partnership.timezone)
+        scene = await self._scene(partnership, now)
+        if scene is None:
+            return Preview(partnership.short_name, now, tz, meetings, None)
+        steps = self.steps(scene, now)
+        async with self.database.transaction() as session:
+            rows = await DispatchRepository(session).for_meeting(partnership, scene.meeting)
+            done = [
+                Done(r.kind, r.target, r.status, r.finished_at or r.claimed_at, r.claimed_by, r.detail) for r in rows
+            ]
+        preview = Preview(partnership.short_name, now, tz, meetings, scene, steps, done)
+        problems = [
+            item.problem
+            for step in steps
+            for item in step.outgoing
+            if item.to is None and preview.already(item) is None
+        ]
+        if problems:
+            preview.problem_reports.extend(self._problem_reports(scene, problems))
+        return preview
 
     async def _scene(self, partnership: Partnership, now: datetime) -> Scene | None:
         """Everything a run needs about one partnership, read in one transaction."""
