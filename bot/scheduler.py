@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import hashlib
 import logging
 import os
@@ -117,9 +118,9 @@ class Scene:
         return DispatchKey(self.partnership_id, self.meeting, kind, target)
 
     def who(self, target: str) -> str:
-        """A dispatch's target (`person:12`, `subgroup:3`, `problems:12:...`) by name."""
+        """A dispatch's target (`person:12`, `subgroup:3`, `problems:12:<digest>`) by name."""
         kind, _, rest = target.partition(":")
-        ident = int(rest.split(":")[0]) if rest.split(":")[0].isdigit() else -1
+        ident = int(rest.partition(":")[0]) if rest.partition(":")[0].isdigit() else -1
         if kind == "subgroup":
             return next((g.name for g in self.snapshot.subgroups if g.id == ident), target)
         name = self.snapshot.people.get(ident, target)
@@ -223,15 +224,8 @@ class Scheduler:
                 Done(r.kind, r.target, r.status, r.finished_at or r.claimed_at, r.claimed_by, r.detail) for r in rows
             ]
         preview = Preview(partnership.short_name, now, tz, meetings, scene, steps, done)
-        problems = [
-            item.problem
-            for step in steps
-            for item in step.outgoing
-            if item.to is None and preview.already(item) is None
-        ]
-        if problems:
-            preview.problem_reports.extend(self._problem_reports(scene, problems))
-        return preview
+        problems = [i.problem for step in steps for i in step.outgoing if i.to is None and not preview.already(i)]
+        return dataclasses.replace(preview, problem_reports=self._problem_reports(scene, problems) if problems else [])
 
     async def _scene(self, partnership: Partnership, now: datetime) -> Scene | None:
         """Everything a run needs about one partnership, read in one transaction."""
