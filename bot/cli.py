@@ -7,18 +7,19 @@ import logging
 import subprocess
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
-from datetime import datetime
+from datetime import date, datetime
 from functools import wraps
 from pathlib import Path
-from typing import ParamSpec, TypeVar
+from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar
+from zoneinfo import ZoneInfo
 
 import click
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot import messages
-from bot.clock import Clock, SystemClock
+from bot.clock import Clock, FixedClock, SystemClock
 from bot.demo import load_demo
-from bot.rules import local_today, next_meeting
+from bot.rules import last_meeting, local_today, next_meeting
 from bot.settings import Settings, UnsafeConfigurationError
 from manifests.build import AppDetails, ManifestError, build
 from storage.db import Database
@@ -27,6 +28,9 @@ from storage.importer import ImportReport
 from storage.migrate import upgrade
 from storage.plan_io import export_file, import_file
 from storage.repositories import MeetingRepository, PartnershipRepository, counts
+
+if TYPE_CHECKING:
+    from bot.scheduler import Done, Preview
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -290,6 +294,183 @@ async def summaries_run(ctx: Context, dry_run: bool) -> None:
             raise click.ClickException(f"{len(report.failed)} could not be sent; the business unit has been told")
     finally:
         await database.dispose()
+
+
+class Moment(click.ParamType[datetime]):
+    """YYYY-MM-DD (09:00 that day, when the steps before a BMG start) or YYYY-MM-DDTHH:MM, in the
+    CLI's timezone (PLANBOT_TIMEZONE, Europe/London by default)."""
+
+    name = "moment"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> datetime:
+        if isinstance(value, datetime):
+            return value
+        from bot.summaries import WORK_START
+
+        text = str(value).strip()
+        context = ctx.find_object(Context) if ctx else None
+        tz = context.settings.tz if context else ZoneInfo("Europe/London")
+        try:
+            if len(text) == len("YYYY-MM-DD"):
+                return datetime.combine(date.fromisoformat(text), WORK_START, tzinfo=tz)
+            return datetime.strptime(text, "%Y-%m-%dT%H:%M").replace(tzinfo=tz)
+        except ValueError:
+            self.fail(f"'{text}' is not a day (YYYY-MM-DD) or a day and time (YYYY-MM-DDTHH:MM)", param, ctx)
+
+
+@summaries_group.command("preview")
+@click.option("--partnership", "short_name", required=True, help="Short name of the partnership.")
+@click.option(
+    "--at",
+    type=Moment(),
+    metavar="DATE",
+    help="The moment to rehearse: a day, YYYY-MM-DD, read as 09:00 Europe/London (PLANBOT_TIMEZONE) that day, "
+    "when the steps before a BMG start; or a day and time, YYYY-MM-DDTHH:MM, in the same timezone. "
+    "Default: now.",
+)
+@click.pass_obj
+@run_async
+async def summaries_preview(ctx: Context, short_name: str, at: datetime | None) -> None:
+    """Rehearse the BMG cycle: what each step would send at a moment. Sends and records nothing.
+
+    Shows the next BMG, when each step falls due (first nudge, final nudge, summaries), which steps
+    would run at that moment and every message they would send, where one could not go, and what
+    has already gone out for that meeting. The plan is read as it stands now; only the clock moves.
+    """
+    from bot.app import timetable
+    from bot.scheduler import Scheduler
+
+    clock = FixedClock(at) if at else ctx.clock
+    database = await _open(ctx)
+    try:
+        preview = await Scheduler(database, clock, None, timetable(ctx.settings)).preview(short_name)
+    finally:
+        await database.dispose()
+    for line in _preview_lines(preview, past=at is not None and at < ctx.clock.now()):
+        click.echo(line)
+
+
+def _preview_lines(preview: Preview, past: bool) -> list[str]:
+    from bot.scheduler import StepState
+
+    tz, scene, short = preview.tz, preview.scene, preview.partnership
+    lines = [
+        f"{short}{': ' + scene.snapshot.plan if scene else ''}",
+        f"At {_when(preview.now, tz)} ({tz.key}); a rehearsal: nothing is sent or recorded.",
+    ]
+    if past:
+        lines.append("This moment is in the past: the plan is read as it stands now, with any updates made since.")
+    upcoming = next_meeting(preview.meetings, preview.now, tz)
+    if upcoming is None:
+        last = last_meeting(preview.meetings, preview.now, tz)
+        after = f" (the last was on {messages.day(last)})" if last else ""
+        return [
+            *lines,
+            f"No BMG is set for {short} on or after {messages.day(local_today(preview.now, tz))}{after}, "
+            "so nothing would be sent.",
+            f"Add the next one with: planbot meetings add YYYY-MM-DD --partnership {short}",
+        ]
+    if scene is None:
+        return [*lines, f"{short} has no plan yet. Import one with: planbot import FILE --partnership {short}"]
+    last = scene.snapshot.last_bmg
+    lines.append(
+        f"Next BMG: {messages.day(scene.meeting)}"
+        + (f" (the last was on {messages.day(last)})" if last else " (no BMG before it)")
+    )
+    lines.append("")
+    width = max(len(step.name) for step in preview.steps)
+    due_width = max(len(_when(step.due, tz)) for step in preview.steps)
+    lines.append("Steps before it:")
+    for step in preview.steps:
+        state = step.state.value
+        if step.state is StepState.RUNS and not step.messages:
+            state += ": no lead owes an update, so no one to remind"
+        lines.append(f"  {step.name:<{width}}  {_when(step.due, tz):<{due_width}}  {state}")
+    sending = cannot = held = repeat = 0
+    for step in preview.steps:
+        if not step.messages:
+            continue
+        lines.append("")
+        lines.append(f"{step.name.capitalize()}, {len(step.messages)} message(s):")
+        previous = ""
+        for item in step.messages:
+            done = preview.already(item)
+            if done is not None:
+                repeat += 1
+                lines.append(f"- {item.label}: not again, {_done(done, tz)}")
+                continue
+            if item.held:
+                held += 1
+                lines.append(f"- {item.label}: not posted, {item.missing_address} (the exception report says so)")
+            elif item.to is None:
+                cannot += 1
+                lines.append(f"- {item.label}: cannot go, {item.missing_address}")
+            else:
+                sending += 1
+                lines.append(f"- {item.label}: would send")
+            if item.text == previous:
+                lines.append("    (the same as above)")
+            else:
+                lines.extend(f"    {text}" for text in item.text.splitlines())
+            previous = item.text
+    lines.append("")
+    lines.append(_preview_total(preview, sending, cannot, held, repeat))
+    if preview.problem_reports:
+        lines.append(
+            "The business unit would be told in Teams what cannot go ("
+            + ", ".join(item.label for item in preview.problem_reports)
+            + ")."
+        )
+    elif cannot:
+        lines.append("No one in the business unit has Plan Tracker installed to be told what cannot go.")
+    lines.append("")
+    lines.append(f"Already done for the BMG on {messages.day(scene.meeting)}:")
+    lines.extend(
+        f"- {done.kind.value.replace('_', ' ')}, {scene.who(done.target)}: {_done(done, tz)}" for done in preview.done
+    )
+    if not preview.done:
+        lines.append("- nothing yet")
+    return lines
+
+
+def _preview_total(preview: Preview, sending: int, cannot: int, held: int, repeat: int) -> str:
+    from bot.scheduler import StepState
+
+    if not any(step.messages for step in preview.steps):
+        waiting = [f"{s.name}: {s.state.value}" for s in preview.steps if s.state is not StepState.REPLACED]
+        return "Nothing to send at this moment (" + "; ".join(waiting) + ")."
+    parts = [f"{sending} would be sent"]
+    if cannot:
+        parts.append(f"{cannot} cannot go")
+    if held:
+        parts.append(f"{held} not posted for want of a linked channel")
+    if repeat:
+        parts.append(f"{repeat} already done, so not again")
+    lead = "Nothing new to send at this moment" if not sending and not cannot else "At this moment"
+    return f"{lead}: " + ", ".join(parts) + "."
+
+
+def _done(done: Done, tz: ZoneInfo) -> str:
+    from storage.models import DispatchStatus
+
+    when = _when(done.at, tz)
+    detail = f" ({done.detail})" if done.detail else ""
+    match done.status:
+        case DispatchStatus.SENT:
+            return f"sent {when}"
+        case DispatchStatus.SKIPPED:
+            return f"skipped{detail} {when}"
+        case DispatchStatus.FAILED:
+            return f"could not go{detail} {when}"
+        case DispatchStatus.UNKNOWN:
+            return f"may or may not have arrived{detail} {when}; never sent twice"
+        case _:
+            return f"being sent by {done.by} since {when}"
+
+
+def _when(moment: datetime, tz: ZoneInfo) -> str:
+    local = moment.astimezone(tz)
+    return f"{messages.day(local.date())}, {local:%H:%M}"
 
 
 @cli.group()

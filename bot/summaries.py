@@ -64,8 +64,19 @@ def owed(snapshot: Snapshot) -> list[Owed]:
     return [Owed(pid, snapshot.people.get(pid, "?"), tuple(acts)) for pid, acts in sorted(by_person.items())]
 
 
+def nudge_title(meeting: date, final: bool) -> str:
+    return ("Last reminder: " if final else "") + f"updates for the BMG on {meeting:%A} {meeting.day} {meeting:%B}"
+
+
+def nudge_text(who: Owed, meeting: date, final: bool) -> str:
+    """The plain-text version of a nudge: its title, then each action owed with its current RAG."""
+    lines = [f"{nudge_title(meeting, final)}, to {who.name}:"]
+    lines.extend(f"{a.ref} ({cards.rag_word(a.rag)}): {a.description}" for a in who.actions)
+    return "\n".join(lines)
+
+
 def nudge_card(who: Owed, meeting: date, final: bool) -> Card:
-    title = ("Last reminder: " if final else "") + f"updates for the BMG on {meeting:%A} {meeting.day} {meeting:%B}"
+    title = nudge_title(meeting, final)
     lines = [
         f"{who.name.split()[0]}, these actions have no update since the last BMG. A line each is enough, "
         "e.g. 4.2 amber: <why, and what is being done>. Say snooze to skip these reminders this cycle."

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import sqlite3
 from collections.abc import Callable
 from pathlib import Path
 
@@ -107,3 +109,81 @@ def test_summaries_dry_run(planbot: Run) -> None:
     assert "final_nudge to Rachel Dunmore (8.1): nowhere: Plan Tracker is not installed in Rachel Dunmore's Teams" in (
         result.output
     )
+
+
+def dispatch_rows(tmp_path: Path) -> int:
+    """Rows in the scheduler's table of claimed, sent and skipped messages, read beside the CLI."""
+    with contextlib.closing(sqlite3.connect(tmp_path / "plan.db")) as connection:
+        (count,) = connection.execute("SELECT count(*) FROM dispatch").fetchone()
+    return int(count)
+
+
+def test_summaries_preview_two_weeks_before_the_bmg_lists_the_nudges(planbot: Run, tmp_path: Path) -> None:
+    planbot("demo", "--rebase")  # the next BMG is Monday 30 November 2026
+    result = planbot("summaries", "preview", "--partnership", "NCSCP", "--at", "2026-11-16")
+    assert result.exit_code == 0, result.output
+    out = result.output
+    assert "At Monday 16 November 2026, 09:00 (Europe/London); a rehearsal: nothing is sent or recorded." in out
+    assert "Next BMG: Monday 30 November 2026" in out
+    assert "first nudge  Monday 16 November 2026, 09:00     runs now" in out
+    assert "final nudge  Monday 23 November 2026, 09:00     not due yet" in out
+    assert "summaries    Wednesday 25 November 2026, 09:00  not due yet" in out
+    # CDOP's chair owes 8.1 (Green, last updated before the last BMG); nobody has installed the bot yet.
+    assert "- nudge to Rachel Dunmore (8.1): cannot go, Plan Tracker is not installed in Rachel Dunmore's Teams" in out
+    assert "    8.1 (Green): Delivery of CDOP subgroup's workplan." in out
+    fiona = out.split("- nudge to Fiona McLeod (")[1].split("\n- ")[0]
+    assert "3.2 (no update): Evaluate impact through the multi-agency audit programme" in fiona
+    assert "4.1 (no update)" in fiona and "4.2 (no update)" in fiona
+    assert "2.3" not in fiona, "complete (Blue): owes nothing"
+    assert "Liam Foster" not in out, "his actions were updated after the last BMG"
+    assert "summary for" not in out and "exception report to" not in out, "the summaries are not due yet"
+    assert "Already done for the BMG on Monday 30 November 2026:\n- nothing yet" in out
+    assert dispatch_rows(tmp_path) == 0, "a preview claims nothing"
+
+
+def test_summaries_preview_five_days_before_shows_summaries_and_the_exception_report(
+    planbot: Run, tmp_path: Path
+) -> None:
+    planbot("demo", "--rebase")
+    out = planbot("summaries", "preview", "--partnership", "NCSCP", "--at", "2026-11-25").output
+    assert "first nudge  Monday 16 November 2026, 09:00     replaced by the final nudge" in out
+    assert "summaries    Wednesday 25 November 2026, 09:00  runs now" in out
+    assert "- final_nudge to Rachel Dunmore (8.1): cannot go" in out
+    assert "Last reminder: updates for the BMG on Monday 30 November, to Rachel Dunmore:" in out
+    assert "- summary for CDOP: not posted, no channel is linked to CDOP (the exception report says so)" in out
+    assert "CDOP: summary for the BMG on Monday 30 November 2026. 1 actions: 1 Green." in out
+    assert "8.1 still Green: CDOP workplan on track." in out
+    assert "- exception report to Priya Shah: cannot go, Plan Tracker is not installed in Priya Shah's Teams" in out
+    report = next(line for line in out.splitlines() if "Exception report - " in line)
+    assert "Red: 3.1, 10.2;" in report
+    assert "no channel linked for: " in report and "CDOP" in report
+    assert dispatch_rows(tmp_path) == 0
+
+
+def test_summaries_preview_with_no_meeting_to_come(planbot: Run) -> None:
+    planbot("demo", "--rebase")
+    after = planbot("summaries", "preview", "--partnership", "NCSCP", "--at", "2030-01-01")
+    assert after.exit_code == 0, after.output
+    # The demo's last BMG (2022-03-09 in the plan) moved by as much as its next one (2019-11-13 to 2026-11-30).
+    assert (
+        "No BMG is set for NCSCP on or after Tuesday 1 January 2030 (the last was on Monday 26 March 2029), "
+        "so nothing would be sent." in after.output
+    )
+    assert "Add the next one with: planbot meetings add YYYY-MM-DD --partnership NCSCP" in after.output
+    before = planbot("summaries", "preview", "--partnership", "NCSCP", "--at", "2026-06-01T08:30")
+    assert "This moment is in the past: the plan is read as it stands now" in before.output
+    assert "Next BMG: Monday 27 July 2026 (no BMG before it)" in before.output
+    assert "Nothing to send at this moment (first nudge: not due yet; final nudge: not due yet;" in before.output
+
+
+def test_summaries_preview_refuses_what_it_cannot_read(planbot: Run) -> None:
+    planbot("demo")
+    unknown = planbot("summaries", "preview", "--partnership", "NOPE")
+    assert unknown.exit_code == 1
+    assert "Error: no partnership called 'NOPE' (known: NCSCP, NSCP)" in unknown.output
+    assert "Traceback" not in unknown.output
+    bad = planbot("summaries", "preview", "--partnership", "NCSCP", "--at", "next Monday")
+    assert bad.exit_code == 2
+    assert "'next Monday' is not a day (YYYY-MM-DD) or a day and time (YYYY-MM-DDTHH:MM)" in bad.output
+    help_text = " ".join(planbot("summaries", "preview", "--help").output.split())
+    assert "a day, YYYY-MM-DD, read as 09:00 Europe/London (PLANBOT_TIMEZONE) that day" in help_text

@@ -319,3 +319,53 @@ async def test_the_server_runs_the_scheduler_by_itself(fresh: Harness) -> None:
             await asyncio.sleep(0.05)
     [nudge] = sent_to(bot, RACHEL)
     assert "8.1" in card_texts(card_of(nudge))
+
+
+async def preview_at(bot: Harness, at: str) -> str:
+    """`planbot summaries preview` on the bot's database, as the business unit would run it beside the server."""
+    from click.testing import CliRunner
+
+    from bot.cli import Context, cli
+
+    context = Context(Settings(database_url=bot.database.url), bot.clock)
+    args = ["summaries", "preview", "--partnership", "NCSCP", "--at", at]
+    result = await asyncio.to_thread(CliRunner().invoke, cli, args, obj=context, catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    return result.output
+
+
+async def dispatches(bot: Harness) -> list[tuple[DispatchKind, str, DispatchStatus]]:
+    async with bot.database.transaction() as session:
+        return [(r.kind, r.target, r.status) for r in await session.scalars(select(Dispatch).order_by(Dispatch.id))]
+
+
+async def test_the_preview_sends_nothing_and_after_a_run_says_what_went(fresh: Harness) -> None:
+    bot = fresh
+    await setup_cycle(bot)
+    bot.clock.instant = FIRST_NUDGE
+    before = await preview_at(bot, "2026-11-16T10:00")
+    assert "- nudge to Rachel Dunmore (8.1): would send" in before
+    assert "- nudge to Margaret Ellison (5.2, 6.1, 7.1): cannot go, Plan Tracker is not installed" in before
+    assert "The business unit would be told in Teams what cannot go (problems report to Priya Shah)." in before
+    assert bot.connector.take() == [] and await dispatches(bot) == [], "nothing sent, nothing claimed"
+
+    await scheduler(bot).run_once()
+    [nudge] = sent_to(bot, RACHEL)
+    assert "8.1" in card_texts(card_of(nudge))
+    bot.connector.take()
+    rows = await dispatches(bot)
+
+    again = await preview_at(bot, "2026-11-16T11:00")
+    assert "- nudge to Rachel Dunmore (8.1): not again, sent Monday 16 November 2026, 10:00" in again
+    assert "not again, could not go (Plan Tracker is not installed in Margaret Ellison's Teams)" in again
+    assert "would send" not in again and "The business unit would be told" not in again
+    assert "Nothing new to send at this moment: 0 would be sent, 5 already done, so not again." in again
+    assert "- nudge, Rachel Dunmore: sent Monday 16 November 2026, 10:00" in again
+    assert "- exceptions, the problems report to Priya Shah: sent Monday 16 November 2026, 10:00" in again
+    assert bot.connector.take() == [] and await dispatches(bot) == rows, "still nothing sent or claimed"
+
+    summary = await preview_at(bot, "2026-11-25")
+    assert "- summary for CDOP in CDOP: would send" in summary, "CDOP's channel is linked"
+    assert "- summary for Children's QA subgroup: not posted, no channel is linked" in summary
+    assert "- exception report to Priya Shah: would send" in summary
+    assert bot.connector.threads == []
