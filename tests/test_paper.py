@@ -110,10 +110,11 @@ def expected_exceptions(snapshot: Snapshot) -> dict[str, list[str]]:
     """The kinds of exception by the rules' words: Red, Amber, the last milestone passed and not Blue,
     a milestone passed with no report, no update."""
     actions = snapshot.actions
+    today = NOW.date()
     return {
         "Red": [a.ref for a in actions if a.rag is Rag.RED],
         "Amber": [a.ref for a in actions if a.rag is Rag.AMBER],
-        "Overdue": [a.ref for a in actions if a.rag is not Rag.BLUE and a.dues and max(d.on for d in a.dues) < NOW.date()],
+        "Overdue": [a.ref for a in actions if a.rag is not Rag.BLUE and a.dues and max(d.on for d in a.dues) < today],
         "Missed reports": [a.ref for a in actions if a.missed],
         NO_UPDATE: [a.ref for a in actions if a.missing],
     }
