@@ -7,7 +7,7 @@ filter after that is a pure function over the snapshot, so answers are tested wi
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -67,13 +67,14 @@ class ActionView:
     next_due: Due | None
     overdue: bool  # the last milestone has passed and the action is not Blue
     missing: bool  # no update since the last BMG
-    proposed: Due | None = None  # a revised date proposed in the latest update that gave one, not yet accepted
+    # A revised date proposed in the latest update that gave one, until the business unit accepts it:
+    proposed: Due | None = None
     overdue_since: Due | None = None  # the last milestone, when overdue
     overdue_for: timedelta | None = None  # how long since it passed, when overdue
     missed: tuple[Due, ...] = ()  # milestones that passed with no update posted for them, in date order
     milestones: tuple[EffectiveMilestone, ...] = ()  # `dues` with where each revised one came from
-    proposal_id: int | None = None  # the update that made the pending proposal
-    proposed_at: datetime | None = None
+    proposal_id: int | None = None  # the update that made the latest proposal (pending or accepted)
+    proposed_at: datetime | None = None  # and when it was posted
 
 
 @dataclass(frozen=True)
@@ -179,10 +180,12 @@ async def load_snapshot(session: AsyncSession, partnership: Partnership, now: da
         rag = current.rag if current else None
         history_facts = [facts(u) for u in history]
         accepted = revisions[action.id]
-        milestones = effective_milestones(dues(action), [revision(r) for r in accepted])
+        agreed = [replace(revision(r), agreed=r.accepted_at.astimezone(tz)) for r in accepted]
+        milestones = effective_milestones(dues(action), agreed)
         action_dues = tuple(m.due for m in milestones)
         late = overdue_since(action_dues, rag, now, tz)
-        proposal = _proposed(history, withdrawn, {r.proposal_id for r in accepted})
+        proposal = _proposed(history, withdrawn)
+        pending = proposal is not None and proposal.id not in {r.proposal_id for r in accepted}
         views.append(
             ActionView(
                 id=action.id,
@@ -203,7 +206,7 @@ async def load_snapshot(session: AsyncSession, partnership: Partnership, now: da
                 overdue=late is not None,
                 missing=is_missing_update(history_facts, meetings, now, tz),
                 proposed=Due(proposal.revised_due_on, proposal.revised_precision)
-                if proposal and proposal.revised_due_on and proposal.revised_precision
+                if pending and proposal and proposal.revised_due_on and proposal.revised_precision
                 else None,
                 overdue_since=late,
                 overdue_for=late_by(late, now, tz) if late else None,
@@ -226,14 +229,11 @@ async def load_snapshot(session: AsyncSession, partnership: Partnership, now: da
     )
 
 
-def _proposed(history: list[Update], withdrawn: set[int], accepted: set[int]) -> Update | None:
-    """The latest live update that proposed a revised date, while the business unit has not accepted it.
-
-    Until it is accepted the milestones stand; once accepted it is a milestone, no longer a proposal.
-    """
+def _proposed(history: list[Update], withdrawn: set[int]) -> Update | None:
+    """The latest live update that proposed a revised date, if any."""
     for update in reversed(history):
         if update.revised_due_on and update.revised_precision and update.id not in withdrawn:
-            return None if update.id in accepted else update
+            return update
     return None
 
 
