@@ -11,7 +11,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from typing import Any
 
-from bot.rules import Due, Rag
+from bot import messages
+from bot.rules import Due, Rag, how_long
 from bot.updates import NOTE_LIMIT
 from bot.views import ActionView, UpdateView
 
@@ -92,13 +93,41 @@ def update_text(update: UpdateView | None) -> str:
     return f"{when} by {update.author}" if update.author else when
 
 
-def flags(action: ActionView) -> str:
-    words = []
+def late(action: ActionView) -> str:
+    """ "since March 2027, 3 weeks" for an overdue action."""
+    since = action.overdue_since.label if action.overdue_since else "its last milestone"
+    return messages.late(since, how_long(action.overdue_for) if action.overdue_for is not None else None)
+
+
+def missed_text(action: ActionView) -> str:
+    return messages.reports_missing([d.label for d in action.missed])
+
+
+def notes(action: ActionView) -> list[str]:
+    """What needs attention, in words: overdue since when, which reports are missing."""
+    found = []
     if action.overdue:
-        words.append("Overdue")
+        found.append(f"overdue {late(action)}")
+    if action.missed:
+        found.append(missed_text(action))
+    return found
+
+
+def flags(action: ActionView) -> str:
+    words = [n[0].upper() + n[1:] for n in notes(action)]
     if action.missing:
         words.append("No update since the last BMG")
     return " · ".join(words)
+
+
+def milestone_labels(action: ActionView) -> str:
+    """The milestones as they stand, in date order; a revised one says what it replaced and when agreed."""
+    if not action.milestones:
+        return ", ".join(d.label for d in action.dues)
+    return ", ".join(
+        messages.revised_milestone(m.due.label, m.revised_from.label, m.agreed) if m.revised_from else m.due.label
+        for m in action.milestones
+    )
 
 
 def action_summary(action: ActionView) -> list[Element]:
@@ -162,7 +191,7 @@ def action_detail(action: ActionView, recent: int = 3, notice: str | None = None
         }
     )
     pairs = [("Lead", action.lead), ("Success measure", action.measure.replace("\n", "; ") or "not given")]
-    pairs.append(("Milestones", ", ".join(d.label for d in action.dues) or "none"))
+    pairs.append(("Milestones", milestone_labels(action) or "none"))
     pairs.append(("Next milestone", due_text(action.next_due)))
     if action.proposed:
         pairs.append(("Proposed new date", f"{action.proposed.label} (for the BMG to agree)"))
@@ -238,6 +267,8 @@ def updated(action: ActionView, update: Any, author: str, tz: Any) -> Card:
         history=(*action.history, entry),
         missing=False,
         overdue=action.overdue and update.rag is not Rag.BLUE,
+        overdue_since=action.overdue_since if update.rag is not Rag.BLUE else None,
+        overdue_for=action.overdue_for if update.rag is not Rag.BLUE else None,
     )
     return action_detail(fresh, notice=f"Updated by {author} at {at:%H:%M} on {at.day} {at:%b %Y}")
 

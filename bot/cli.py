@@ -267,6 +267,72 @@ async def meetings_remove(ctx: Context, day: datetime, short_name: str) -> None:
     click.echo(f"removed the BMG on {messages.day(day.date())}")
 
 
+@cli.group()
+def dates() -> None:
+    """Revised dates leads proposed, for the business unit to accept."""
+
+
+@dates.command("list")
+@click.option("--partnership", "short_name", required=True)
+@click.pass_obj
+@run_async
+async def dates_list(ctx: Context, short_name: str) -> None:
+    """Proposed dates waiting to be accepted, and which milestone each would replace."""
+    from bot.rules import revised_milestone
+    from bot.views import load_snapshot
+    from storage.models import Update
+
+    async with _transaction(ctx) as session:
+        partnership = await PartnershipRepository(session).by_short_name(short_name)
+        snapshot = await load_snapshot(session, partnership, ctx.clock.now())
+        lines = []
+        for action in snapshot.actions:
+            if action.proposed is None or action.proposal_id is None or action.proposed_at is None:
+                continue
+            proposal = await session.get_one(Update, action.proposal_id)
+            target = revised_milestone(action.milestones, action.proposed_at, snapshot.tz)
+            by = f" by {proposal.author_name}" if proposal.author_name else ""
+            at = action.proposed_at.astimezone(snapshot.tz)
+            replaces = f", to replace {target.due.label}" if target else ""
+            lines.append(f"{action.ref}  {action.proposed.label}{replaces} (proposed{by} on {at.day} {at:%B %Y})")
+    for line in lines or [f"no proposed dates are waiting for {partnership.short_name}"]:
+        click.echo(line)
+
+
+@dates.command("accept")
+@click.argument("ref")
+@click.option("--partnership", "short_name", required=True)
+@click.option("--by", "by_email", help="Email of the business unit member accepting it (default: the only one).")
+@click.pass_obj
+@run_async
+async def dates_accept(ctx: Context, ref: str, short_name: str, by_email: str | None) -> None:
+    """Accept action REF's proposed date: it replaces the milestone it revised."""
+    from bot.revisions import accept
+    from bot.views import load_snapshot
+    from storage.models import Accepted, Role
+    from storage.repositories import PeopleRepository
+
+    async with _transaction(ctx) as session:
+        partnership = await PartnershipRepository(session).by_short_name(short_name)
+        people = PeopleRepository(session)
+        if by_email:
+            person = await people.by_address(partnership, by_email)
+            if person is None:
+                raise click.ClickException(f"nobody in {partnership.short_name} has the email address {by_email}")
+        else:
+            admins = [p for p in await people.people(partnership) if p.role is Role.ADMIN]
+            if len(admins) != 1:
+                names = ", ".join(f"{p.name} <{p.email}>" for p in admins) or "nobody yet"
+                raise click.ClickException(f"say who accepts it with --by EMAIL (the business unit: {names})")
+            person = admins[0]
+        now = ctx.clock.now()
+        snapshot = await load_snapshot(session, partnership, now)
+        accepted, text = await accept(session, snapshot, person, ref, now, Accepted.CLI)
+    if not accepted:
+        raise click.ClickException(text)
+    click.echo(text)
+
+
 @cli.group("summaries")
 def summaries_group() -> None:
     """Nudges, sub-group summaries and the exception report before each BMG."""

@@ -14,11 +14,12 @@ from bot import cards, messages, posting
 from bot.language.slots import dates
 from bot.links import PaperLinks
 from bot.queries import Reply
+from bot.revisions import accept_revision
 from bot.rules import parse_due
 from bot.updates import Draft, complete, note_problem, rag_of, sensitive
 from dialogs.turn import Turn
 from dialogs.update_action import UpdateActionDialog, draft_data, saved_text
-from storage.models import DispatchKind, Partnership, Source
+from storage.models import Accepted, DispatchKind, Partnership, Source
 from storage.repositories import DispatchKey, DispatchRepository, MeetingRepository
 
 ISO_DAY = re.compile(r"\d{4}-\d{1,2}-\d{1,2}")
@@ -120,6 +121,11 @@ class Desk:
         partnership = await self.turn.session.get_one(Partnership, self.turn.person.partnership_id)
         added = await MeetingRepository(self.turn.session).add(partnership, day)
         return Reply(messages.meeting_set(day) if added else messages.meeting_exists(day))
+
+    async def accept_date(self, ref: str) -> Reply:
+        """`accept the new date for 4.2` from the business unit: the proposal becomes the milestone."""
+        turn = self.turn
+        return Reply(await accept_revision(turn.session, turn.snapshot, turn.person, ref, turn.now, Accepted.TEAMS))
 
     async def snooze(self) -> Reply:
         """Skip this cycle's reminders: recorded as skipped dispatches, so no replica sends them."""

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import date
+from datetime import date, datetime
 
 
 def _ask(admins: Sequence[str], otherwise: str = "the business unit") -> str:
@@ -276,3 +276,59 @@ def paper_ready() -> str:
 def paper_is_for_admins(admins: Sequence[str]) -> str:
     who = _ask(admins)
     return f"The BMG paper is prepared by the business unit; please ask {who}."
+
+
+def and_list(items: Sequence[str]) -> str:
+    """ "a", "a and b", "a, b and c"."""
+    return f"{', '.join(items[:-1])} and {items[-1]}" if len(items) > 1 else "".join(items)
+
+
+def late(since: str, how_long: str | None) -> str:
+    """How late an overdue action is: "since March 2027, 3 weeks"."""
+    return f"since {since}, {how_long}" if how_long else f"since {since}"
+
+
+def overdue(since: str | None, how_long: str | None) -> str:
+    return f"Overdue {late(since, how_long)}" if since else "Overdue"
+
+
+def reports_missing(labels: Sequence[str]) -> str:
+    """ "June 2026 report missing", "June 2026 and October 2026 reports missing"."""
+    return f"{and_list(labels)} {'reports' if len(labels) > 1 else 'report'} missing"
+
+
+def missed_reports(entries: Sequence[str]) -> str:
+    return "Missed reports: " + "; ".join(entries)
+
+
+def revised_milestone(label: str, was: str, agreed: datetime | None) -> str:
+    when = f", agreed {agreed.day} {agreed:%B %Y}" if agreed else ""
+    return f"{label} (revised from {was}{when})"
+
+
+def dates_are_for_admins(admins: Sequence[str]) -> str:
+    who = _ask(admins)
+    return f"Only the business unit accepts revised dates; please ask {who}."
+
+
+def which_action_to_accept() -> str:
+    return "Which action's proposed date? Say e.g. accept the new date for 4.2."
+
+
+def no_pending_proposal(ref: str) -> str:
+    return f"There is no proposed date for {ref} waiting to be accepted; its milestones stand as they are."
+
+
+def no_milestone_to_revise(ref: str) -> str:
+    return f"{ref} has no milestones, so there is no date for a proposal to replace."
+
+
+def date_accepted(ref: str, due: str, was: str) -> str:
+    return (
+        f"Accepted: {ref}'s {was} milestone is now {due}. Overdue and missed reports now count from the new date; "
+        "the plan keeps the original milestone."
+    )
+
+
+def date_already_accepted(ref: str, due: str, by: str, when: datetime) -> str:
+    return f"{ref}'s proposed date {due} was already accepted, by {by} on {when.day} {when:%B %Y}; nothing changed."

@@ -1,6 +1,6 @@
 """The BMG paper: the exception report and the whole plan table as a Word document.
 
-The BMG chair reads exceptions first (Red, Amber, overdue, no update, proposed dates) and the
+The BMG chair reads exceptions first (Red, Amber, overdue, missed reports, no update, proposed dates) and the
 plan after them. The plan table is the same rows the XLSX and CSV exports write
 (`storage.export.plan_table`), so the three never disagree; the exceptions use the same rules as
 the exception report posted in Teams (`bot.summaries.exceptions`). A RAG rating is always its word
@@ -29,8 +29,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot import cards
 from bot.messages import day
 from bot.rules import Rag
-from bot.summaries import exceptions
-from bot.views import ActionView, Snapshot, load_snapshot, missing, overdue, with_rag
+from bot.summaries import MISSED, exceptions
+from bot.views import ActionView, Snapshot, load_snapshot, missed, missing, overdue, with_rag
 from storage.export import plan_table
 from storage.models import Partnership
 from storage.repositories import PlanRepository
@@ -58,12 +58,13 @@ class PaperSummary:
     amber: int
     overdue: int
     missing: int
+    missed: int = 0  # actions with a missed report
 
     def describe(self) -> str:
         when = f"the BMG on {day(self.meeting)}" if self.meeting else "no BMG meeting set"
         return (
             f"{when}: {self.actions} actions, {self.red} Red, {self.amber} Amber, {self.overdue} overdue, "
-            f"{self.missing} with no update since the last BMG"
+            f"{self.missed} with a missed report, {self.missing} with no update since the last BMG"
         )
 
 
@@ -81,6 +82,7 @@ async def write_paper(session: AsyncSession, partnership: Partnership, out: Path
         amber=len(with_rag(actions, Rag.AMBER)),
         overdue=len(overdue(actions)),
         missing=len(missing(actions)),
+        missed=len(missed(actions)),
     )
 
 
@@ -155,7 +157,8 @@ def _exceptions(document: DocumentObject, snapshot: Snapshot) -> None:
     document.add_heading("Exceptions", level=1)
     document.add_paragraph(_counts(snapshot.actions))
     notes = {
-        "Overdue": "A milestone has passed and the action is not Blue (complete).",
+        "Overdue": "The last milestone has passed and the action is not Blue (complete).",
+        MISSED: "A milestone passed with no update posted for it (since the milestone before).",
         "No update since the last BMG": (
             f"The last BMG was on {day(snapshot.last_bmg)}." if snapshot.last_bmg else "There has been no BMG yet."
         ),
@@ -164,12 +167,12 @@ def _exceptions(document: DocumentObject, snapshot: Snapshot) -> None:
         document.add_heading(f"{title} ({len(actions)})", level=2)
         if title in notes:
             _muted(document.add_paragraph(), notes[title]).paragraph_format.keep_with_next = True
-        _exception_table(document, actions, snapshot if title == "Overdue" else None)
+        _exception_table(document, actions, title)
     _proposed(document, [a for a in snapshot.actions if a.proposed])
 
 
-def _exception_table(document: DocumentObject, actions: Sequence[ActionView], overdue_at: Snapshot | None) -> None:
-    """One kind of exception; for overdue actions, which milestones passed, since that is the question asked."""
+def _exception_table(document: DocumentObject, actions: Sequence[ActionView], title: str) -> None:
+    """One kind of exception; for overdue actions since when, for missed reports which ones."""
     if not actions:
         document.add_paragraph("None.")
         return
@@ -179,8 +182,10 @@ def _exception_table(document: DocumentObject, actions: Sequence[ActionView], ov
         _keep_whole(row)
         _text(row.cells[0], action.ref)
         _text(row.cells[1], action.description)
-        if overdue_at is not None:
-            _muted(row.cells[1].add_paragraph(), f"Milestone passed: {_passed(action, overdue_at)}")
+        if title == "Overdue":
+            _muted(row.cells[1].add_paragraph(), f"Overdue {cards.late(action)}")
+        if title == MISSED:
+            _muted(row.cells[1].add_paragraph(), cards.missed_text(action))
         _text(row.cells[2], action.lead)
         _latest(row.cells[3], action)
 
@@ -189,12 +194,6 @@ def _counts(actions: Sequence[ActionView]) -> str:
     """One line of RAG counts, worst first, so the chair sees the shape of the plan at a glance."""
     counted = [(cards.rag_word(rag), sum(1 for a in actions if a.rag is rag)) for rag in (*Rag, None)]
     return f"{len(actions)} actions: " + ", ".join(f"{n} {word}" for word, n in counted if n) + "."
-
-
-def _passed(action: ActionView, snapshot: Snapshot) -> str:
-    """The milestones already passed, each once (a measure's dates often repeat across measures)."""
-    passed = dict.fromkeys(d.label for d in action.dues if d.passed(snapshot.now, snapshot.tz))
-    return ", ".join(passed)
 
 
 def _latest(cell: _Cell, action: ActionView) -> None:
@@ -218,7 +217,7 @@ def _proposed(document: DocumentObject, actions: Sequence[ActionView]) -> None:
         assert action.proposed is not None
         row = _add_row(table)
         _text(row.cells[0], action.ref)
-        _text(row.cells[1], ", ".join(dict.fromkeys(d.label for d in action.dues)) or "none")
+        _text(row.cells[1], cards.milestone_labels(action) or "none")
         _text(row.cells[2], action.proposed.label)
 
 

@@ -11,8 +11,9 @@ from bot import cards, messages, summaries
 from bot.cards import Card
 from bot.language import Intent, IntentName, Scope
 from bot.overview import overview, overview_card, overview_text
+from bot.rules import due_soon_days
 from bot.updates import Draft
-from bot.views import ActionView, Snapshot, SubgroupView, due_by, missing, overdue, with_rag
+from bot.views import ActionView, Snapshot, SubgroupView, due_by, missed, missing, overdue, with_rag
 
 PAGE_SIZE = 8
 DUE_SOON_DAYS = 30
@@ -53,6 +54,8 @@ class UpdateDesk(Protocol):
     async def undo(self) -> Reply: ...
 
     async def set_meeting(self, text: str) -> Reply: ...
+
+    async def accept_date(self, ref: str) -> Reply: ...
 
     async def snooze(self) -> Reply: ...
 
@@ -108,7 +111,8 @@ def page(listing: Listing, actions: Sequence[ActionView]) -> Reply:
     counter = f"{start + 1}-{end} of {len(listing.refs)}" if len(listing.refs) > PAGE_SIZE else str(len(listing.refs))
     subtitle = f"{listing.subtitle} ({counter})"
     text = f"{listing.title} - {subtitle}: " + "; ".join(
-        f"{a.ref} {cards.rag_word(a.rag)}" + (" (overdue)" if a.overdue else "") for a in shown
+        f"{a.ref} {cards.rag_word(a.rag)}" + (f" ({'; '.join(cards.notes(a))})" if cards.notes(a) else "")
+        for a in shown
     )
     card = cards.action_list(listing.title, subtitle, shown, more)
     return Reply(text, card, replace(listing, shown=end))
@@ -134,11 +138,13 @@ def _list_question(
 
 
 def _due_window(ask: Ask) -> tuple[str, int]:
+    """The next 30 days, or up to the next BMG when that is later."""
     snap = ask.snapshot
-    if snap.next_bmg is not None:
-        today = snap.now.astimezone(snap.tz).date()
-        return f"before the next BMG ({messages.day(snap.next_bmg)})", (snap.next_bmg - today).days
-    return f"in the next {DUE_SOON_DAYS} days", DUE_SOON_DAYS
+    today = snap.now.astimezone(snap.tz).date()
+    days = due_soon_days(today, snap.next_bmg, DUE_SOON_DAYS)
+    if snap.next_bmg is not None and (snap.next_bmg - today).days >= days:
+        return f"before the next BMG ({messages.day(snap.next_bmg)})", days
+    return f"in the next {days} days", days
 
 
 async def due_soon(ask: Ask) -> Reply:
@@ -341,6 +347,16 @@ async def paper(ask: Ask) -> Reply:
     return await ask.desk.paper()
 
 
+async def accept_date(ask: Ask) -> Reply:
+    """The business unit accepts a proposed revised date: it replaces the milestone it revised."""
+    assert ask.desk is not None
+    if not ask.asker.is_admin:
+        return Reply(messages.dates_are_for_admins(ask.snapshot.admins))
+    if ask.intent.ref is None:
+        return Reply(messages.which_action_to_accept())
+    return await ask.desk.accept_date(ask.intent.ref)
+
+
 async def snooze(ask: Ask) -> Reply:
     assert ask.desk is not None
     return await ask.desk.snooze()
@@ -373,8 +389,10 @@ HANDLERS: dict[IntentName, Callable[[Ask], Awaitable[Reply | None]]] = {
     IntentName.SNOOZE: snooze,
     IntentName.PAPER: paper,
     IntentName.OVERVIEW: plan_overview,
-    IntentName.MISSED_REPORTS: unknown,
-    IntentName.ACCEPT_DATE: unknown,
+    IntentName.MISSED_REPORTS: _list_question(
+        "with a missed report", lambda whose: f"Missed reports for {whose}", lambda a, acts: missed(acts), True
+    ),
+    IntentName.ACCEPT_DATE: accept_date,
     IntentName.GREETING: small_talk,
     IntentName.THANKS: small_talk,
     IntentName.GOODBYE: small_talk,

@@ -1,4 +1,5 @@
-"""The plan's rules as pure functions over plain data: RAG scale, due dates, overdue, missing updates.
+"""The plan's rules as pure functions over plain data: RAG scale, due dates, overdue, missed reports,
+missing updates, and revised dates the business unit accepted.
 
 Nothing here touches a database, Teams or the wall clock: callers pass `now` from a clock and the
 partnership's timezone, so every rule is tested with plain values.
@@ -13,6 +14,8 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
+
+from babel.dates import format_timedelta
 
 LONDON = ZoneInfo("Europe/London")
 
@@ -164,16 +167,126 @@ def current_rag(history: Iterable[UpdateFacts]) -> Rag | None:
     return latest.rag if latest else None
 
 
+def in_date_order(dues: Iterable[Due]) -> tuple[Due, ...]:
+    """Milestones as they are shown: by date, each date once (measures often repeat a date)."""
+    by_day: dict[date, Due] = {}
+    for due in sorted(dues, key=lambda d: (d.on, d.precision is Precision.DAY)):
+        by_day.setdefault(due.on, due)
+    return tuple(by_day.values())
+
+
+def overdue_since(dues: Sequence[Due], rag: Rag | None, now: datetime, tz: ZoneInfo = LONDON) -> Due | None:
+    """The last milestone, when it has passed and the action is not Blue; otherwise None.
+
+    Most milestones are reporting points, so only the last one is a deadline.
+    """
+    if rag is Rag.BLUE or not dues:
+        return None
+    last = max(dues, key=lambda d: d.on)
+    return last if last.passed(now, tz) else None
+
+
 def is_overdue(dues: Sequence[Due], rag: Rag | None, now: datetime, tz: ZoneInfo = LONDON) -> bool:
-    """A milestone has passed and the action is not Blue."""
-    if rag is Rag.BLUE:
-        return False
-    return any(d.passed(now, tz) for d in dues)
+    """The last milestone has passed and the action is not Blue."""
+    return overdue_since(dues, rag, now, tz) is not None
+
+
+def late_by(due: Due, now: datetime, tz: ZoneInfo = LONDON) -> timedelta:
+    """How long since the due point passed (nothing, if it has not)."""
+    return max(now - end_of_day(due.on, tz), timedelta(0))
+
+
+def how_long(span: timedelta) -> str:
+    """A span in words, roughly: "6 days", "3 weeks", "2 months", "13 months", "2 years"."""
+    return str(format_timedelta(max(span, timedelta(days=1)), granularity="day", threshold=1.5, locale="en_GB"))
+
+
+def missed_reports(
+    dues: Sequence[Due], history: Iterable[UpdateFacts], now: datetime, tz: ZoneInfo = LONDON
+) -> tuple[Due, ...]:
+    """Milestones that passed with no live update posted in their window, in date order.
+
+    A milestone's window runs from the end of the previous milestone (the first one's is open at the
+    start) to the end of its own day. An action that was Blue when a window opened owes no report
+    for it: it was complete.
+    """
+    entries = list(history)
+    withdrawn = {u.withdraws for u in entries if u.withdraws is not None}
+    live = sorted((u for u in entries if u.withdraws is None and u.id not in withdrawn), key=lambda u: (u.at, u.id))
+    missed: list[Due] = []
+    opens: datetime | None = None
+    for due in in_date_order(dues):
+        closes = end_of_day(due.on, tz)
+        if closes > now:
+            break
+        before = [u for u in live if opens is not None and u.at < opens]
+        was_blue = bool(before) and before[-1].rag is Rag.BLUE
+        reported = any((opens is None or u.at >= opens) and u.at < closes for u in live)
+        if not reported and not was_blue:
+            missed.append(due)
+        opens = closes
+    return tuple(missed)
 
 
 def next_due(dues: Sequence[Due], now: datetime, tz: ZoneInfo = LONDON) -> Due | None:
     """The earliest milestone that has not yet passed."""
     return min((d for d in dues if not d.passed(now, tz)), key=lambda d: d.on, default=None)
+
+
+def due_soon_days(today: date, next_bmg: date | None, days: int = 30) -> int:
+    """How far ahead "due soon" looks: the next `days` days or up to the next BMG, whichever is later."""
+    return max(days, (next_bmg - today).days) if next_bmg is not None else days
+
+
+@dataclass(frozen=True)
+class Revision:
+    """A revised date the business unit accepted: it replaces the milestone originally due on `replaces`."""
+
+    replaces: date
+    due: Due
+    agreed: datetime
+
+
+@dataclass(frozen=True)
+class EffectiveMilestone:
+    """A milestone as it stands: its due point, and if a revision moved it, where from and when agreed."""
+
+    due: Due
+    revised_from: Due | None = None
+    agreed: datetime | None = None
+
+    @property
+    def original(self) -> Due:
+        return self.revised_from or self.due
+
+
+def effective_milestones(dues: Sequence[Due], revisions: Iterable[Revision]) -> tuple[EffectiveMilestone, ...]:
+    """The plan's milestones with accepted revisions applied, in date order.
+
+    Each revision replaces the milestone originally due on its `replaces` date (the latest agreed
+    wins); a revision whose milestone is no longer in the plan is ignored. The plan keeps its original
+    milestones: this is what overdue and missed reports are measured against.
+    """
+    latest: dict[date, Revision] = {}
+    for revision in sorted(revisions, key=lambda r: r.agreed):
+        latest[revision.replaces] = revision
+    result: list[EffectiveMilestone] = []
+    for due in in_date_order(dues):
+        found = latest.get(due.on)
+        result.append(EffectiveMilestone(found.due, due, found.agreed) if found else EffectiveMilestone(due))
+    return tuple(sorted(result, key=lambda m: m.due.on))
+
+
+def revised_milestone(
+    milestones: Sequence[EffectiveMilestone], proposed_at: datetime, tz: ZoneInfo = LONDON
+) -> EffectiveMilestone | None:
+    """The milestone a proposed date revises: the next one pending when it was proposed, or if every
+    milestone had passed by then, the last one. None for an action with no milestones."""
+    ordered = sorted(milestones, key=lambda m: m.due.on)
+    pending = [m for m in ordered if not m.due.passed(proposed_at, tz)]
+    if pending:
+        return pending[0]
+    return ordered[-1] if ordered else None
 
 
 def last_meeting(meetings: Iterable[date], now: datetime, tz: ZoneInfo = LONDON) -> date | None:

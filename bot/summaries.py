@@ -7,7 +7,7 @@ from collections import Counter
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 
-from bot import cards
+from bot import cards, messages
 from bot.cards import Card
 from bot.rules import Rag, end_of_day
 from bot.views import ActionView, Snapshot, SubgroupView, UpdateView
@@ -115,6 +115,10 @@ class Summary:
         return [i.action for i in self.items if i.action.missing]
 
     @property
+    def missed(self) -> list[ActionView]:
+        return [i.action for i in self.items if i.action.missed]
+
+    @property
     def proposed(self) -> list[ActionView]:
         return [i.action for i in self.items if i.action.proposed]
 
@@ -144,7 +148,9 @@ def summary_text(summary: Summary, leads: dict[int, str]) -> str:
         by = f" ({item.action.latest.author})" if item.action.latest and item.action.latest.author else ""
         lines.append(f"{item.action.ref} {change(item)}: {note}{by}".rstrip(": "))
     if summary.overdue:
-        lines.append("Overdue: " + ", ".join(a.ref for a in summary.overdue))
+        lines.append("Overdue: " + "; ".join(f"{a.ref} {cards.late(a)}" for a in summary.overdue))
+    if summary.missed:
+        lines.append(missed_line(summary.missed))
     if summary.missing:
         lines.append("No update since the last BMG: " + ", ".join(a.ref for a in summary.missing))
     if summary.proposed:
@@ -153,6 +159,11 @@ def summary_text(summary: Summary, leads: dict[int, str]) -> str:
             + ", ".join(f"{a.ref} to {a.proposed.label}" for a in summary.proposed if a.proposed)
         )
     return "\n".join(lines)
+
+
+def missed_line(actions: list[ActionView]) -> str:
+    """ "Missed reports: 4.2: June 2026 report missing; 5.1: ..." """
+    return messages.missed_reports([f"{a.ref}: {cards.missed_text(a)}" for a in actions])
 
 
 def summary_card(summary: Summary, chair: str | None) -> Card:
@@ -179,6 +190,8 @@ def summary_card(summary: Summary, chair: str | None) -> Card:
         body.append(cards.facts(facts))
         if item.action.latest and item.action.latest.comment:
             body.append(cards.written(item.action.latest.comment, subtle=True))
+    if summary.missed:
+        body.append({"type": "TextBlock", "text": missed_line(summary.missed), "wrap": True, "color": "warning"})
     if summary.missing:
         who = f" {chair}, please" if chair else ""
         body.append(
@@ -193,12 +206,25 @@ def summary_card(summary: Summary, chair: str | None) -> Card:
     return cards.card(body)
 
 
+MISSED = "Missed reports"
+
+
+def listed(title: str, actions: list[ActionView]) -> str:
+    """An exception's actions in one line: refs, and for overdue and missed reports, which milestones."""
+    if title == "Overdue":
+        return ", ".join(f"{a.ref} ({cards.late(a)})" for a in actions)
+    if title == MISSED:
+        return "; ".join(f"{a.ref}: {cards.missed_text(a)}" for a in actions)
+    return ", ".join(a.ref for a in actions)
+
+
 def exceptions(snapshot: Snapshot) -> dict[str, list[ActionView]]:
     """The whole plan's exception report: what the BMG chair reads first."""
     return {
         "Red": [a for a in snapshot.actions if a.rag is Rag.RED],
         "Amber": [a for a in snapshot.actions if a.rag is Rag.AMBER],
         "Overdue": [a for a in snapshot.actions if a.overdue],
+        MISSED: [a for a in snapshot.actions if a.missed],
         "No update since the last BMG": [a for a in snapshot.actions if a.missing],
     }
 
@@ -208,7 +234,7 @@ def exceptions_card(snapshot: Snapshot, meeting: date | None, unlinked: list[str
     body = cards.heading(f"Exception report for {when}", snapshot.plan)
     for title, actions in exceptions(snapshot).items():
         body.append({"type": "TextBlock", "text": f"{title} ({len(actions)})", "weight": "Bolder", "spacing": "Medium"})
-        body.append({"type": "TextBlock", "text": ", ".join(a.ref for a in actions) or "None", "wrap": True})
+        body.append({"type": "TextBlock", "text": listed(title, actions) or "None", "wrap": True})
     if unlinked:
         body.append(
             {
@@ -222,7 +248,7 @@ def exceptions_card(snapshot: Snapshot, meeting: date | None, unlinked: list[str
 
 
 def exceptions_text(snapshot: Snapshot, unlinked: list[str]) -> str:
-    parts = [f"{title}: {', '.join(a.ref for a in acts) or 'none'}" for title, acts in exceptions(snapshot).items()]
+    parts = [f"{title}: {listed(title, acts) or 'none'}" for title, acts in exceptions(snapshot).items()]
     if unlinked:
         parts.append("no channel linked for: " + "; ".join(unlinked))
     return "Exception report - " + "; ".join(parts)

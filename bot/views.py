@@ -7,23 +7,37 @@ filter after that is a pure function over the snapshot, so answers are tested wi
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass, field
-from datetime import date, datetime
+from dataclasses import dataclass, field, replace
+from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.rules import Due, Rag, is_missing_update, is_overdue, last_meeting, next_due, next_meeting
+from bot.rules import (
+    Due,
+    EffectiveMilestone,
+    Rag,
+    effective_milestones,
+    is_missing_update,
+    last_meeting,
+    late_by,
+    missed_reports,
+    next_due,
+    next_meeting,
+    overdue_since,
+)
 from storage.models import Membership, Partnership, Person, Role, Update
 from storage.repositories import (
     MeetingRepository,
     PeopleRepository,
     PlanRepository,
+    RevisionRepository,
     UpdateRepository,
     current_of,
     dues,
     facts,
+    revision,
 )
 
 
@@ -46,15 +60,21 @@ class ActionView:
     lead_subgroup_id: int | None
     lead_person_id: int | None
     measure: str
-    dues: tuple[Due, ...]
+    dues: tuple[Due, ...]  # the milestones as they stand (accepted revisions applied), in date order
     rag: Rag | None
     latest: UpdateView | None
     history: tuple[UpdateView, ...]
     next_due: Due | None
-    overdue: bool
-    missing: bool
-    proposed: Due | None = None  # a revised date proposed in the latest update that gave one
-    missed: tuple[Due, ...] = ()  # milestones that passed with no report
+    overdue: bool  # the last milestone has passed and the action is not Blue
+    missing: bool  # no update since the last BMG
+    # A revised date proposed in the latest update that gave one, until the business unit accepts it:
+    proposed: Due | None = None
+    overdue_since: Due | None = None  # the last milestone, when overdue
+    overdue_for: timedelta | None = None  # how long since it passed, when overdue
+    missed: tuple[Due, ...] = ()  # milestones that passed with no update posted for them, in date order
+    milestones: tuple[EffectiveMilestone, ...] = ()  # `dues` with where each revised one came from
+    proposal_id: int | None = None  # the update that made the latest proposal (pending or accepted)
+    proposed_at: datetime | None = None  # and when it was posted
 
 
 @dataclass(frozen=True)
@@ -129,6 +149,10 @@ def missing(actions: Iterable[ActionView]) -> list[ActionView]:
     return [a for a in actions if a.missing]
 
 
+def missed(actions: Iterable[ActionView]) -> list[ActionView]:
+    return [a for a in actions if a.missed]
+
+
 async def load_snapshot(session: AsyncSession, partnership: Partnership, now: datetime) -> Snapshot:
     tz = ZoneInfo(partnership.timezone)
     plans = PlanRepository(session)
@@ -136,6 +160,7 @@ async def load_snapshot(session: AsyncSession, partnership: Partnership, now: da
     actions = await plans.actions(plan)
     objectives = {o.id: o for o in await plans.objectives(plan)}
     histories = await UpdateRepository(session).histories([a.id for a in actions])
+    revisions = await RevisionRepository(session).for_actions([a.id for a in actions])
     meetings = await MeetingRepository(session).dates(partnership)
     people_repo = PeopleRepository(session)
     people = {p.id: p for p in await people_repo.people(partnership)}
@@ -152,7 +177,15 @@ async def load_snapshot(session: AsyncSession, partnership: Partnership, now: da
         history = histories[action.id]
         withdrawn = {u.withdraws_id for u in history if u.withdraws_id is not None}
         current = current_of(history)
-        action_dues = tuple(dues(action))
+        rag = current.rag if current else None
+        history_facts = [facts(u) for u in history]
+        accepted = revisions[action.id]
+        agreed = [replace(revision(r), agreed=r.accepted_at.astimezone(tz)) for r in accepted]
+        milestones = effective_milestones(dues(action), agreed)
+        action_dues = tuple(m.due for m in milestones)
+        late = overdue_since(action_dues, rag, now, tz)
+        proposal = _proposed(history, withdrawn)
+        pending = proposal is not None and proposal.id not in {r.proposal_id for r in accepted}
         views.append(
             ActionView(
                 id=action.id,
@@ -164,15 +197,23 @@ async def load_snapshot(session: AsyncSession, partnership: Partnership, now: da
                 lead_person_id=action.lead_person_id,
                 measure=action.success_measure,
                 dues=action_dues,
-                rag=current.rag if current else None,
+                rag=rag,
                 latest=_update_view(current, people, tz) if current else None,
                 history=tuple(
                     _update_view(u, people, tz, withdrawn=u.id in withdrawn) for u in history if u.withdraws_id is None
                 ),
                 next_due=next_due(action_dues, now, tz),
-                overdue=is_overdue(action_dues, current.rag if current else None, now, tz),
-                missing=is_missing_update([facts(u) for u in history], meetings, now, tz),
-                proposed=_proposed(history, withdrawn),
+                overdue=late is not None,
+                missing=is_missing_update(history_facts, meetings, now, tz),
+                proposed=Due(proposal.revised_due_on, proposal.revised_precision)
+                if pending and proposal and proposal.revised_due_on and proposal.revised_precision
+                else None,
+                overdue_since=late,
+                overdue_for=late_by(late, now, tz) if late else None,
+                missed=missed_reports(action_dues, history_facts, now, tz),
+                milestones=milestones,
+                proposal_id=proposal.id if proposal else None,
+                proposed_at=proposal.created_at if proposal else None,
             )
         )
     return Snapshot(
@@ -188,11 +229,11 @@ async def load_snapshot(session: AsyncSession, partnership: Partnership, now: da
     )
 
 
-def _proposed(history: list[Update], withdrawn: set[int]) -> Due | None:
-    """The revised date the latest live update proposed, if any; the milestones themselves stand."""
+def _proposed(history: list[Update], withdrawn: set[int]) -> Update | None:
+    """The latest live update that proposed a revised date, if any."""
     for update in reversed(history):
         if update.revised_due_on and update.revised_precision and update.id not in withdrawn:
-            return Due(update.revised_due_on, update.revised_precision)
+            return update
     return None
 
 

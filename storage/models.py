@@ -77,6 +77,13 @@ class Source(enum.StrEnum):
     CLI = "cli"
 
 
+class Accepted(enum.StrEnum):
+    """Where the business unit accepted a revised date."""
+
+    TEAMS = "teams"
+    CLI = "cli"
+
+
 class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING)
 
@@ -230,6 +237,26 @@ class Update(Base):
     withdraws_id: Mapped[int | None] = mapped_column(ForeignKey("progress_update.id"))
 
 
+class MilestoneRevision(Base):
+    """A revised date proposed in an update and accepted by the business unit (append-only).
+
+    It replaces the milestone originally due on `replaces_on`; the plan's milestones are kept as written.
+    """
+
+    __tablename__ = "milestone_revision"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    action_id: Mapped[int] = mapped_column(ForeignKey("action.id", ondelete="CASCADE"), index=True)
+    proposal_id: Mapped[int] = mapped_column(ForeignKey("progress_update.id"), unique=True)
+    replaces_on: Mapped[date] = mapped_column(Date)
+    due_on: Mapped[date] = mapped_column(Date)
+    precision: Mapped[Precision] = mapped_column(_enum(Precision, "revision_precision"))
+    accepted_by_id: Mapped[int | None] = mapped_column(ForeignKey("person.id", ondelete="SET NULL"))
+    accepted_by_name: Mapped[str] = mapped_column(String(200))
+    accepted_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    source: Mapped[Accepted] = mapped_column(_enum(Accepted, "revision_source"))
+
+
 class Meeting(Base):
     """A dated Business Management Group meeting."""
 
@@ -331,3 +358,9 @@ class AppendOnlyError(RuntimeError):
 @event.listens_for(Update, "before_delete")
 def _refuse_rewrite(mapper: Mapper[Any], connection: Any, target: Update) -> None:
     raise AppendOnlyError("progress updates are never edited or deleted; add a withdrawal instead")
+
+
+@event.listens_for(MilestoneRevision, "before_update")
+@event.listens_for(MilestoneRevision, "before_delete")
+def _refuse_revision_rewrite(mapper: Mapper[Any], connection: Any, target: MilestoneRevision) -> None:
+    raise AppendOnlyError("accepted revisions are never edited or deleted; accept a newer proposal instead")

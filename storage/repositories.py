@@ -12,7 +12,7 @@ from sqlalchemy import func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.rules import Due, UpdateFacts, current_update
+from bot.rules import Due, Revision, UpdateFacts, current_update
 from storage.errors import NotFoundError
 from storage.models import (
     Action,
@@ -24,6 +24,7 @@ from storage.models import (
     Meeting,
     Membership,
     Milestone,
+    MilestoneRevision,
     Objective,
     Partnership,
     Person,
@@ -243,6 +244,44 @@ class UpdateRepository:
             .order_by(Update.created_at.desc(), Update.id.desc())
             .limit(1)
         )
+
+
+class RevisionRepository:
+    """Revised dates the business unit accepted: appended, one per proposal, never edited."""
+
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def accept(self, revision: MilestoneRevision) -> bool:
+        """Record an acceptance; False if that proposal was already accepted (by anyone, on any replica)."""
+        if await self.for_proposal(revision.proposal_id) is not None:
+            return False
+        try:
+            async with self.session.begin_nested():
+                self.session.add(revision)
+                await self.session.flush()
+        except IntegrityError:
+            return False
+        return True
+
+    async def for_proposal(self, proposal_id: int) -> MilestoneRevision | None:
+        return await self.session.scalar(select(MilestoneRevision).where(MilestoneRevision.proposal_id == proposal_id))
+
+    async def for_actions(self, action_ids: Sequence[int]) -> dict[int, list[MilestoneRevision]]:
+        """Each action's accepted revisions, oldest first, in one query."""
+        result: dict[int, list[MilestoneRevision]] = defaultdict(list)
+        if action_ids:
+            for row in await self.session.scalars(
+                select(MilestoneRevision)
+                .where(MilestoneRevision.action_id.in_(action_ids))
+                .order_by(MilestoneRevision.accepted_at, MilestoneRevision.id)
+            ):
+                result[row.action_id].append(row)
+        return {action_id: result[action_id] for action_id in action_ids}
+
+
+def revision(row: MilestoneRevision) -> Revision:
+    return Revision(replaces=row.replaces_on, due=Due(row.due_on, row.precision), agreed=row.accepted_at)
 
 
 def current_of(history: Sequence[Update]) -> Update | None:

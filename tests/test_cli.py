@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import sqlite3
 from collections.abc import Callable
@@ -12,6 +13,7 @@ from click.testing import CliRunner, Result
 
 from bot.cli import Context, cli
 from bot.clock import FixedClock
+from bot.rules import Rag
 from bot.settings import Settings
 from tests.conftest import london
 
@@ -187,3 +189,58 @@ def test_summaries_preview_refuses_what_it_cannot_read(planbot: Run) -> None:
     assert "'next Monday' is not a day (YYYY-MM-DD) or a day and time (YYYY-MM-DDTHH:MM)" in bad.output
     help_text = " ".join(planbot("summaries", "preview", "--help").output.split())
     assert "a day, YYYY-MM-DD, read as 09:00 Europe/London (PLANBOT_TIMEZONE) that day" in help_text
+
+
+async def _propose(url: str, ref: str, revised: str) -> None:
+    """Fiona (QA subgroup chair) proposes a revised date for `ref` on 20 November 2026."""
+    from sqlalchemy import select
+
+    from bot.rules import parse_due
+    from storage.db import Database, async_url
+    from storage.models import Person, Source, Update
+    from tests.factories import action
+
+    database = Database(async_url(url))
+    try:
+        async with database.transaction() as session:
+            fiona = await session.scalar(select(Person).where(Person.email == "fiona.mcleod@ncscp.example.org"))
+            assert fiona is not None
+            due = parse_due(revised)
+            target = await action(session, "NCSCP", ref)
+            session.add(
+                Update(
+                    action_id=target.id,
+                    rag=Rag.AMBER,
+                    comment="Analyst starts in December; the report moves.",
+                    created_at=london(2026, 11, 20, 9),
+                    source=Source.CHAT,
+                    author_id=fiona.id,
+                    author_name=fiona.name,
+                    revised_due_on=due.on,
+                    revised_precision=due.precision,
+                )
+            )
+    finally:
+        await database.dispose()
+
+
+def test_dates_list_and_accept(planbot: Run, tmp_path: Path) -> None:
+    planbot("demo", "--rebase")
+    assert planbot("dates", "list", "--partnership", "NCSCP").output == "no proposed dates are waiting for NCSCP\n"
+    asyncio.run(_propose(f"sqlite:///{tmp_path / 'plan.db'}", "2.2", "2027-01"))
+    listed = planbot("dates", "list", "--partnership", "NCSCP")
+    assert (
+        listed.output == "2.2  January 2027, to replace November 2026 (proposed by Fiona McLeod on 20 November 2026)\n"
+    )
+    who = planbot("dates", "accept", "2.2", "--partnership", "NCSCP")
+    assert who.exit_code == 1
+    assert "say who accepts it with --by EMAIL (the business unit: Gareth Lloyd" in who.output
+    lead = planbot("dates", "accept", "2.2", "--partnership", "NCSCP", "--by", "fiona.mcleod@ncscp.example.org")
+    assert lead.exit_code == 1 and "Only the business unit accepts revised dates" in lead.output
+    done = planbot("dates", "accept", "2.2", "--partnership", "NCSCP", "--by", "PRIYA.SHAH@ncscp.example.org")
+    assert done.exit_code == 0, done.output
+    assert done.output.startswith("Accepted: 2.2's November 2026 milestone is now January 2027.")
+    assert planbot("dates", "list", "--partnership", "NCSCP").output == "no proposed dates are waiting for NCSCP\n"
+    again = planbot("dates", "accept", "2.2", "--partnership", "NCSCP", "--by", "priya.shah@ncscp.example.org")
+    assert again.exit_code == 0
+    assert "already accepted, by Priya Shah on 23 November 2026; nothing changed." in again.output

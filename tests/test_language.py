@@ -256,6 +256,8 @@ README_INTENTS = {
     "progress on 13.2: audit done, on track": IntentName.UPDATE,
     "4.2 amber": IntentName.UPDATE,
     "4.2 purple: ...": IntentName.UPDATE,
+    "4.2 report delayed until March": IntentName.UPDATE,
+    "amber: analysis delayed": IntentName.UPDATE,
     "update": IntentName.UPDATE,
     "undo": IntentName.UNDO,
     "more": IntentName.MORE,

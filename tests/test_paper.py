@@ -107,12 +107,15 @@ def fill(cell: _Cell) -> str | None:
 
 
 def expected_exceptions(snapshot: Snapshot) -> dict[str, list[str]]:
-    """The four kinds of exception by the rules' words: Red, Amber, a milestone passed and not Blue, no update."""
+    """The kinds of exception by the rules' words: Red, Amber, the last milestone passed and not Blue,
+    a milestone passed with no report, no update."""
     actions = snapshot.actions
+    today = NOW.date()
     return {
         "Red": [a.ref for a in actions if a.rag is Rag.RED],
         "Amber": [a.ref for a in actions if a.rag is Rag.AMBER],
-        "Overdue": [a.ref for a in actions if a.rag is not Rag.BLUE and any(d.on < NOW.date() for d in a.dues)],
+        "Overdue": [a.ref for a in actions if a.rag is not Rag.BLUE and a.dues and max(d.on for d in a.dues) < today],
+        "Missed reports": [a.ref for a in actions if a.missed],
         NO_UPDATE: [a.ref for a in actions if a.missing],
     }
 
@@ -133,7 +136,7 @@ async def test_the_heading_names_the_partnership_plan_and_meeting(paper: Paper) 
 
 async def test_the_exceptions_come_before_the_plan(paper: Paper) -> None:
     headings = [re.sub(r" \(\d+\)$", "", h) for h in under_headings(paper.document) if h]
-    assert headings == ["Exceptions", "Red", "Amber", "Overdue", NO_UPDATE, "The plan"]
+    assert headings == ["Exceptions", "Red", "Amber", "Overdue", "Missed reports", NO_UPDATE, "The plan"]
 
 
 async def test_the_plan_table_is_the_exported_table(paper: Paper) -> None:
@@ -167,19 +170,25 @@ async def test_the_exceptions_list_the_right_actions(paper: Paper) -> None:
     expected = expected_exceptions(paper.snapshot)
     for title, refs in expected.items():
         assert refs_listed(sections, f"{title} ({len(refs)})") == refs, title
-    # By hand from the demo plan: 3.1 went Red on 9 October; 3.2 has never had an update;
-    # 2.3 is Blue (complete), so it is neither overdue nor owed an update; 2.2 is Red since the fixture's update.
+    # By hand from the demo plan: 3.1 went Red on 9 October and its only milestone was October 2019;
+    # 3.2 has never had an update, but its milestones run to February 2020; 2.3 is Blue (complete), so it
+    # is neither overdue nor owed an update; 2.2 reported in June, then nothing until the fixture's Red
+    # update on 1 November (for February), so its October report is missing.
     assert {"2.2", "3.1"} <= set(expected["Red"])
-    assert "3.2" in expected[NO_UPDATE] and "3.2" in expected["Overdue"]
-    assert "2.3" not in expected["Overdue"] + expected[NO_UPDATE]
-    assert "2.2" in expected["Overdue"] and "2.2" not in expected[NO_UPDATE]
+    assert "3.1" in expected["Overdue"]
+    assert "3.2" in expected[NO_UPDATE] and "3.2" not in expected["Overdue"]
+    assert "2.3" not in expected["Overdue"] + expected[NO_UPDATE] + expected["Missed reports"]
+    assert "2.2" not in expected["Overdue"] and "2.2" not in expected[NO_UPDATE]
     red_rows = cells(only_table(sections[f"Red ({len(expected['Red'])})"]))
     note = next(row[3] for row in red_rows if row[0] == "2.2")
     assert note == f"{RED_NOTE}\nRed, Fiona McLeod, 1 November 2019"
     overdue_rows = cells(only_table(sections[f"Overdue ({len(expected['Overdue'])})"]))
     action_cells = {row[0]: row[1] for row in overdue_rows}
-    assert action_cells["3.1"].endswith("\nMilestone passed: October 2019")
-    assert action_cells["2.2"].endswith("\nMilestone passed: June 2019, October 2019")  # each once, of two measures
+    assert action_cells["3.1"].endswith("\nOverdue since October 2019, 3 days")  # 1 November 00:00 to 4th 09:00
+    missed_rows = cells(only_table(sections[f"Missed reports ({len(expected['Missed reports'])})"]))
+    missed_cells = {row[0]: row[1] for row in missed_rows}
+    assert missed_cells["3.2"].endswith("\nJune 2019 and October 2019 reports missing")
+    assert missed_cells["2.2"].endswith("\nOctober 2019 report missing")
     missing_rows = cells(only_table(sections[f"{NO_UPDATE} ({len(expected[NO_UPDATE])})"]))
     assert next(row[3] for row in missing_rows if row[0] == "3.2") == "No update yet."
     assert not [h for h in sections if h.startswith("Proposed date changes")]
@@ -194,6 +203,7 @@ async def test_the_summary_counts_what_the_paper_lists(paper: Paper) -> None:
         amber=len(expected["Amber"]),
         overdue=len(expected["Overdue"]),
         missing=len(expected[NO_UPDATE]),
+        missed=len(expected["Missed reports"]),
     )
     assert paper.summary.describe().startswith("the BMG on Wednesday 13 November 2019: 30 actions,")
 

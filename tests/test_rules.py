@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 
 import pytest
 
@@ -11,16 +11,25 @@ from bot.rules import (
     Due,
     Precision,
     Rag,
+    Revision,
     UpdateFacts,
     current_rag,
     current_update,
+    due_soon_days,
+    effective_milestones,
+    how_long,
+    in_date_order,
     is_missing_update,
     is_overdue,
     last_meeting,
+    late_by,
+    missed_reports,
     next_due,
     next_meeting,
+    overdue_since,
     parse_due,
     parse_dues,
+    revised_milestone,
 )
 from tests.conftest import london
 
@@ -45,6 +54,34 @@ def test_overdue_in_winter_time() -> None:
     november = Due.month(2019, 11)
     assert not is_overdue([november], Rag.GREEN, datetime(2019, 11, 30, 23, 59, tzinfo=UTC))
     assert is_overdue([november], Rag.GREEN, datetime(2019, 12, 1, 0, 0, tzinfo=UTC))
+
+
+def test_only_the_last_milestone_makes_an_action_overdue() -> None:
+    # June and October are reporting points; February is the deadline.
+    dues = parse_dues("June 2019 Oct 2019 Feb 2020")
+    assert not is_overdue(dues, Rag.GREEN, london(2019, 11, 1)), "two reporting points passed, the last has not"
+    assert not is_overdue(dues, None, london(2020, 2, 29, 23, 59))
+    assert is_overdue(dues, Rag.GREEN, london(2020, 3, 1))
+    assert overdue_since(dues, Rag.AMBER, london(2020, 3, 1)) == Due.month(2020, 2)
+    assert overdue_since(dues, Rag.BLUE, london(2020, 3, 1)) is None
+
+
+def test_the_last_milestone_is_the_latest_by_date_whatever_the_order_written() -> None:
+    written = [Due.month(2020, 2), Due.month(2019, 6)]
+    assert not is_overdue(written, Rag.RED, london(2019, 7, 1))
+    assert overdue_since(written, Rag.RED, london(2020, 3, 1)) == Due.month(2020, 2)
+    assert in_date_order([*written, Due.month(2019, 6)]) == (Due.month(2019, 6), Due.month(2020, 2))
+
+
+def test_how_late_in_words() -> None:
+    march = Due.month(2027, 3)
+    assert late_by(march, london(2027, 4, 22)) == timedelta(days=21)
+    assert late_by(march, london(2027, 3, 15)) == timedelta(0), "not yet due"
+    assert how_long(late_by(march, london(2027, 4, 22))) == "3 weeks"
+    assert how_long(late_by(march, london(2027, 6, 1))) == "2 months"
+    assert how_long(late_by(march, london(2027, 4, 1, 9))) == "1 day", "hours late still reads as a day"
+    assert how_long(timedelta(days=10)) == "10 days"
+    assert how_long(timedelta(days=400)) == "13 months"
 
 
 def test_blue_is_never_overdue_and_no_update_can_be() -> None:
@@ -145,6 +182,82 @@ def test_before_the_first_bmg_only_actions_never_updated_are_missing() -> None:
 
 def test_a_completed_action_owes_no_update() -> None:
     assert not is_missing_update([update(1, london(2019, 5, 1), Rag.BLUE)], MEETINGS, london(2019, 12, 1))
+
+
+REPORTING = [Due.month(2026, 6), Due.month(2026, 10), Due.month(2027, 2)]
+
+
+def test_a_report_is_missed_when_no_update_came_in_its_window() -> None:
+    history = [update(1, london(2026, 5, 20), Rag.GREEN), update(2, london(2026, 11, 2), Rag.GREEN)]
+    # June reported (20 May is in its window); October's window (July-October) had nothing; 2 November is
+    # in February's window, which has not closed.
+    assert missed_reports(REPORTING, history, london(2026, 12, 1)) == (Due.month(2026, 10),)
+    assert missed_reports(REPORTING, [], london(2027, 3, 1)) == tuple(REPORTING), "in date order"
+    assert missed_reports(REPORTING, [], london(2026, 6, 30, 23)) == (), "June has not passed yet"
+
+
+def test_a_window_runs_from_the_end_of_the_previous_milestone_to_the_end_of_its_own() -> None:
+    last_minute = [update(1, london(2026, 6, 30, 23, 59), Rag.AMBER)]
+    assert missed_reports(REPORTING, last_minute, london(2026, 11, 1)) == (Due.month(2026, 10),)
+    first_minute = [update(1, london(2026, 7, 1, 0, 0), Rag.AMBER)]
+    assert missed_reports(REPORTING, first_minute, london(2026, 11, 1)) == (Due.month(2026, 6),)
+    written_backwards = list(reversed(REPORTING))
+    assert missed_reports(written_backwards, first_minute, london(2026, 11, 1)) == (Due.month(2026, 6),)
+
+
+def test_a_withdrawn_update_reports_nothing() -> None:
+    history = [update(1, london(2026, 6, 10), Rag.GREEN), update(2, london(2026, 6, 10, 0, 5), None, withdraws=1)]
+    assert missed_reports(REPORTING[:1], history, london(2026, 7, 1)) == (Due.month(2026, 6),)
+
+
+def test_a_blue_action_owes_no_reports_after_it_became_blue() -> None:
+    done_in_august = [update(1, london(2026, 6, 1), Rag.AMBER), update(2, london(2026, 8, 1), Rag.BLUE)]
+    assert missed_reports(REPORTING, done_in_august, london(2027, 6, 1)) == ()
+    reopened = [*done_in_august, update(3, london(2026, 11, 5), Rag.AMBER)]
+    assert missed_reports(REPORTING, reopened, london(2027, 6, 1)) == (), "November's update reported for February"
+    assert missed_reports([*REPORTING, Due.month(2027, 6)], reopened, london(2027, 7, 1)) == (Due.month(2027, 6),)
+
+
+def test_due_soon_looks_30_days_ahead_or_to_the_next_bmg_whichever_is_later() -> None:
+    today = date(2026, 11, 23)
+    assert due_soon_days(today, date(2026, 11, 30)) == 30, "a BMG next week does not shorten the window"
+    assert due_soon_days(today, date(2027, 1, 20)) == 58
+    assert due_soon_days(today, None) == 30
+
+
+AGREED = london(2026, 12, 3, 14)
+
+
+def test_an_accepted_revision_replaces_its_milestone_and_keeps_where_it_came_from() -> None:
+    moved = Revision(replaces=date(2026, 10, 31), due=Due.month(2027, 3), agreed=AGREED)
+    milestones = effective_milestones(REPORTING, [moved])
+    assert [m.due for m in milestones] == [Due.month(2026, 6), Due.month(2027, 2), Due.month(2027, 3)], "date order"
+    revised = milestones[-1]
+    assert (revised.revised_from, revised.agreed, revised.original) == (Due.month(2026, 10), AGREED, REPORTING[1])
+    assert effective_milestones(REPORTING, [])[1].revised_from is None
+    stale = Revision(replaces=date(2025, 1, 31), due=Due.month(2027, 3), agreed=AGREED)
+    assert [m.due for m in effective_milestones(REPORTING, [stale])] == REPORTING, "its milestone is not in the plan"
+
+
+def test_the_latest_agreed_revision_of_a_milestone_wins() -> None:
+    first = Revision(replaces=date(2027, 2, 28), due=Due.month(2027, 4), agreed=AGREED)
+    second = Revision(replaces=date(2027, 2, 28), due=Due.month(2027, 6), agreed=AGREED + timedelta(days=90))
+    assert effective_milestones(REPORTING, [second, first])[-1].due == Due.month(2027, 6)
+
+
+def test_overdue_and_missed_reports_follow_the_revised_milestones() -> None:
+    moved = Revision(replaces=date(2027, 2, 28), due=Due.month(2027, 6), agreed=AGREED)
+    dues = [m.due for m in effective_milestones(REPORTING, [moved])]
+    assert not is_overdue(dues, Rag.AMBER, london(2027, 4, 1)), "February moved to June"
+    assert missed_reports(dues, [], london(2027, 4, 1)) == (Due.month(2026, 6), Due.month(2026, 10))
+
+
+def test_a_proposal_revises_the_next_pending_milestone_or_else_the_last() -> None:
+    milestones = effective_milestones(REPORTING, [])
+    assert revised_milestone(milestones, london(2026, 7, 15)) == milestones[1], "June had passed; October pending"
+    assert revised_milestone(milestones, london(2026, 6, 30, 12)) == milestones[0], "June's last day is not over"
+    assert revised_milestone(milestones, london(2027, 5, 1)) == milestones[2], "all passed: the last"
+    assert revised_milestone((), london(2027, 5, 1)) is None
 
 
 def test_fixed_clock_refuses_naive_times() -> None:

@@ -1,0 +1,117 @@
+"""Handlers over a snapshot built by hand: missed reports, accepting a date, due soon, and what they say."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from datetime import date, timedelta
+
+from bot import cards, queries, summaries
+from bot.cards import Card
+from bot.language import Intent, IntentName
+from bot.queries import Ask, Asker, Reply
+from bot.rules import LONDON, Due, Precision, Revision, effective_milestones
+from bot.views import ActionView, Snapshot, SubgroupView
+from tests.conftest import london
+from tests.teams import card_texts
+from tests.test_cards import action
+
+NOW = london(2027, 4, 22, 10)
+PRIYA = Asker(1, "Priya", is_admin=True)
+FIONA = Asker(2, "Fiona", is_admin=False)
+
+
+def late(view: ActionView) -> ActionView:
+    """Overdue since March 2027 (three weeks before NOW), with June and October 2026 reports missing."""
+    return replace(
+        view,
+        overdue=True,
+        overdue_since=Due.month(2027, 3),
+        overdue_for=timedelta(days=21, hours=10),
+        missed=(Due.month(2026, 6), Due.month(2026, 10)),
+    )
+
+
+def snapshot(*actions: ActionView, meetings: tuple[date, ...] = ()) -> Snapshot:
+    qa = SubgroupView(1, "Children's QA subgroup", ("QA",), chair_id=2, member_ids=frozenset())
+    return Snapshot("NCSCP", "Business Plan 2019-22", NOW, LONDON, list(actions), list(meetings), [qa], {2: "Fiona"})
+
+
+@dataclass
+class Desk:
+    accepted: list[str] = field(default_factory=list)
+
+    async def accept_date(self, ref: str) -> Reply:
+        self.accepted.append(ref)
+        return Reply(f"accepted {ref}")
+
+
+async def ask(name: IntentName, snap: Snapshot, asker: Asker = PRIYA, desk: Desk | None = None, **kw: str) -> Reply:
+    reply = await queries.answer(Ask(Intent(name, **kw), snap, asker, desk=desk))  # type: ignore[arg-type]
+    assert reply is not None
+    return reply
+
+
+async def test_missed_reports_lists_the_actions_and_which_reports() -> None:
+    snap = snapshot(late(action("4.2")), action("4.3"))
+    reply = await ask(IntentName.MISSED_REPORTS, snap)
+    assert reply.text == (
+        "Missed reports for the whole of Business Plan 2019-22 - Business Plan 2019-22 (1): "
+        "4.2 Amber (overdue since March 2027, 3 weeks; June 2026 and October 2026 reports missing)"
+    )
+    assert reply.card is not None
+    assert "Attention: Overdue since March 2027, 3 weeks · June 2026 and October 2026 reports missing" in (
+        _texts(reply.card)
+    )
+    none = await ask(IntentName.MISSED_REPORTS, snapshot(action("4.3")))
+    assert none.text == "Nothing with a missed report for the whole of Business Plan 2019-22."
+
+
+async def test_only_the_business_unit_accepts_a_date() -> None:
+    desk = Desk()
+    refused = await ask(IntentName.ACCEPT_DATE, snapshot(action()), FIONA, desk, ref="4.2")
+    assert refused.text.startswith("Only the business unit accepts revised dates")
+    which = await ask(IntentName.ACCEPT_DATE, snapshot(action()), PRIYA, desk)
+    assert which.text == "Which action's proposed date? Say e.g. accept the new date for 4.2."
+    done = await ask(IntentName.ACCEPT_DATE, snapshot(action()), PRIYA, desk, ref="4.2")
+    assert (done.text, desk.accepted) == ("accepted 4.2", ["4.2"])
+
+
+async def test_due_soon_looks_30_days_ahead_when_the_bmg_is_sooner() -> None:
+    soon = replace(action("4.2"), next_due=Due.month(2027, 5))  # 31 May: 39 days after 22 April
+    in_window = replace(action("4.3"), next_due=Due(date(2027, 5, 15), Precision.DAY))
+    snap = snapshot(soon, in_window, meetings=(date(2027, 4, 28),))
+    reply = await ask(IntentName.DUE_SOON, snap)
+    assert reply.text.startswith("Due in the next 30 days for the whole of Business Plan 2019-22")
+    assert reply.listing is not None and reply.listing.refs == ("4.3",)
+    later_bmg = snapshot(soon, in_window, meetings=(date(2027, 6, 9),))
+    reply = await ask(IntentName.DUE_SOON, later_bmg)
+    assert reply.text.startswith("Due before the next BMG (Wednesday 9 June 2027)")
+    assert reply.listing is not None and reply.listing.refs == ("4.2", "4.3")
+
+
+def test_a_sub_group_summary_and_the_exception_report_name_the_missed_reports() -> None:
+    snap = snapshot(late(action("4.2")), replace(action("4.3"), missed=(Due.month(2026, 6),)))
+    group = snap.subgroups[0]
+    summary = summaries.summary_for(snap, group, date(2027, 4, 28))
+    text = summaries.summary_text(summary, {})
+    assert "Overdue: 4.2 since March 2027, 3 weeks" in text
+    assert "Missed reports: 4.2: June 2026 and October 2026 reports missing; 4.3: June 2026 report missing" in text
+    assert "Missed reports: 4.2: June 2026 and October 2026 reports missing; 4.3: June 2026 report missing" in (
+        _texts(summaries.summary_card(summary, "Fiona"))
+    )
+    report = summaries.exceptions_text(snap, [])
+    assert "Overdue: 4.2 (since March 2027, 3 weeks)" in report
+    assert "Missed reports: 4.2: June 2026 and October 2026 reports missing; 4.3: June 2026 report missing" in report
+
+
+def test_milestones_show_in_date_order_with_a_revision_s_origin() -> None:
+    moved = Revision(date(2026, 10, 31), Due.month(2027, 3), london(2026, 12, 3, 15))
+    milestones = effective_milestones([Due.month(2026, 10), Due.month(2026, 6)], [moved])
+    view = replace(action(), dues=tuple(m.due for m in milestones), milestones=milestones)
+    assert "Milestones: June 2026, March 2027 (revised from October 2026, agreed 3 December 2026)" in _texts(
+        cards.action_detail(view)
+    )
+
+
+def _texts(card: Card) -> list[str]:
+    return card_texts(card)
