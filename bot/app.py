@@ -19,6 +19,7 @@ from sqlalchemy import text
 from bot.adapter import create_adapter
 from bot.clock import Clock, SystemClock
 from bot.handler import PlanBot
+from bot.language import warm
 from bot.messenger import Messenger
 from bot.paper import write_paper
 from bot.scheduler import Scheduler, run_forever
@@ -47,6 +48,7 @@ def create_app(settings: Settings, clock: Clock | None = None, database: Databas
     app[SETTINGS] = settings
 
     async def lifecycle(app: web.Application) -> AsyncIterator[None]:
+        await asyncio.to_thread(warm)  # train the language model from its corpus before the first message
         owned = database is None
         db = database or Database(settings.database_url)
         app[DATABASE] = db

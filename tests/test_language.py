@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from bot import messages
 from bot.demo import demo_files
 from bot.language import Intent, IntentName, Scope, SubgroupIndex, recognise, vocabulary
 from bot.language.classifier import corpus, read_corpus
@@ -292,3 +293,12 @@ def test_a_malformed_corpus_line_is_named() -> None:
         read_corpus("help\thelp\ndance\tlet's dance\n")
     with pytest.raises(ValueError, match="corpus line 1: write it as label<TAB>utterance"):
         read_corpus("help me please\n")
+
+
+@pytest.mark.parametrize("admin", [False, True])
+def test_everything_help_suggests_is_understood_as_written(admin: bool) -> None:
+    for said_list, what in messages.help_lines("8.1", "CDOP", admin):
+        for example in said_list:
+            intent = said(example)
+            assert intent.name is not IntentName.UNKNOWN, f"help says {example!r} ({what}) but it is not understood"
+            assert not intent.confirm, example

@@ -10,11 +10,14 @@ delexicalised: action references, dates and the sub-group named become the place
 from __future__ import annotations
 
 import re
+from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import cache
 from importlib import resources
 
+from rapidfuzz import process
+from rapidfuzz.distance import OSA
 from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.pipeline import FeatureUnion, Pipeline
 from sklearn.svm import LinearSVC
@@ -23,6 +26,8 @@ from bot.language.intents import IntentName
 from bot.language.slots import DATE, REF, Span, normal, replace_spans
 
 BRACED = re.compile(r"\{([^{}]+)\}")
+WORD = re.compile(r"[a-z][a-z']*")
+MIN_CORRECTED = 3
 GROUP, REF_TOKEN, DATE_TOKEN = "zgroup", "zref", "zdate"
 
 
@@ -95,15 +100,35 @@ def pipeline() -> Pipeline:
 
 
 class IntentModel:
-    def __init__(self, fitted: Pipeline) -> None:
+    def __init__(self, fitted: Pipeline, words: Counter[str]) -> None:
         self.fitted = fitted
         self.labels = [IntentName(label) for label in fitted.classes_]
+        self.words = words  # every word of the training utterances, with how often it occurs
+        self.known = sorted(w for w in words if len(w) >= MIN_CORRECTED)
 
     @classmethod
     def train(cls, examples: Iterable[Example]) -> IntentModel:
         chosen = list(examples)
-        fitted = pipeline().fit([example_features(e) for e in chosen], [e.label.value for e in chosen])
-        return cls(fitted)
+        texts = [example_features(e) for e in chosen]
+        fitted = pipeline().fit(texts, [e.label.value for e in chosen])
+        return cls(fitted, Counter(w for text in texts for w in WORD.findall(text)))
+
+    def corrected(self, text: str) -> str:
+        """Slips of the keyboard mended against the corpus's own words: "hlep" is "help", "upadte" "update".
+
+        A word the corpus does not know becomes the most frequent corpus word one edit away (two for
+        long words), if there is one; anything else is left as written.
+        """
+        return WORD.sub(lambda m: self._closest(m.group()), text)
+
+    def _closest(self, word: str) -> str:
+        if word in self.words or len(word) < MIN_CORRECTED or not word.isalpha():
+            return word
+        limit = 1 if len(word) < 7 else 2
+        near = process.extract(word, self.known, scorer=OSA.distance, score_cutoff=limit, limit=None)
+        if not near:
+            return word
+        return max(near, key=lambda found: (-found[1], self.words[found[0]]))[0]
 
     def scores(self, text: str) -> list[tuple[IntentName, float]]:
         """Every intent with its score (the model's margin: above 0 it says yes), the likeliest first."""

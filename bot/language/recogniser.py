@@ -16,18 +16,20 @@ from collections.abc import Sequence
 
 from bot.language.classifier import IntentModel, features, model
 from bot.language.intents import SMALL_TALK, Intent, IntentName, Scope
-from bot.language.slots import ALL, MINE, Span, normal, rags_asked, ratings, refs
+from bot.language.slots import ALL, MINE, Span, clean, normal, rags_asked, ratings, refs
 from bot.language.subgroups import SubgroupIndex, index_for
 from bot.language.update_reader import guided_start, read_update
 from bot.rules import Rag
 from bot.updates import Draft
 
-SURE = -0.35  # the classifier's margin below which its top intent is not trusted
+SURE = -0.5  # the classifier's margin below which its top intent is not trusted
 UPDATE_SURE = 0.0  # a reference and a note read as an update without asking
 UPDATE_MAYBE = -0.6  # ... or, above this, the bot asks whether it is one
 QUESTION = re.compile(
     r"^\s*(?:is|are|was|has|have|did|does|what|which|why|how|when|where|who|can|could)\b.*\?\s*$", re.I
 )
+RATING_FIRST = re.compile(r"^(?:red|amber|green|blue)\s*[-:;]\s*\w+\s+\w+")
+ASKING = re.compile(r"^\s*(?:who|what|when|where|which|how|any|anything|is|are|has|have|can|could|did|does)\b", re.I)
 BARE = re.compile(r"^(?:show|see|and|or|please|pls|plz|thanks|cheers|ta|the|ones|actions|only|just|all|\s)*$")
 OFFERED = (  # what the bot offers when it did not understand, if the classifier has nothing nearer
     IntentName.MY_ACTIONS,
@@ -49,22 +51,26 @@ def recognise(text: str, groups: SubgroupIndex | None = None, classifier: Intent
     said = normal(text)
     if not said:
         return Intent(IntentName.UNKNOWN, suggestions=OFFERED[:3])
-    if (start := guided_start(text)) is not None:
-        return Intent(IntentName.UPDATE, ref=start.ref, draft=start, rest=text)
+    model_ = classifier or model()
     found = groups.find(said) if groups else None
-    scores = (classifier or model()).scores(features(said, found.span if found else None))
+    fixed = model_.corrected(said)  # slips of the keyboard mended, for reading what it is for
+    if (start := guided_start(fixed)) is not None:
+        return Intent(IntentName.UPDATE, ref=start.ref, draft=start, rest=text)
+    scores = model_.scores(model_.corrected(features(said, found.span if found else None)))
     top, certainty = scores[0]
     reading = read_update(text)
     update_p = dict(scores).get(IntentName.UPDATE, -1.0)
-    ref_spans = refs(said)
+    ref_spans = refs(fixed)
     ref = ref_spans[0].value if ref_spans else None
-    rags = rags_asked(said)
-    leftover = _without(said, [*ref_spans, *(span for span, _ in ratings(said, plurals=True))])
+    rags = rags_asked(fixed)
+    leftover = _without(fixed, [*ref_spans, *(span for span, _ in ratings(fixed, plurals=True))])
     if ref is not None and not rags and BARE.match(leftover):  # "4.2", "show 4.2 please"
         return Intent(IntentName.SHOW, ref=ref, rest=text)
     if ref is None and rags and BARE.match(leftover):  # "amber", "reds and ambers"
         return Intent(IntentName.BY_RAG, rags=rags, scope=_scope(said, None), rest=text)
 
+    if reading is not None and ASKING.match(fixed) and top is not IntentName.UPDATE and not _coloured(fixed):
+        reading = None  # a question about an action ("when is 2.4 due to be done"), not news of it
     if reading is not None:
         draft = reading.draft
         rated = draft.rag is not None or draft.unknown_rag is not None
@@ -75,7 +81,13 @@ def recognise(text: str, groups: SubgroupIndex | None = None, classifier: Intent
             return Intent(IntentName.UPDATE, ref=draft.ref, draft=draft, confirm=certainty < UPDATE_SURE, rest=text)
         if draft.ref and draft.note and certainty < 0 and update_p >= UPDATE_MAYBE:  # neither reading is sure
             return Intent(IntentName.UPDATE, ref=draft.ref, draft=draft, confirm=True, rest=text)
-        if draft.ref is None and draft.rag is not None and draft.note and top is IntentName.UPDATE:
+        opens_with_rating = RATING_FIRST.match(clean(text).lower()) is not None  # "red - funding withdrawn"
+        if (
+            draft.ref is None
+            and draft.rag is not None
+            and draft.note
+            and (top is IntentName.UPDATE or opens_with_rating)
+        ):
             return Intent(IntentName.UPDATE, rags=_rags(draft), draft=draft, rest=text)
     if top is IntentName.UPDATE:  # an update with neither reference nor rating: the guided dialog
         top, certainty = next(((n, p) for n, p in scores if n is not IntentName.UPDATE), scores[0])
@@ -87,6 +99,8 @@ def recognise(text: str, groups: SubgroupIndex | None = None, classifier: Intent
         if ref is not None and certainty < SURE:
             return Intent(IntentName.SHOW, ref=ref, rest=text)
         return Intent(IntentName.UNKNOWN, rest=text, suggestions=_suggestions(near, ref))
+    if top is IntentName.SUBGROUP_ACTIONS and rags:  # a sub-group's reds are a question about reds
+        top = IntentName.BY_RAG
     if top is IntentName.BY_RAG and not rags:
         return Intent(IntentName.UNKNOWN, rest=text, suggestions=_suggestions((IntentName.OVERVIEW,), ref))
     subgroup = found.name if found else None
@@ -109,6 +123,10 @@ def _without(said: str, spans: Sequence[Span]) -> str:
         at = max(at, span.end)
     kept.append(said[at:])
     return " ".join(" ".join(kept).split())
+
+
+def _coloured(said: str) -> bool:
+    return any(colour for _, colour in ratings(said, plurals=False))
 
 
 def _rags(draft: Draft) -> tuple[Rag, ...]:

@@ -65,7 +65,11 @@ def evaluate(examples: list[Example]) -> list[Outcome]:
             example = examples[i]
             index = vocabulary_for(example, vocabularies)
             intent = recognise(example.plain, index, model)
-            expected_group = index.find(normal(example.subgroup)) if example.subgroup else None
+            expected_group = (
+                (index.find(normal(example.subgroup)) or index.find(normal(example.plain)))
+                if example.subgroup
+                else None
+            )
             group_ok = (intent.subgroup is None) == (expected_group is None) or intent.name is IntentName.UPDATE
             if expected_group and intent.subgroup and intent.name is not IntentName.UPDATE:
                 group_ok = index.canonical.get(intent.subgroup) == index.canonical.get(expected_group.name)

@@ -47,7 +47,9 @@ MONTHS = (
     "january|february|march|april|may|june|july|august|september|october|november|december|"
     "jan|feb|mar|apr|jun|jul|aug|sept|sep|oct|nov|dec"
 )
+DAYS = "monday|tuesday|wednesday|thursday|friday|saturday|sunday"
 DATE = re.compile(
+    rf"\b(?:today|tomorrow|(?:next|this|last)\s+(?:week|month|year|{DAYS})|{DAYS})\b|"
     rf"\b\d{{4}}-\d{{1,2}}(?:-\d{{1,2}})?\b|\b\d{{1,2}}/\d{{1,2}}(?:/\d{{2,4}})?\b|"
     rf"\b(?:\d{{1,2}}(?:st|nd|rd|th)?\s+)?(?:{MONTHS})\.?(?:\s+\d{{4}})?\b(?:\s+\d{{4}}\b)?",
     re.I,

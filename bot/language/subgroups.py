@@ -24,6 +24,12 @@ from rapidfuzz import fuzz, process
 
 from bot.language.slots import Span, normal
 
+ORDINARY_WORDS = frozenset(
+    "a am an as at be by do go he hi if in is it me my no of oh ok on or so to up us we "
+    "and are bad bit can did doc dog eh end for get got had has her him his its let lot man may new "
+    "nor not now off old one our out own put sat saw say see set she sir six ten the too two was way "
+    "who why yes yet you".split()
+)
 GENERIC = frozenset(
     "a an and the of for in on to by with group groups subgroup subgroups sub sub-group workgroup work team "
     "panel network board partnership partnerships children's childrens children child young people nscp ncscp "
@@ -33,7 +39,7 @@ QUESTION_WORDS = frozenset(
     "missing update updates overdue due late show history actions action plan report reports status review "
     "summary preview paper more next last red amber green blue complete done all my".split()
 )
-CUE_BEFORE = r"(?:for|of|from|by|does|do|did|has|have|re|about|the)"
+CUE_BEFORE = r"(?:for|of|from|by|does|do|did|has|have|re|about)"
 CUE_AFTER = r"(?:group|subgroup|sub-group|sub group|lot|team|panel|actions|action|people|folk|'s)"
 MEETING = re.compile(
     r"\b(?:(?:since|before|after|at|until|till|ahead of|from|to|next|last|previous|upcoming|this|coming|each|every|"
@@ -43,6 +49,13 @@ MEETING = re.compile(
     re.I,
 )
 FUZZY_CUTOFF = 88
+# The BMG is a meeting as often as it is a sub-group: its names count as the sub-group only where
+# something is said to belong to it ("actions for the BMG", "the BMG's reds").
+MEETING_NAMES = re.compile(r"\b(?:ncscp |nscp )?(?:bmg|business management group)\b")
+OWNER_BEFORE = re.compile(r"(?:for|of|from|by|does|do|did|has|have)\s+(?:the\s+)?$")
+OWNER_AFTER = re.compile(r"^(?:'s|\s+(?:actions?|owns?|leads?|owes?|sub ?group|group)\b)")
+NOT_OWNER_AFTER = re.compile(r"^\s+(?:meetings?|dates?|days?|papers?|summary|on|is|in|coming|when)\b")
+MEETING_WORDS_BEFORE = re.compile(r"\b(?:paper|papers|summary|preview|report|doc|document|date|meeting)\b[\w\s]{0,12}$")
 
 
 @dataclass(frozen=True)
@@ -56,14 +69,17 @@ def key(text: str) -> str:
 
 
 def initials(name: str) -> list[str]:
-    """Abbreviations people make of a name: "Learning and Improvement subgroup" gives li, l&i, l and i."""
+    """Abbreviations people make of a name: "Learning and Improvement subgroup" gives li, l&i, l and i.
+
+    A plain run of initials that is also an ordinary word ("do", "sir") is left out.
+    """
     words = [w for w in key(name).split() if w not in GENERIC and not w.isdigit()]
     if len(words) < 2:
         return []
     letters = [w[0] for w in words]
     joined = "".join(letters)
-    forms = {joined}
-    if "and" in key(name).split():
+    forms = set() if joined in ORDINARY_WORDS else {joined}
+    if "and" in key(name).split() and len(letters) == 2:
         forms.update({"&".join(letters), " & ".join(letters), " and ".join(letters)})
     return sorted(forms)
 
@@ -108,7 +124,7 @@ class SubgroupIndex:
 
     def find(self, text: str) -> Found | None:
         """The sub-group the text (in its `normal` form) names, with where; None if it names none."""
-        said = MEETING.sub(lambda m: " " * len(m.group()), text)
+        said = _meetings_masked(MEETING.sub(lambda m: " " * len(m.group()), text))
         for label_key, label in self.literal:
             if label_key and (span := _find_words(said, label_key)):
                 return Found(label, span)
@@ -140,6 +156,18 @@ class SubgroupIndex:
                     label = choices[found[0]]
                     best = (found[1], Found(label, Span(words[i].start(), words[i + size - 1].end(), window)))
         return best[1] if best else None
+
+
+def _meetings_masked(said: str) -> str:
+    """The text with every BMG name blanked out unless something is said to belong to it."""
+
+    def owner(m: re.Match[str]) -> str:
+        before, after = said[: m.start()], said[m.end() :]
+        if NOT_OWNER_AFTER.match(after) or MEETING_WORDS_BEFORE.search(before):
+            return " " * len(m.group())
+        return m.group() if OWNER_BEFORE.search(before) or OWNER_AFTER.match(after) else " " * len(m.group())
+
+    return MEETING_NAMES.sub(owner, said)
 
 
 def _find_words(said: str, phrase: str) -> Span | None:

@@ -132,5 +132,5 @@ def _note(said: str, spans: list[Span]) -> str:
         if LEAD_ONLY.fullmatch(piece) or (index and LINK.fullmatch(piece)):
             continue
         text = piece if index == 0 else JOIN.sub("", piece)
-        kept.append(TRAIL_WORDS.sub("", text).strip(" -:;,."))
-    return " ".join(k for k in kept if k).strip(" -:;,")
+        kept.append(TRAIL_WORDS.sub("", text).strip(" -:;,.?"))
+    return " ".join(k for k in kept if k).strip(" -:;,?")
