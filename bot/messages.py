@@ -35,6 +35,32 @@ OFFERS = {  # what the bot offers for each intent when it did not understand: (w
 }
 
 
+def help_lines(ref: str, group: str, admin: bool) -> list[tuple[list[str], str]]:
+    """What help lists: things to say (each understood as it is written), and what they do."""
+    lines = [
+        (["my actions"], "the actions you lead, with their RAG and next milestone"),
+        (["overdue", "due soon", "due before the next BMG"], "by milestone; overdue says since when"),
+        (["reds", "reds and ambers", "complete", "no update", "missed reports"], "by rating or by what is missing"),
+        (["plan status"], "the whole plan at a glance, with a row per sub-group"),
+        ([f"show {ref}", f"history {ref}"], "one action in full, or all its updates"),
+        ([f"actions for {group}", f"overdue for {group}"], "a sub-group's actions (abbreviations such as L&I work)"),
+        (["next BMG"], "when the next meeting is and what you still owe"),
+        ([f"{ref} amber: why, and what is being done"], "post an update in one message (or just say update)"),
+        (["undo"], "withdraw your last update within 10 minutes"),
+        (
+            ["summary preview", "snooze"],
+            "what your sub-group's channel will get before the BMG; no reminders this cycle",
+        ),
+    ]
+    if admin:
+        lines += [
+            ([f"link this channel to {group}"], "in a channel, make it that sub-group's channel"),
+            (["set BMG 2026-12-03", "BMG paper"], "add a meeting; the Word paper for the meeting"),
+            ([f"accept {ref}'s new date"], "accept a revised date proposed for the BMG"),
+        ]
+    return lines
+
+
 def offer(intent: str, ref: str) -> tuple[str, str] | None:
     found = OFFERS.get(intent)
     return (found[0].format(ref=ref), found[1]) if found else None

@@ -237,20 +237,7 @@ async def help_(ask: Ask) -> Reply:
     groups = [g for g in snap.subgroups if ask.asker.person_id in g.people]
     ref = mine[0].ref if mine else (snap.actions[0].ref if snap.actions else "4.2")
     group = (groups[0] if groups else snap.subgroups[0]).name if snap.subgroups else "CDOP"
-    lines = [
-        "my actions - the actions you lead, with their RAG and next milestone",
-        "overdue, due soon, due before the next BMG",
-        "red, amber, green, blue (complete), no update",
-        f"show {ref} - one action in full; history {ref} - all its updates",
-        f"actions for {group} - a sub-group's actions (add 'overdue for {group}' and so on)",
-        "next BMG - when the next meeting is and what you still owe",
-        f"{ref} amber: <why, and what is being done> - post an update in one message (or just say update)",
-        "undo - withdraw your last update within 10 minutes",
-        "summary preview - what your sub-group's channel will get before the BMG; snooze - no reminders this cycle",
-    ]
-    if ask.asker.is_admin:
-        lines.append("link this channel to <sub-group> - in a channel, make it that sub-group's channel")
-        lines.append("set BMG 2026-12-03 - add a meeting; BMG paper - the Word paper for the meeting")
+    lines = [f"{', '.join(said)} - {what}" for said, what in messages.help_lines(ref, group, ask.asker.is_admin)]
     return Reply("I can answer: " + "; ".join(lines), cards.notice(f"What I can do for you, {ask.asker.name}", lines))
 
 

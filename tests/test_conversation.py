@@ -162,7 +162,8 @@ async def test_next_bmg(bot: Harness) -> None:
 async def test_help_uses_the_person_s_own_actions(bot: Harness) -> None:
     texts = card_texts(card_of(await bot.one("help", RACHEL)))
     assert "What I can do for you, Rachel" in texts
-    assert "show 8.1 - one action in full; history 8.1 - all its updates" in texts
+    assert "show 8.1, history 8.1 - one action in full, or all its updates" in texts
+    assert "actions for CDOP, overdue for CDOP - a sub-group's actions (abbreviations such as L&I work)" in texts
     assert not any("link this channel" in t for t in texts), "linking is for admins"
     assert any("link this channel" in t for t in card_texts(card_of(await bot.one("help", PRIYA))))
 
@@ -317,3 +318,36 @@ async def test_a_failure_is_logged_and_the_person_gets_an_apology(
     assert "the plan fell over" not in str(reply)
     failure = next(r for r in caplog.records if r.name == "bot.adapter")
     assert failure.exc_info is not None and "the plan fell over" in str(failure.exc_info[1])
+
+
+async def test_the_plan_at_a_glance(bot: Harness) -> None:
+    reply = await bot.one("give me the big picture", PRIYA)
+    card = card_of(reply)
+    texts = card_texts(card)
+    assert texts[0] == "Where Business Plan 2019-22 stands"
+    donut = next(e for e in card["body"] if e["type"] == "Chart.Donut")
+    assert sum(d["value"] for d in donut["data"]) == sum(len(o.actions) for o in PLAN.objectives)
+    assert donut["fallback"]["type"] == "FactSet", "the numbers, for clients without charts"
+    assert "By sub-group" in texts
+    assert any(t.startswith("CDOP: ") for t in texts), "a row per sub-group"
+    assert reply["summary"].startswith("Where Business Plan 2019-22 stands: 30 actions: ")
+
+
+async def test_the_plan_at_a_glance_in_a_sub_group_s_channel_is_the_sub_group_s(bot: Harness) -> None:
+    bot.connector.channels = [CDOP_CHANNEL]
+    await bot.one("link this channel to CDOP", PRIYA, CDOP_CHANNEL)
+    texts = card_texts(card_of(await bot.one("plan status", RACHEL, CDOP_CHANNEL)))
+    assert texts[0] == "CDOP at a glance"
+    assert "By sub-group" not in texts
+
+
+async def test_missed_reports(bot: Harness) -> None:
+    listing = card_of(await bot.one("missed reports", PRIYA))
+    assert "Missed reports for the whole of Business Plan 2019-22" in card_texts(listing)
+    listed = refs_on(listing)
+    assert listed, "the demo has reporting points that passed with no update"
+    for ref in listed:
+        attention = next(
+            t for t in card_texts(card_of(await bot.one(f"show {ref}", PRIYA))) if t.startswith("Attention")
+        )
+        assert "report missing" in attention or "reports missing" in attention, (ref, attention)
