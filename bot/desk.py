@@ -80,7 +80,7 @@ class Desk:
             "draft": draft_data(draft),
             "guided": guided,
             "source": source.value,
-            "problem": problem,
+            "problem": None if confirm and draft.ref is not None else problem,  # first, whether to post at all
             "ask_first": confirm and draft.ref is not None,
         }
         await self.dc.begin_dialog(UpdateActionDialog.ID, options)

@@ -346,3 +346,73 @@ def test_what_looks_like_it_identifies_a_child_or_family(note: str, kinds: list[
     from bot.updates import sensitive
 
     assert sensitive(note) == kinds
+
+
+async def test_an_update_written_as_people_write_it_is_stored(bot: Harness, demo_db: Database) -> None:
+    before = len(await history(demo_db, "7.3"))
+    reply = await bot.one("7.3 - red - trainer left, cohorts cancelled", FIONA)
+    assert text_of(reply).startswith("Saved: 7.3 is now Red.")
+    latest = (await history(demo_db, "7.3"))[-1]
+    assert len(await history(demo_db, "7.3")) == before + 1
+    assert (latest.rag, latest.comment) == (Rag.RED, "trainer left, cohorts cancelled")
+    green = await bot.one("progress on 7.3: audit done, on track", FIONA)
+    assert text_of(green).startswith("Saved: 7.3 is now Green.")
+    assert (await history(demo_db, "7.3"))[-1].comment == "audit done"
+    await bot.one("undo", FIONA)
+    await bot.one("undo", FIONA)
+
+
+async def test_a_message_that_may_be_an_update_is_asked_about_and_stored_if_the_lead_says(
+    bot: Harness, demo_db: Database
+) -> None:
+    before = await ids(demo_db, "4.2")
+    asked = card_of(await bot.one("is 4.2 red?", FIONA))
+    texts = card_texts(asked)
+    assert texts[0] == "Post this as an update to 4.2, Red?"
+    assert {"[Post it]", "[Don't post]", "[Show 4.2]"} <= set(texts)
+    assert await ids(demo_db, "4.2") == before, "nothing stored before the lead says"
+    why = card_of(await bot.one("yes", FIONA))
+    assert "Why is 4.2 Red, and what is being done about it?" in card_texts(why)
+    saved = await bot.one("Analyst post vacant since October; interim cover from the ICB agreed", FIONA)
+    assert text_of(saved).startswith("Saved: 4.2 is now Red.")
+    latest = (await history(demo_db, "4.2"))[-1]
+    assert (latest.rag, latest.comment) == (
+        Rag.RED,
+        "Analyst post vacant since October; interim cover from the ICB agreed",
+    )
+    await bot.one("undo", FIONA)
+
+
+async def test_declining_the_question_stores_nothing(bot: Harness, demo_db: Database) -> None:
+    before = await ids(demo_db, "4.2")
+    await bot.one("is 4.2 amber?", FIONA)
+    assert (await bot.one("no", FIONA))["text"] == "Not posted; nothing was saved."
+    assert await ids(demo_db, "4.2") == before
+    shown = card_of(await bot.one("", FIONA, value={"verb": "show", "ref": "4.2"}))
+    assert "Action 4.2" in card_texts(shown)
+
+
+async def test_a_note_without_a_rating_is_kept_while_the_rating_is_asked(bot: Harness, demo_db: Database) -> None:
+    asked = card_of(await bot.one("4.2 report delayed until March, waiting on health data", FIONA))
+    assert "How is 4.2 going? Red, Amber, Green, or Blue (complete)." in card_texts(asked)
+    saved = await bot.one("amber", FIONA)
+    assert text_of(saved).startswith("Saved: 4.2 is now Amber.")
+    latest = (await history(demo_db, "4.2"))[-1]
+    assert (latest.rag, latest.comment) == (Rag.AMBER, "report delayed until March, waiting on health data")
+    await bot.one("undo", FIONA)
+
+
+async def test_a_rating_and_note_without_a_reference_asks_which_action(bot: Harness, demo_db: Database) -> None:
+    asked = card_of(await bot.one("amber: analysis delayed to November", FIONA))
+    assert "Which action? Choose one of yours, or type its reference (e.g. 4.2)." in card_texts(asked)
+    saved = await bot.one("4.1", FIONA)
+    assert text_of(saved).startswith("Saved: 4.1 is now Amber.")
+    assert (await history(demo_db, "4.1"))[-1].comment == "analysis delayed to November"
+    await bot.one("undo", FIONA)
+
+
+async def test_someone_who_cannot_post_asking_about_an_action_gets_it_shown(bot: Harness, demo_db: Database) -> None:
+    before = await ids(demo_db, "4.2")
+    reply = await bot.one("is 4.2 red?", EMMA)
+    assert "Action 4.2" in card_texts(card_of(reply))
+    assert await ids(demo_db, "4.2") == before

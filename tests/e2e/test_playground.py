@@ -157,3 +157,40 @@ async def test_a_summary_thread_appears_in_the_linked_channel(teams: Playground,
     texts = card_texts(card(thread))
     assert texts[0].startswith("CDOP: before the BMG on ")
     assert "8.1" in texts
+
+
+async def test_everyday_phrasing_is_understood(teams: Playground) -> None:
+    chat = teams.setup.personal_chat
+    plate = card(await teams.say(chat, "what's on my plate"))
+    assert "Actions you lead, Gareth" in card_texts(plate)
+    thanks = await teams.say(chat, "cheers")
+    assert thanks["text"] == "You're welcome, Gareth."
+
+
+async def test_a_sub_group_by_its_abbreviation(teams: Playground) -> None:
+    answer = await teams.say(teams.setup.personal_chat, "overdue for L&I")
+    said = str(answer.get("summary") or answer.get("text"))
+    assert "for Learning and Improvement subgroup" in said, "not the asker's own overdue actions"
+
+
+async def test_the_big_picture(teams: Playground) -> None:
+    texts = card_texts(card(await teams.say(teams.setup.personal_chat, "give me the big picture")))
+    assert texts[0] == "Where Business Plan 2019-22 stands"
+    assert any(t.startswith("Overdue: ") for t in texts)
+    assert "By sub-group" in texts
+
+
+async def test_an_update_written_with_dashes_is_stored(teams: Playground) -> None:
+    chat = teams.setup.personal_chat
+    saved = await teams.say(chat, "13.5 - red - trainer left, cohorts cancelled")
+    assert saved["text"].startswith("Saved: 13.5 is now Red.")
+    assert "trainer left, cohorts cancelled" in card_texts(card(await teams.say(chat, "show 13.5")))
+
+
+async def test_a_message_that_may_be_an_update_is_asked_about_never_dropped(teams: Playground) -> None:
+    chat = teams.setup.personal_chat
+    asked = card_texts(card(await teams.say(chat, "is 13.5 amber?")))
+    assert asked[0] == "Post this as an update to 13.5, Amber?"
+    assert "[Post it]" in asked and "[Don't post]" in asked
+    declined = await teams.say(chat, "no")
+    assert declined["text"] == "Not posted; nothing was saved."
