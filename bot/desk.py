@@ -13,10 +13,11 @@ from dateutil import parser
 from bot import cards, messages, posting
 from bot.language.slots import dates
 from bot.links import PaperLinks
+from bot.privacy import kinds as sensitive
 from bot.queries import Reply
 from bot.revisions import accept_revision
 from bot.rules import parse_due
-from bot.updates import Draft, complete, note_problem, rag_of, sensitive
+from bot.updates import Draft, complete, note_problem, rag_of
 from dialogs.turn import Turn
 from dialogs.update_action import UpdateActionDialog, draft_data, saved_text
 from storage.models import Accepted, DispatchKind, Partnership, Source

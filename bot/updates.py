@@ -1,5 +1,4 @@
-"""Progress updates as plain rules: reading one from a message, what a valid one needs, who may post
-it, and whether its note looks like it identifies a child or family."""
+"""Progress updates as plain rules: what a valid one needs, and the revised date a note may end with."""
 
 from __future__ import annotations
 
@@ -107,22 +106,3 @@ def complete(draft: Draft) -> bool:
 def with_note(draft: Draft, note: str) -> Draft:
     text, revised = split_revised(note.strip())
     return replace(draft, note=text, revised=revised or draft.revised)
-
-
-# Things in a note that may identify a child or family. Summaries are posted in channels.
-SENSITIVE: dict[str, re.Pattern[str]] = {
-    "an NHS number": re.compile(r"(?<!\d)\d{3}[ -]?\d{3}[ -]?\d{4}(?!\d)"),
-    "a date of birth": re.compile(
-        r"\b(?:d\.?o\.?b\.?|date of birth|born(?: on)?)\b|(?<!\d)\d{1,2}[/.]\d{1,2}[/.](?:19|20)\d{2}(?!\d)", re.I
-    ),
-    "a phone number": re.compile(
-        r"(?<!\w)(?:\+44\s?7\d{3}|07\d{3}|\+44\s?\(?0?\)?\d{2,4}|0\d{2,4})[\s-]?\d{3}[\s-]?\d{3,4}(?!\d)"
-    ),
-    "an email address": re.compile(r"[\w.+-]+@[\w-]+\.[\w.-]+"),
-    "a postcode": re.compile(r"\b[A-Z]{1,2}\d[A-Z\d]?\s*\d[A-Z]{2}\b", re.I),
-}
-
-
-def sensitive(note: str) -> list[str]:
-    """The kinds of identifying detail the note seems to hold, e.g. ["a postcode"]."""
-    return [kind for kind, pattern in SENSITIVE.items() if pattern.search(note)]

@@ -19,8 +19,9 @@ from botbuilder.schema import Activity, ActivityTypes, Attachment
 
 from bot import cards, messages, posting
 from bot.cards import CARD_CONTENT_TYPE
+from bot.privacy import kinds as sensitive
 from bot.rules import Due, Precision, Rag, parse_due
-from bot.updates import Draft, note_problem, rag_of, sensitive, split_revised
+from bot.updates import Draft, note_problem, rag_of, split_revised
 from dialogs.turn import Turn
 from storage.models import Source
 

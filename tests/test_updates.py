@@ -343,7 +343,7 @@ async def test_text_people_write_is_stored_and_shown_as_text(bot: Harness, demo_
     ],
 )
 def test_what_looks_like_it_identifies_a_child_or_family(note: str, kinds: list[str]) -> None:
-    from bot.updates import sensitive
+    from bot.privacy import kinds as sensitive
 
     assert sensitive(note) == kinds
 

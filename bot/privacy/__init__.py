@@ -1,0 +1,7 @@
+"""Identifying details about a child or family: found in a note on every way in (to warn before it is
+stored), and taken out of it on every way out (a channel, a file) unless the business unit has
+cleared that note. Nothing here touches Teams or the database."""
+
+from bot.privacy.detect import REDACTED, Finding, findings, kinds, redact
+
+__all__ = ["REDACTED", "Finding", "findings", "kinds", "redact"]
