@@ -13,7 +13,7 @@ from bot.language import Intent, IntentName, Scope
 from bot.overview import overview, overview_card, overview_text
 from bot.rules import due_soon_days
 from bot.updates import Draft
-from bot.views import ActionView, Snapshot, SubgroupView, due_by, missed, missing, overdue, with_rag
+from bot.views import ActionView, Snapshot, SubgroupView, due_by, for_channel, missed, missing, overdue, with_rag
 
 PAGE_SIZE = 8
 DUE_SOON_DAYS = 30
@@ -303,7 +303,7 @@ async def undo(ask: Ask) -> Reply | None:
 
 async def summary_preview(ask: Ask) -> Reply:
     """Exactly what would be posted: a sub-group's summary, or (business unit) the exception report."""
-    snap = ask.snapshot
+    snap = for_channel(ask.snapshot)
     meeting = snap.next_bmg
     if meeting is None:
         return Reply(messages.no_meeting(snap.partnership))

@@ -27,7 +27,7 @@ from bot import cards, summaries
 from bot.clock import Clock
 from bot.messenger import Messenger, SendFailed, SendUnknown, card_activity
 from bot.summaries import Timetable
-from bot.views import Snapshot, load_snapshot
+from bot.views import Snapshot, for_channel, load_snapshot
 from storage.db import Database
 from storage.models import (
     Conversation,
@@ -231,7 +231,8 @@ class Scheduler:
         """Everything a run needs about one partnership, read in one transaction."""
         async with self.database.transaction() as session:
             try:
-                snapshot = await load_snapshot(session, partnership, now)
+                # Summaries go to channels: every note in them as a channel may show it.
+                snapshot = for_channel(await load_snapshot(session, partnership, now))
             except LookupError:  # no plan yet
                 return None
             addresses = ConversationRepository(session)

@@ -9,11 +9,13 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
+from functools import lru_cache
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot.privacy import redact
 from bot.rules import (
     Due,
     EffectiveMilestone,
@@ -48,6 +50,7 @@ class UpdateView:
     author: str | None
     at: datetime
     withdrawn: bool = False
+    cleared: bool = False  # the business unit has cleared this note to be shown as written
 
 
 @dataclass(frozen=True)
@@ -130,6 +133,35 @@ class Snapshot:
 
     def may_update(self, person_id: int, action: ActionView) -> bool:
         return action in self.led_by(person_id)
+
+
+def shareable(update: UpdateView) -> UpdateView:
+    """An update as it may leave a 1:1 chat: identifying details removed unless the business unit has
+    cleared the note, and a withdrawn note not shown at all."""
+    if update.withdrawn:
+        return replace(update, comment="")
+    if update.cleared or not update.comment:
+        return update
+    return replace(update, comment=_redacted(update.comment))
+
+
+@lru_cache(maxsize=8192)
+def _redacted(note: str) -> str:
+    """Notes do not change once stored, so each is checked once per process."""
+    return redact(note)
+
+
+def for_channel(snapshot: Snapshot) -> Snapshot:
+    """The snapshot as a channel (or a file, or a summary) may show it: every note made shareable."""
+
+    def action(a: ActionView) -> ActionView:
+        return replace(
+            a,
+            latest=shareable(a.latest) if a.latest else None,
+            history=tuple(shareable(u) for u in a.history),
+        )
+
+    return replace(snapshot, actions=[action(a) for a in snapshot.actions])
 
 
 def overdue(actions: Iterable[ActionView]) -> list[ActionView]:

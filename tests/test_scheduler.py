@@ -94,7 +94,8 @@ async def test_a_whole_cycle(cycle: Harness) -> None:
     assert bot.connector.take() == [], "nobody is nudged twice for the same step"
 
     bot.clock.instant = SATURDAY
-    await bot.one("8.1 green: panel workplan on track, next meeting booked", RACHEL)
+    await bot.one("8.1 green: panel workplan on track, next meeting booked; mum on 07700 900123", RACHEL)
+    assert (await bot.one("save", RACHEL))["text"].startswith("Saved: 8.1 is now Green."), "kept on purpose"
     bot.connector.take()
     await scheduler(bot).run_once()
     assert bot.connector.take() == [], "no reminders at the weekend"
@@ -113,7 +114,8 @@ async def test_a_whole_cycle(cycle: Harness) -> None:
     summary = card_texts(thread["activity"]["attachments"][0]["content"])
     assert summary[0] == "CDOP: before the BMG on Monday 30 November 2026"
     assert "Since the last BMG: still Green" in summary
-    assert "panel workplan on track, next meeting booked" in summary
+    assert "panel workplan on track, next meeting booked; mum on [identifying detail removed]" in summary
+    assert "07700 900123" not in str(thread), "never in a channel"
     report = next(a for a in sent_to(bot, PRIYA) if card_texts(card_of(a))[0].startswith("Exception report"))
     report_texts = card_texts(card_of(report))
     assert "Red (2)" in report_texts and "3.1, 10.2" in report_texts
