@@ -13,13 +13,29 @@ from typing import Any
 
 from botbuilder.core import TurnContext
 from botbuilder.core.teams import TeamsInfo
-from botbuilder.schema import Activity
+from botbuilder.schema import Activity, ChannelAccount, ConversationAccount, ConversationReference
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.models import Conversation, ConversationKind, Partnership, Person
 from storage.repositories import ConversationRepository
 
 log = logging.getLogger(__name__)
+
+
+def reference_of(conversation: Conversation) -> ConversationReference:
+    """Where to write to a stored conversation later."""
+    return ConversationReference(
+        channel_id="msteams",
+        service_url=conversation.service_url,
+        conversation=ConversationAccount(id=conversation.conversation_id, tenant_id=conversation.tenant_id),
+        bot=ChannelAccount(id=conversation.bot_id),
+    )
+
+
+async def personal_chat(session: AsyncSession, partnership_id: int, person_id: int) -> Conversation | None:
+    """The person's 1:1 chat with the bot, if the bot is installed there."""
+    chats = await ConversationRepository(session).active_for(partnership_id, ConversationKind.PERSONAL, person_id)
+    return chats[0] if chats else None
 
 
 def base_conversation_id(conversation_id: str) -> str:

@@ -207,7 +207,7 @@ def action_detail(action: ActionView, recent: int = 3, notice: str | None = None
 
 
 def update_form(
-    action: ActionView, values: Mapping[str, Any], problem: str | None = None, confirm: bool = False
+    action: ActionView, values: Mapping[str, Any], problem: str | None = None, confirm: str | None = None
 ) -> Card:
     """The Update form: rating, note, optional revised date. Values already typed are kept."""
     body = heading(f"Update {action.ref}", action.description)
@@ -250,7 +250,7 @@ def update_form(
             "Save anyway" if confirm else "Save",
             "save_update",
             ref=action.ref,
-            **({"confirmed": "yes"} if confirm else {}),
+            **({"confirmed": confirm} if confirm else {}),
         )
     ]
     return card(body, buttons)

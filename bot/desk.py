@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hmac
 import re
 from dataclasses import replace
 from datetime import date
@@ -45,11 +46,15 @@ def _day_first(text: str) -> date:
     return parser.parse(text, dayfirst=True).date()
 
 
+PRIVATELY = "plan_tracker.continue_privately"  # an update from a channel, to finish in the 1:1 chat
+
+
 class Desk:
-    def __init__(self, dc: DialogContext, turn: Turn, links: PaperLinks) -> None:
+    def __init__(self, dc: DialogContext, turn: Turn, links: PaperLinks, shared: bool = False) -> None:
         self.dc = dc
         self.turn = turn
         self.links = links
+        self.shared = shared  # a channel or group chat: nothing a lead typed is quoted back here
 
     async def paper(self) -> Reply:
         """A link to the BMG paper (DOCX), for the business unit; it works for an hour."""
@@ -84,8 +89,15 @@ class Desk:
             "problem": None if confirm and draft.ref is not None else problem,  # first, whether to post at all
             "ask_first": confirm and draft.ref is not None,
         }
+        if self.shared:  # the questions may quote the note: they are asked in the lead's 1:1 chat
+            return Reply(self.privately(options))
         await self.dc.begin_dialog(UpdateActionDialog.ID, options)
         return None
+
+    def privately(self, options: dict[str, Any]) -> str:
+        """Go on with this update in the lead's 1:1 chat, after this turn; what to say here."""
+        self.dc.context.turn_state[PRIVATELY] = options
+        return messages.continued_privately()
 
     def _first_problem(self, draft: Draft) -> tuple[Draft, str | None]:
         """What to say before asking again, with the part it concerns taken out of the draft."""
@@ -165,8 +177,9 @@ class Desk:
         if problem:
             return cards.update_form(action, values, problem)
         found = sensitive(note)
-        if found and values.get("confirmed") != "yes":
-            return cards.update_form(action, values, messages.sensitive_warning(found), confirm=True)
+        seal = self.links.seal(f"{ref}\n{note}")  # "save anyway" holds for this note only, as it was warned about
+        if found and not hmac.compare_digest(str(values.get("confirmed") or ""), seal):
+            return cards.update_form(action, values, messages.sensitive_warning(found), confirm=seal)
         outcome = await self.turn.save(draft, Source.CARD)
         if isinstance(outcome, posting.Refused):
             return cards.update_form(action, values, outcome.reason)

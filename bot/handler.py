@@ -26,25 +26,27 @@ from botbuilder.schema.teams import ChannelInfo, TeamInfo
 from bot import addresses, cards, messages, posting
 from bot.cards import CARD_CONTENT_TYPE, Card
 from bot.clock import Clock
-from bot.desk import Desk
+from bot.desk import PRIVATELY, Desk
 from bot.identity import find_person, tenant_of
 from bot.language import Intent, IntentName, recognise, vocabulary
 from bot.language.slots import normal, rags_asked, refs
 from bot.links import PaperLinks
 from bot.queries import Ask, Asker, Listing, Reply, answer
 from bot.settings import Settings
-from bot.views import SubgroupView, load_snapshot
+from bot.updates import Draft, rag_of
+from bot.views import SubgroupView, for_channel, load_snapshot
 from dialogs.turn import TURN, Turn
-from dialogs.update_action import UpdateActionDialog
+from dialogs.update_action import UpdateActionDialog, draft_data
 from storage.bot_state import EtagConflictError
 from storage.db import Database
-from storage.models import ConversationKind, Partnership, Role
+from storage.models import ConversationKind, Partnership, Person, Role, Source
 from storage.repositories import PartnershipRepository, PeopleRepository
 
 log = logging.getLogger(__name__)
 
 PARTNERSHIP = "plan_tracker.partnership_id"
 TENANT = "plan_tracker.tenant_id"
+PERSON = "plan_tracker.person_id"
 VERBS = {"show": IntentName.SHOW, "history": IntentName.HISTORY, "more": IntentName.MORE}
 MESSAGE_CONTENT_TYPE = "application/vnd.microsoft.activity.message"
 CARD_VERBS = {"update_form", "save_update"}
@@ -108,6 +110,12 @@ def dialog_takes(dc: DialogContext, said: Intent | str, intent: Intent) -> bool:
     if step == "rating" and rags_asked(text) and len(text.split()) <= 3:
         return True
     return step == "revised" and len(text.split()) <= 4 and any(ch.isdigit() for ch in text)
+
+
+def private_update(draft: Draft, guided: bool) -> dict[str, Any]:
+    """The guided dialog's options for an update carried from a channel to the lead's 1:1 chat."""
+    source = Source.DIALOG if guided else Source.CARD
+    return {"draft": draft_data(draft), "guided": guided, "source": source.value, "problem": None}
 
 
 def card_activity(card: Card) -> Activity:
@@ -235,6 +243,13 @@ class PlanBot(TeamsActivityHandler):  # type: ignore[misc]
         return (text or "").strip()
 
     async def respond(self, turn_context: TurnContext, said: Intent | CardAction | str) -> Reply | Card | None:
+        """Answer, then (for an update typed in a channel that needs a question) go on in the 1:1 chat."""
+        reply = await self._respond(turn_context, said)
+        if PRIVATELY in turn_context.turn_state and not await self._continue_privately(turn_context):
+            return Reply(messages.private_chat_needed())
+        return reply
+
+    async def _respond(self, turn_context: TurnContext, said: Intent | CardAction | str) -> Reply | Card | None:
         """Identify the asker, read the plan, answer. Writes (addresses, links, updates) commit with the answer."""
         activity = turn_context.activity
         now = self.clock.now()
@@ -247,12 +262,14 @@ class PlanBot(TeamsActivityHandler):  # type: ignore[misc]
             snapshot = await load_snapshot(session, partnership, now)
             if person is None:
                 return Reply(messages.unknown_person(snapshot.admins, partnership.short_name))
+            turn_context.turn_state[PERSON] = person.id
             turn = Turn(
                 session, snapshot, person, now, addresses.base_conversation_id(activity.conversation.id), activity.id
             )
             turn_context.turn_state[TURN] = turn
             dc = await self.dialogs.create_context(turn_context)
-            desk = Desk(dc, turn, self.links)
+            shared = conversation.kind is not ConversationKind.PERSONAL
+            desk = Desk(dc, turn, self.links, shared=shared)
             if isinstance(said, CardAction):
                 return await self._card(desk, said)
             groups = vocabulary([(g.name, g.aliases) for g in snapshot.subgroups])
@@ -281,7 +298,7 @@ class PlanBot(TeamsActivityHandler):  # type: ignore[misc]
             stored = await self.listing.get(turn_context)
             ask = Ask(
                 intent=intent,
-                snapshot=snapshot,
+                snapshot=for_channel(snapshot) if shared else snapshot,
                 asker=Asker(person.id, person.name.split()[0], person.role is Role.ADMIN),
                 channel_subgroup=channel_subgroup,
                 listing=Listing(**{**stored, "refs": tuple(stored["refs"])}) if stored else None,
@@ -293,6 +310,45 @@ class PlanBot(TeamsActivityHandler):  # type: ignore[misc]
             await self.listing.set(turn_context, asdict(reply.listing))
         return reply
 
+    async def _continue_privately(self, turn_context: TurnContext) -> bool:
+        """An update typed in a channel that needs a question: the dialog starts in the lead's 1:1 chat,
+        where the note may be shown back. False if the bot cannot write to them there."""
+        options = turn_context.turn_state.pop(PRIVATELY)
+        person_id: int = turn_context.turn_state[PERSON]
+        partnership_id: int = turn_context.turn_state[PARTNERSHIP]
+        async with self.database.transaction() as session:
+            chat = await addresses.personal_chat(session, partnership_id, person_id)
+        if chat is None:
+            return False
+
+        async def in_private(private: TurnContext) -> None:
+            private.turn_state[PARTNERSHIP] = partnership_id
+            outbox = Outbox(private)
+            private.on_send_activities(outbox.hold)
+            try:
+                await self.state.load(private)
+                now = self.clock.now()
+                async with self.database.transaction() as session:
+                    partnership = await session.get_one(Partnership, partnership_id)
+                    person = await session.get_one(Person, person_id)
+                    snapshot = await load_snapshot(session, partnership, now)
+                    private.turn_state[TURN] = Turn(session, snapshot, person, now, chat.conversation_id, None)
+                    dc = await self.dialogs.create_context(private)
+                    await dc.cancel_all_dialogs()
+                    await dc.begin_dialog(UpdateActionDialog.ID, options)
+                await self.state.save_changes(private)
+            finally:
+                await outbox.release()
+
+        try:
+            await turn_context.adapter.continue_conversation(
+                addresses.reference_of(chat), in_private, self.settings.app_id
+            )
+        except Exception:  # the chat is gone or Teams refused: say so in the channel, without the note
+            log.warning("could not continue an update in a 1:1 chat", exc_info=True)
+            return False
+        return True
+
     async def _card(self, desk: Desk, action: CardAction) -> Card:
         ref = str(action.data.get("ref") or "")
         found = desk.turn.snapshot.action(ref)
@@ -302,7 +358,12 @@ class PlanBot(TeamsActivityHandler):  # type: ignore[misc]
         if action.verb == "update_form":
             if not posting.may_update(desk.turn.snapshot, desk.turn.person, ref):
                 return cards.notice(messages.not_yours(ref, posting.who_may(desk.turn.snapshot, ref)))
+            if desk.shared:  # a form typed into in a channel would be seen there: it is asked privately
+                return cards.notice(desk.privately(private_update(Draft(ref=ref), guided=True)))
             return cards.update_form(found, {})
+        if desk.shared:
+            typed = Draft(ref=ref, rag=rag_of(str(action.data.get("rag") or "")), note=action.data.get("note") or None)
+            return cards.notice(desk.privately(private_update(typed, guided=False)))
         return await desk.form(ref, action.data)
 
     async def on_installation_update_add(self, turn_context: TurnContext) -> None:

@@ -37,5 +37,10 @@ class PaperLinks:
             return None
         return int(parts[0])
 
+    def seal(self, text: str) -> str:
+        """A signature of `text` only this deployment can make: a card's "save anyway" is bound by it
+        to the exact note it warned about."""
+        return self._sign(f"seal:{text}")
+
     def _sign(self, payload: str) -> str:
         return hmac.new(self.secret, payload.encode(), hashlib.sha256).hexdigest()

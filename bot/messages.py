@@ -252,6 +252,17 @@ def dropped(ref: str | None) -> str:
     return f"(I've set aside {what}; nothing was saved. Say update to start again.)"
 
 
+def continued_privately() -> str:
+    return "I've sent you a private message to finish that update; nothing is saved until you do."
+
+
+def private_chat_needed() -> str:
+    return (
+        "I couldn't message you privately, so nothing was saved: please open a 1:1 chat with Plan Tracker "
+        "and post the update there."
+    )
+
+
 def cancelled() -> str:
     return "Cancelled; nothing was saved."
 

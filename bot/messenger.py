@@ -19,11 +19,10 @@ from botbuilder.schema import (
     ActivityTypes,
     Attachment,
     ChannelAccount,
-    ConversationAccount,
     ConversationParameters,
-    ConversationReference,
 )
 
+from bot.addresses import reference_of
 from bot.cards import CARD_CONTENT_TYPE, Card
 from storage.models import Conversation
 
@@ -103,12 +102,7 @@ class Messenger:
         self.pacing = pacing or Pacing()
 
     async def to_person(self, conversation: Conversation, activity: Activity) -> int:
-        reference = ConversationReference(
-            channel_id="msteams",
-            service_url=conversation.service_url,
-            conversation=ConversationAccount(id=conversation.conversation_id, tenant_id=conversation.tenant_id),
-            bot=ChannelAccount(id=conversation.bot_id),
-        )
+        reference = reference_of(conversation)
 
         async def send() -> None:
             failure: list[BaseException] = []

@@ -168,7 +168,8 @@ def next_step(state: dict[str, Any]) -> str | None:
         return "note"
     if state["guided"] and "revised" not in done:
         return "revised"
-    if sensitive(draft.get("note") or "") and "sensitive" not in done:
+    note = draft.get("note") or ""
+    if sensitive(note) and state.get("kept_as_written") != note:  # kept on purpose: that note, as it is now
         return "sensitive"
     if state["guided"] and "confirm" not in done:
         return "confirm"
@@ -237,6 +238,8 @@ async def _save_or_edit(state: dict[str, Any], said: str, word: str, turn: Turn)
         state["redo"], state["repeat"] = ["note"], True
         return None
     if word in YES:
+        if state.get("step") == "sensitive":
+            state["kept_as_written"] = state["draft"].get("note") or ""
         return None
     return messages.choose_from("save or edit")
 

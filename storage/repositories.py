@@ -315,6 +315,21 @@ class ConversationRepository:
     async def in_team(self, team_id: str) -> list[Conversation]:
         return list(await self.session.scalars(select(Conversation).where(Conversation.team_id == team_id)))
 
+    async def active_for(self, partnership_id: int, kind: ConversationKind, person_id: int) -> list[Conversation]:
+        """A person's conversations of a kind that the bot can still write to, the latest first."""
+        return list(
+            await self.session.scalars(
+                select(Conversation)
+                .where(
+                    Conversation.partnership_id == partnership_id,
+                    Conversation.kind == kind,
+                    Conversation.person_id == person_id,
+                    Conversation.removed_at.is_(None),
+                )
+                .order_by(Conversation.installed_at.desc(), Conversation.id.desc())
+            )
+        )
+
     async def active(self, partnership: Partnership, kind: ConversationKind) -> list[Conversation]:
         return list(
             await self.session.scalars(

@@ -200,6 +200,21 @@ async def test_a_note_that_may_identify_a_child_is_confirmed_first(bot: Harness,
     ].comment == "One family did not attend; the panel is following up with health"
 
 
+async def test_editing_after_keeping_a_note_checks_the_new_note(bot: Harness, demo_db: Database) -> None:
+    before = await ids(demo_db, "8.1")
+    await bot.one("update 8.1", RACHEL)
+    await bot.one("amber", RACHEL)
+    await bot.one("Panel delayed; call 07700 900123 for details", RACHEL)
+    await bot.one("skip", RACHEL)  # no revised date
+    kept = card_texts(card_of(await bot.one("save", RACHEL)))
+    assert any(t.startswith("Save this update?") for t in kept), "kept as written, then the last look"
+    await bot.one("edit", RACHEL)
+    warned = card_texts(card_of(await bot.one("Panel delayed; the child's NHS number is 943 476 5919", RACHEL)))
+    assert any("seems to contain an NHS number" in t for t in warned), "the edited note is checked again"
+    await bot.one("cancel", RACHEL)
+    assert await ids(demo_db, "8.1") == before
+
+
 async def test_a_sensitive_note_can_be_kept_on_purpose(bot: Harness, demo_db: Database) -> None:
     await bot.one("8.1 amber: call 07700 900123 for the panel minutes", RACHEL)
     saved = await bot.one("save", RACHEL)
@@ -306,9 +321,25 @@ async def test_the_card_asks_before_storing_a_sensitive_note(bot: Harness, demo_
     assert any("seems to contain an email address" in t for t in card_texts(warned["value"]))
     assert "[Save anyway]" in card_texts(warned["value"])
     assert len(await history(demo_db, "7.3")) == before
-    saved = await bot.invoke(FIONA, "save_update", {**data, "confirmed": "yes"})
+    save_anyway = next(a for a in warned["value"]["actions"] if a["title"] == "Save anyway")
+    saved = await bot.invoke(FIONA, "save_update", {**save_anyway["data"], "rag": "green", "note": data["note"]})
     assert "Updated by Fiona McLeod" in " ".join(card_texts(saved["value"]))
     assert len(await history(demo_db, "7.3")) == before + 1
+    await bot.one("undo", FIONA)
+
+
+async def test_the_card_s_save_anyway_holds_only_for_the_note_it_warned_about(bot: Harness, demo_db: Database) -> None:
+    before = len(await history(demo_db, "7.3"))
+    data = {"verb": "save_update", "ref": "7.3", "rag": "green", "note": "Call 07700 900123 about the audit"}
+    warned = await bot.invoke(FIONA, "save_update", data)
+    save_anyway = next(a for a in warned["value"]["actions"] if a["title"] == "Save anyway")
+    edited = {**save_anyway["data"], "rag": "green", "note": "Call 07700 900123; NHS number 943 476 5919"}
+    again = await bot.invoke(FIONA, "save_update", edited)
+    assert any("seems to contain" in t for t in card_texts(again["value"])), "the edited note is checked again"
+    assert len(await history(demo_db, "7.3")) == before
+    forged = await bot.invoke(FIONA, "save_update", {**data, "confirmed": "yes"})
+    assert any("seems to contain" in t for t in card_texts(forged["value"])), "a first submission is checked too"
+    assert len(await history(demo_db, "7.3")) == before
 
 
 async def test_the_submit_fallback_updates_the_card_in_place(bot: Harness, demo_db: Database) -> None:
