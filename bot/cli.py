@@ -118,12 +118,27 @@ async def demo(ctx: Context, rebase: bool, if_empty: bool) -> None:
 @click.argument("file", type=click.Path(path_type=Path))
 @click.option("--partnership", "short_name", help="Short name of the partnership (needed for XLSX and CSV).")
 @click.option("--plan", "plan_title", help="Plan title for a table (default: the partnership's current plan).")
+@click.option(
+    "--allow-identifying-details",
+    "allow_identifying",
+    is_flag=True,
+    help="Keep progress notes that seem to identify a child or family (otherwise the import is refused, naming them).",
+)
 @click.pass_obj
 @run_async
-async def import_command(ctx: Context, file: Path, short_name: str | None, plan_title: str | None) -> None:
+async def import_command(
+    ctx: Context, file: Path, short_name: str | None, plan_title: str | None, allow_identifying: bool
+) -> None:
     """Import a plan file (YAML) or a plan table (XLSX, CSV); on any error nothing is written."""
     async with _transaction(ctx) as session:
-        report = await import_file(session, file, now=ctx.clock.now(), partnership=short_name, plan_title=plan_title)
+        report = await import_file(
+            session,
+            file,
+            now=ctx.clock.now(),
+            partnership=short_name,
+            plan_title=plan_title,
+            allow_identifying=allow_identifying,
+        )
     click.echo(_loaded(report))
 
 

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import datetime
 from pathlib import Path
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot.privacy import kinds
 from storage.errors import PlanFileError
 from storage.export import plan_table
 from storage.importer import ImportReport, add_progress, apply_objectives, import_plan_file, upsert_plan
@@ -19,6 +21,22 @@ PLAN_FILE_SUFFIXES = (".yaml", ".yml")
 TABLE_SUFFIXES = (".xlsx", ".csv")
 
 
+def check_notes(notes: Iterable[tuple[str, str]], source: Path) -> None:
+    """Refuse notes that seem to identify a child or family, naming where each is; nothing is written."""
+    flagged = [f"  - {place}: seems to contain {' and '.join(kinds(note))}" for place, note in notes if kinds(note)]
+    if flagged:
+        raise PlanFileError(
+            "\n".join(
+                [
+                    f"{source}: {len(flagged)} progress note(s) seem to identify a child or family:",
+                    *flagged,
+                    "Remove those details and import again, or import with --allow-identifying-details to keep "
+                    "them (they are still removed from channels and files unless the business unit clears them).",
+                ]
+            )
+        )
+
+
 async def import_file(
     session: AsyncSession,
     path: Path,
@@ -26,18 +44,35 @@ async def import_file(
     now: datetime,
     partnership: str | None = None,
     plan_title: str | None = None,
+    allow_identifying: bool = False,
 ) -> ImportReport:
-    """Import `path` into the database in the caller's transaction; raises PlanFileError and writes nothing."""
+    """Import `path` into the database in the caller's transaction; raises PlanFileError and writes nothing.
+
+    Progress notes that seem to identify a child or family are refused, each named, unless
+    `allow_identifying` says the business unit has looked and means to keep them.
+    """
     suffix = path.suffix.lower()
     if suffix in PLAN_FILE_SUFFIXES:
         spec = load_plan_file(path)
         if partnership and partnership.lower() != spec.partnership.short_name.lower():
             raise PlanFileError(f"{path}: the file is {spec.partnership.short_name}'s plan, not {partnership}'s")
+        if not allow_identifying:
+            check_notes(
+                (
+                    (f"action {a.ref}, update of {u.at:%d %B %Y}", u.comment)
+                    for o in spec.objectives
+                    for a in o.actions
+                    for u in a.updates
+                ),
+                path,
+            )
         return await import_plan_file(session, spec, path.name)
     if suffix in TABLE_SUFFIXES:
         if not partnership:
             raise PlanFileError(f"{path}: say which partnership the table belongs to (--partnership SHORT)")
         sheet = read_plan_table(path)
+        if not allow_identifying:
+            check_notes(((f"action {ref}, Comment on Progress", p.comment) for ref, p in sheet.progress.items()), path)
         owner = await PartnershipRepository(session).by_short_name(partnership)
         plan = await _table_plan(session, owner, plan_title)
         report = ImportReport(partnership=owner.short_name, plan=plan.title)

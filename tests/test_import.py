@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
 import yaml
@@ -95,7 +96,7 @@ async def test_reimport_updates_in_place_and_keeps_every_update(session: AsyncSe
     assert (await counts(session, partnership)).actions == 29
 
 
-async def attempt_import(session: AsyncSession, path: Path, **kwargs: str) -> str:
+async def attempt_import(session: AsyncSession, path: Path, **kwargs: Any) -> str:
     """Run an import the way the CLI does (all or nothing) and return its error message."""
     with pytest.raises(PlanFileError) as caught:
         async with session.begin_nested():
@@ -133,3 +134,20 @@ async def test_a_plan_file_for_another_partnership_is_refused(session: AsyncSess
     message = await attempt_import(session, ncscp_file, partnership="NSCP")
     assert "the file is NCSCP's plan, not NSCP's" in message
     assert (await row_counts(session))["partnership"] == 0
+
+
+async def test_a_plan_file_history_that_identifies_a_child_is_refused_and_named(
+    session: AsyncSession, ncscp: PlanFile, tmp_path: Path
+) -> None:
+    data = ncscp.model_dump(mode="json")
+    action = data["objectives"][10]["actions"][1]
+    action["updates"][0]["comment"] = "Seen with mum; her number is 07700 900123"
+    path = tmp_path / "ncscp.yaml"
+    path.write_text(yaml.safe_dump(data), encoding="utf-8")
+    message = await attempt_import(session, path)
+    assert f"action {action['ref']}, update of " in message and "seems to contain a phone number" in message
+    assert "07700 900123" not in message, "the detail itself is not repeated"
+    assert (await row_counts(session))["partnership"] == 0, "nothing written"
+    async with session.begin_nested():
+        await import_file(session, path, now=london(2019, 10, 1), allow_identifying=True)
+    assert (await row_counts(session))["partnership"] == 1, "kept when the business unit says so"

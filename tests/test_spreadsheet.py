@@ -320,3 +320,22 @@ async def test_export_shows_the_latest_comment_and_a_coloured_rag(ncscp_loaded: 
     assert sheet.cell(row=row_number, column=8).fill.start_color.rgb.endswith("E06666")
     assert row[5] == "October 2019"
     assert rows[row_number][4:6] == ("Children's QA subgroup report to BMG", "February 2019")
+
+
+async def test_a_comment_that_identifies_a_child_is_refused_and_named(
+    ncscp_loaded: AsyncSession, tmp_path: Path
+) -> None:
+    session = ncscp_loaded
+    rows = with_cells(0, comment="Audit found J. Smith's NHS no. 943 476 5919 on a referral form", rag="Amber")
+    path = xlsx(tmp_path / "progress.xlsx", rows)
+    before = await row_counts(session)
+    with pytest.raises(PlanFileError) as refused:
+        async with session.begin_nested():
+            await import_file(session, path, now=NOW, partnership="NCSCP", plan_title="Seed table")
+    assert "action 2.1, Comment on Progress: seems to contain an NHS number" in str(refused.value)
+    assert "943 476 5919" not in str(refused.value)
+    assert await row_counts(session) == before
+    kept = await import_file(
+        session, path, now=NOW, partnership="NCSCP", plan_title="Seed table", allow_identifying=True
+    )
+    assert kept.updates_added == 1
