@@ -44,7 +44,7 @@ def timetable(settings: Settings) -> Timetable:
 
 def create_app(settings: Settings, clock: Clock | None = None, database: Database | None = None) -> web.Application:
     """Build the app from settings; the database and adapter are made when it starts, not at import."""
-    app = web.Application()
+    app = web.Application(client_max_size=MAX_BODY)
     app[SETTINGS] = settings
 
     async def lifecycle(app: web.Application) -> AsyncIterator[None]:
@@ -76,6 +76,40 @@ def create_app(settings: Settings, clock: Clock | None = None, database: Databas
     return app
 
 
+MAX_BODY = 512 * 1024  # Teams sends at most about 100 KB; anything much larger is refused with 413
+ROUTED = {"message", "invoke", "conversationUpdate", "installationUpdate", "messageReaction", "event"}
+
+
+def envelope_problem(body: object) -> str | None:
+    """What is wrong with the activity's envelope, for the sender; None if a turn can be run on it.
+
+    An activity the bot would answer needs to say where it came from and where to reply: without
+    them botbuilder fails half-way through the turn and tries to apologise to nowhere.
+    """
+    if not isinstance(body, dict):
+        return "the body is not an activity (a JSON object)"
+    kind = body.get("type")
+    if not isinstance(kind, str) or not kind:
+        return "the activity has no type"
+    if kind not in ROUTED:
+        return None
+    for key in ("channelId", "serviceUrl"):
+        if not isinstance(body.get(key), str) or not body[key]:
+            return f"the activity has no {key}"
+    for key in ("conversation", "from", "recipient"):
+        account = body.get(key)
+        if not isinstance(account, dict) or not isinstance(account.get("id"), str) or not account["id"]:
+            return f"the activity has no {key}.id"
+    for key in ("text", "id", "replyToId", "name"):
+        if body.get(key) is not None and not isinstance(body[key], str):
+            return f"the activity's {key} is not text"
+    if body.get("entities") is not None and not isinstance(body["entities"], list):
+        return "the activity's entities is not a list"
+    if body.get("channelData") is not None and not isinstance(body["channelData"], dict):
+        return "the activity's channelData is not an object"
+    return None
+
+
 def _problem(status: int, detail: str) -> web.Response:
     return web.json_response({"error": detail}, status=status)
 
@@ -85,11 +119,14 @@ async def messages(request: web.Request) -> web.StreamResponse:
         return _problem(415, "send the activity as application/json")
     try:
         body = await request.json()
-    except json.JSONDecodeError:
+    except (json.JSONDecodeError, UnicodeDecodeError):
         return _problem(400, "the body is not JSON")
-    activity = Activity().deserialize(body) if isinstance(body, dict) else None
-    if activity is None or not activity.type:
-        return _problem(400, "the body is not an activity")
+    except RecursionError:
+        return _problem(400, "the body is nested too deeply to be an activity")
+    problem = envelope_problem(body)
+    if problem:
+        return _problem(400, problem)
+    activity = Activity().deserialize(body)
     adapter, bot = request.app[ADAPTER], request.app[BOT]
     try:
         # process_activity rather than adapter.process: 4.17.1's process serialises an invoke

@@ -110,12 +110,49 @@ async def test_not_ready_when_the_database_is_unreachable() -> None:
     [
         ("hello", "text/plain", 415, "send the activity as application/json"),
         ("{not json", "application/json", 400, "the body is not JSON"),
-        ("[1, 2]", "application/json", 400, "the body is not an activity"),
-        ("{}", "application/json", 400, "the body is not an activity"),
+        ("[1, 2]", "application/json", 400, "the body is not an activity (a JSON object)"),
+        ("{}", "application/json", 400, "the activity has no type"),
+        ("[" * 100_000 + "]" * 100_000, "application/json", 400, "the body is nested too deeply to be an activity"),
+        ('{"type": 5}', "application/json", 400, "the activity has no type"),
     ],
 )
 async def test_malformed_requests(bot: Harness, body: str, content_type: str, status: int, error: str) -> None:
     response = await bot.client.post("/api/messages", data=body, headers={"Content-Type": content_type})
     assert response.status == status
     assert await response.json() == {"error": error}
+    assert bot.connector.take() == []
+
+
+@pytest.mark.parametrize(
+    ("change", "error"),
+    [
+        ({"channelId": None}, "the activity has no channelId"),
+        ({"serviceUrl": None}, "the activity has no serviceUrl"),
+        ({"conversation": None}, "the activity has no conversation.id"),
+        ({"from": None}, "the activity has no from.id"),
+        ({"from": {"name": "no id"}}, "the activity has no from.id"),
+        ({"conversation": "a string"}, "the activity has no conversation.id"),
+        ({"text": {"not": "text"}}, "the activity's text is not text"),
+        ({"entities": "mentions"}, "the activity's entities is not a list"),
+        ({"channelData": [1, 2]}, "the activity's channelData is not an object"),
+    ],
+)
+async def test_an_activity_missing_what_a_turn_needs_is_refused_and_nothing_runs(
+    bot: Harness, change: dict[str, Any], error: str
+) -> None:
+    activity = {
+        **make_message("4.2 amber: delayed by late returns from two agencies", FIONA, bot.tenant, bot.connector.url)
+    }
+    activity.update(change)
+    response = await bot.post(activity)
+    assert response.status == 400
+    assert await response.json() == {"error": error}
+    assert bot.connector.take() == [], "no turn ran: nothing sent, no apology to nowhere"
+
+
+async def test_an_oversized_request_is_refused(bot: Harness) -> None:
+    activity = make_message("help", FIONA, bot.tenant, bot.connector.url)
+    activity["value"] = {"padding": "x" * (600 * 1024)}
+    response = await bot.post(activity)
+    assert response.status == 413
     assert bot.connector.take() == []
