@@ -11,6 +11,7 @@ from botbuilder.integration.aiohttp import CloudAdapter, ConfigurationBotFramewo
 from botbuilder.schema import Activity
 from botframework.connector.auth import AuthenticateRequestResult, BotFrameworkAuthentication, ClaimsIdentity
 from msrest.universal_http.requests import ClientRetryPolicy
+from sqlalchemy.exc import DisconnectionError, InterfaceError, OperationalError
 
 from bot import messages
 from bot.settings import Settings
@@ -82,8 +83,33 @@ def create_adapter(settings: Settings) -> CloudAdapter:
     return adapter
 
 
+class DatabaseUnavailable(Exception):
+    """The plan's database could not be reached (or, on SQLite, stayed locked): the turn did not
+    happen and Teams should deliver the activity again, so the person is not sent an apology."""
+
+
+def database_down(error: BaseException) -> bool:
+    """Is this failure the database being unreachable, rather than a fault in the turn itself?"""
+    seen: set[int] = set()
+    current: BaseException | None = error
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        if isinstance(current, OperationalError | InterfaceError | DisconnectionError | ConnectionError | TimeoutError):
+            return True
+        if isinstance(current, OSError) and current.errno is not None:
+            return True
+        current = current.__cause__ or current.__context__
+    return False
+
+
 async def on_turn_error(turn_context: TurnContext, error: Exception) -> None:
-    """The one error boundary: log with the traceback, tell the person briefly, never show a trace."""
+    """The one error boundary: log with the traceback, tell the person briefly, never show a trace.
+
+    When the database is down the turn is handed back to the route (HTTP 503) so Teams retries it.
+    """
+    if database_down(error):
+        log.warning("the database is unavailable; activity %s will be retried by Teams", turn_context.activity.id)
+        raise DatabaseUnavailable from error
     log.error("turn failed for activity %s", turn_context.activity.id, exc_info=error)
     try:
         await turn_context.send_activity(messages.apology())

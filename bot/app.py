@@ -16,7 +16,7 @@ from botbuilder.integration.aiohttp import CloudAdapter
 from botbuilder.schema import Activity
 from sqlalchemy import text
 
-from bot.adapter import create_adapter
+from bot.adapter import DatabaseUnavailable, create_adapter
 from bot.clock import Clock, SystemClock
 from bot.handler import PlanBot
 from bot.language import warm
@@ -134,6 +134,10 @@ async def messages(request: web.Request) -> web.StreamResponse:
         response = await adapter.process_activity(request.headers.get("Authorization", ""), activity, bot.on_turn)
     except PermissionError:
         return _problem(401, "a valid Bot Framework token is required")
+    except DatabaseUnavailable:
+        unavailable = _problem(503, "the plan's database is not reachable just now; Teams will try again")
+        unavailable.headers["Retry-After"] = "5"
+        return unavailable
     if response is None:
         return web.Response(status=201)
     return web.json_response(_plain(response.body), status=response.status)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any, ClassVar
 
 import pytest
@@ -14,11 +15,13 @@ from msrest.universal_http.requests import ClientRetryPolicy
 from bot.adapter import create_adapter
 from bot.app import ADAPTER, BOT, create_app
 from bot.clock import FixedClock
+from bot.demo import load_demo
 from bot.identity import tenant_of
 from bot.settings import Settings
 from storage.db import Database
+from storage.migrate import upgrade
 from tests.harness import NCSCP_TENANT, NOW, Harness, ncscp_plan, teams_user
-from tests.teams import BOT_ID, card_texts, make_invoke, make_message
+from tests.teams import BOT_ID, Connector, card_texts, make_invoke, make_message
 
 FIONA = teams_user(ncscp_plan(), "fiona.mcleod@ncscp.example.org")
 
@@ -87,6 +90,35 @@ async def test_remove_recipient_mention_leaves_clean_text() -> None:
     assert TurnContext.remove_recipient_mention(activity).strip() == "overdue"
 
 
+async def test_with_the_database_down_teams_is_asked_to_retry_and_the_bot_recovers(tmp_path: Path) -> None:
+    folder = tmp_path / "not-yet"
+    database = Database(f"sqlite+aiosqlite:///{folder / 'bot.db'}")  # its folder does not exist yet
+    connector = Connector()
+    await connector.start()
+    app = create_app(Settings(database_url=database.url, scheduler=False), FixedClock(NOW), database)
+    try:
+        async with TestClient(TestServer(app)) as client:
+            message = make_message("my actions", FIONA, NCSCP_TENANT, connector.url)
+            down = await client.post("/api/messages", json=message)
+            assert down.status == 503, "so that Teams delivers it again"
+            assert down.headers["Retry-After"] == "5"
+            assert "Traceback" not in await down.text()
+            assert connector.take() == [], "no apology: the turn did not happen"
+            assert (await client.get("/readyz")).status == 503
+            folder.mkdir()  # the database comes back
+            await upgrade(database.url)
+            async with database.transaction() as session:
+                await load_demo(session, NOW.date())
+            assert (await client.get("/readyz")).status == 200
+            again = await client.post("/api/messages", json={**message, "id": "retried-1"})
+            assert again.status in {200, 201}
+            [answer] = connector.take()
+            assert answer["summary"].startswith("Actions you lead, Fiona"), "served again, by itself"
+    finally:
+        await connector.close()
+        await database.dispose()
+
+
 async def test_health_and_readiness(bot: Harness) -> None:
     assert (await bot.client.get("/healthz")).status == 200
     ready = await bot.client.get("/readyz")
@@ -102,6 +134,10 @@ async def test_not_ready_when_the_database_is_unreachable() -> None:
         ready = await client.get("/readyz")
         assert ready.status == 503
         assert await ready.json() == {"error": "the database is not reachable"}
+        message = await client.post(
+            "/api/messages", json=make_message("help", FIONA, NCSCP_TENANT, "http://127.0.0.1:9")
+        )
+        assert message.status == 503, "PostgreSQL refusing connections: Teams is asked to retry"
     await broken.dispose()
 
 
