@@ -68,3 +68,8 @@ def redact(text: str, own: Sequence[re.Pattern[str]] = ()) -> str:
         at = end
     out.append(text[at:])
     return "".join(out)
+
+
+def own_patterns(sources: Sequence[str]) -> tuple[re.Pattern[str], ...]:
+    """A partnership's own case-id patterns (as stored on it, checked when its plan file was read), compiled."""
+    return tuple(re.compile(source) for source in sources)

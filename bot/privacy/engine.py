@@ -29,7 +29,7 @@ CATEGORY = {
 }
 
 
-class BlankEngine(NlpEngine):  # type: ignore[misc]
+class BlankEngine(NlpEngine):
     """A tokenizer and no model: lemmas are the lower-cased words."""
 
     def __init__(self) -> None:

@@ -9,8 +9,8 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 
-import nhs_number
 import phonenumbers
+from nhs_number.validate import is_valid
 from presidio_analyzer import EntityRecognizer, RecognizerResult
 from presidio_analyzer.nlp_engine import NlpArtifacts
 from presidio_analyzer.predefined_recognizers import NhsRecognizer, PhoneRecognizer
@@ -36,7 +36,7 @@ def sentence(text: str, start: int, end: int) -> tuple[int, int]:
     return head + 1, min(tails, default=len(text))
 
 
-class Rule(EntityRecognizer):  # type: ignore[misc]
+class Rule(EntityRecognizer):
     """Patterns for one entity; a named group `v` is the detail (the rest is the words that say so)."""
 
     def __init__(self, entity: str, patterns: list[str], accept: Accept | None = None, score: float = 0.85) -> None:
@@ -66,7 +66,7 @@ def not_paperwork(text: str, start: int, end: int) -> bool:
 
 # NHS numbers: Presidio's recogniser with the groupings people paste (3-3-4, 3-4-3, ten together),
 # checked by the nhs-number package; a number written as a PO, FOI or invoice number is not one.
-class Nhs(NhsRecognizer):  # type: ignore[misc]
+class Nhs(NhsRecognizer):
     def __init__(self) -> None:
         from presidio_analyzer import Pattern
 
@@ -78,7 +78,7 @@ class Nhs(NhsRecognizer):  # type: ignore[misc]
         )
 
     def validate_result(self, pattern_text: str) -> bool:
-        return bool(nhs_number.is_valid(re.sub(r"\D", "", pattern_text)))
+        return bool(is_valid(re.sub(r"\D", "", pattern_text)))
 
     def analyze(
         self, text: str, entities: list[str], nlp_artifacts: NlpArtifacts | None = None, regex_flags: int | None = None
@@ -90,7 +90,9 @@ class Nhs(NhsRecognizer):  # type: ignore[misc]
 # Phone numbers: Presidio's (libphonenumber, valid GB numbers) and the UK shapes libphonenumber
 # rejects (Ofcom's drama ranges, a mobile written without its 0); not a helpline, a service's line
 # or an invoice number.
-MOBILE = r"(?<![\d+])(?:(?:\+44\s?\(?0?\)?\s?|0)7\d{3}|7\d{3}(?=[ .-]\d{3}[ .-]\d{3}(?!\d)))[ .-]?\d{3}[ .-]?\d{3,4}(?![\d])"
+MOBILE = (
+    r"(?<![\d+])(?:(?:\+44\s?\(?0?\)?\s?|0)7\d{3}|7\d{3}(?=[ .-]\d{3}[ .-]\d{3}(?!\d)))[ .-]?\d{3}[ .-]?\d{3,4}(?![\d])"
+)
 LANDLINE = r"(?<![\d+])(?:\+44\s?\(?0?\)?\s?|0)(?:1\d{3}[ .-]?\d{5,6}|1\d{3}[ .-]?\d{3}[ .-]?\d{3}|1\d{2}[ .-]?\d{3}[ .-]?\d{4}|2\d[ .-]?\d{4}[ .-]?\d{4})(?!\d)"
 SERVICE_TYPES = {
     phonenumbers.PhoneNumberType.TOLL_FREE,
@@ -117,13 +119,14 @@ def personal_line(text: str, start: int, end: int) -> bool:
     return bool(mobile) or not rules.SERVICE.search(before(text, start, 60))
 
 
-class Phone(PhoneRecognizer):  # type: ignore[misc]
+class Phone(PhoneRecognizer):
     def __init__(self) -> None:
         super().__init__(supported_regions=("GB",), leniency=1)
 
     def analyze(
         self, text: str, entities: list[str], nlp_artifacts: NlpArtifacts | None = None
     ) -> list[RecognizerResult]:
+        assert nlp_artifacts is not None, "the analyzer always passes the tokens"
         found = super().analyze(text, entities, nlp_artifacts)
         return [r for r in found if personal_line(text, r.start, r.end)]
 
@@ -138,8 +141,10 @@ DATE = (
     rf"(?:\d{{1,2}}[/.-]\d{{1,2}}[/.-](?:19|20)?\d{{2}}|(?:19|20)\d{{2}}-\d{{1,2}}-\d{{1,2}}|"
     rf"\d{{1,2}}(?:st|nd|rd|th)?\s+{MONTH}\s+(?:19|20)\d{{2}}|{MONTH}\s+\d{{1,2}}(?:st|nd|rd|th)?,?\s+(?:19|20)\d{{2}})"
 )
-DOB_CUE = r"(?i:\b(?:d\.?o\.?b\.?|date of birth|birth date|born(?: on| in)?|birthday|b\.)\s*(?:is|was|of|on|:|-)?\s*)"
-CHILD_BRACKET = rf"(?i:\b(?:child(?: [A-Z])?|young person|baby|sibling|son|daughter|yp|infant|twin|boy|girl)(?:\s+[A-Z][a-z]+)?\s*[(,]\s*)"
+DOB_CUE = (
+    r"(?i:\b(?:d\.?o\.?b\.?|date of birth|birth date|born(?: on| in)?|birthday|b\.)\s*(?:is|was|of|on|as|:|-)?\s*)"
+)
+CHILD_BRACKET = r"(?i:\b(?:child(?: [A-Z])?|young person|baby|sibling|son|daughter|yp|infant|twin|boy|girl)(?:\s+[A-Z][a-z]+)?\s*[(,]\s*)"
 
 
 def date_of_birth() -> Rule:
@@ -153,7 +158,9 @@ def date_of_birth() -> Rule:
 
 
 # Ages: "aged 11", "a 4-year-old", "3 months old", "11yo"; not a range of ages (a cohort) or "a 5-year plan".
-NUMBER_WORD = r"(?:one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|thirteen|fourteen|fifteen|sixteen|seventeen)"
+NUMBER_WORD = (
+    r"(?:one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|thirteen|fourteen|fifteen|sixteen|seventeen)"
+)
 UNIT = r"(?:years?|yrs?|months?|mths?|weeks?|wks?|days?)"
 
 
@@ -201,7 +208,7 @@ def address() -> Rule:
         [
             rf"\b(?P<v>\d{{1,4}}[A-Za-z]?,?\s+{WORDS}{STREET}\b\.?)",
             rf"(?i:\b(?:flat|apartment|apt)\.?)\s*\d+[A-Za-z]?,?\s+{WORDS}(?:House|Court|Tower|Lodge|Mansions|Heights|Point|Close|{STREET})\b",
-            rf"(?i:\b(?:flat|apartment|apt)\.?)\s*\d+[A-Za-z]?\b",
+            r"(?i:\b(?:flat|apartment|apt)\.?)\s*\d+[A-Za-z]?\b",
             rf"(?i:\b(?:lives?|living|moved|resides?|residing|staying|address|rehoused|home)\b[^.;]{{0,25}}?\b(?:at|on|in|to)\s+)"
             rf"(?P<v>(?:the\s+)?{WORDS}{STREET})\b",
         ],
@@ -226,7 +233,9 @@ def postcode() -> Rule:
 # Email addresses, also as people write them to dodge filters ("jo at outlook dot com"); not a
 # team's or a service's shared mailbox.
 EMAIL = r"[\w.+'-]+@[\w-]+(?:\.[\w-]+)+"
-WRITTEN_OUT = r"[\w.+'-]+\s*(?:\(at\)|\[at\]|\s+at\s+)\s*[\w-]+(?:\s*(?:\.|\(dot\)|\[dot\]|\s+dot\s+)\s*[\w-]+)+(?!\w*@)"
+WRITTEN_OUT = (
+    r"[\w.+'-]+\s*(?:\(at\)|\[at\]|\s+at\s+)\s*[\w-]+(?:\s*(?:\.|\(dot\)|\[dot\]|\s+dot\s+)\s*[\w-]+)+(?!\w*@)"
+)
 
 
 def personal_mailbox(text: str, start: int, end: int) -> bool:
@@ -290,7 +299,7 @@ def listed(token: str, names: frozenset[str]) -> bool:
     return token not in NOT_NAMES and (token in names or all(part in names for part in re.split(r"[-']", token)))
 
 
-class Person(EntityRecognizer):  # type: ignore[misc]
+class Person(EntityRecognizer):
     def __init__(self) -> None:
         super().__init__(supported_entities=["PERSON"], name="family_name_rule", supported_language="en")
         cue = rf"(?i:\b(?:{rules.FAMILY}|{CHILD_WORDS}))(?:'s|s)?"

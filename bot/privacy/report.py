@@ -69,8 +69,10 @@ def score(name: str, notes: list[Note]) -> None:
     print(f"\n{name}: {len(notes)} notes, {len(identifying)} identifying, {len(clean)} clean")
     print(f"  {'category':16} {'recall':>8} {'precision':>10} {'notes':>6}")
     for category in LABELS:
-        print(f"  {category:16} {_pct(tp[category], tp[category] + fn[category]):>8} "
-              f"{_pct(tp[category], tp[category] + fp[category]):>10} {tp[category] + fn[category]:>6}")
+        print(
+            f"  {category:16} {_pct(tp[category], tp[category] + fn[category]):>8} "
+            f"{_pct(tp[category], tp[category] + fp[category]):>10} {tp[category] + fn[category]:>6}"
+        )
     t, n, p = sum(tp.values()), sum(fn.values()), sum(fp.values())
     print(f"  {'overall':16} {_pct(t, t + n):>8} {_pct(t, t + p):>10} {t + n:>6}   (over note and category pairs)")
     flagged = sum(1 for note in identifying if detected(note.text) >= note.expected)
@@ -88,8 +90,10 @@ def _pct(part: int, whole: int) -> str:
 def main(paths: list[str]) -> None:
     start = time.perf_counter()
     kinds("warm up: everything is built once per process")
-    print(f"detector built in {time.perf_counter() - start:.2f} s; "
-          f"process memory (max RSS) {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MB")
+    print(
+        f"detector built in {time.perf_counter() - start:.2f} s; "
+        f"process memory (max RSS) {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MB"
+    )
     for path in [Path(p) for p in paths] or [CORPUS / f for f in FILES if (CORPUS / f).exists()]:
         score(path.name, read(path))
 
