@@ -28,6 +28,7 @@ COUNTRIES = ("IN", "PK", "BD", "NG", "PL", "RO", "IT", "PT", "LT", "SO", "TR", "
 class Names:
     first: frozenset[str]
     last: frozenset[str]
+    every: frozenset[str]  # first or last: after a title ("Mrs Patel") either will do
 
 
 def cache_file() -> Path:
@@ -42,7 +43,8 @@ def names() -> Names:
     if not path.exists():
         subprocess.run([sys.executable, "-m", "bot.privacy.names", str(path)], check=True)
     data = json.loads(path.read_text(encoding="utf-8"))
-    return Names(frozenset(data["first"]), frozenset(data["last"]))
+    first, last = frozenset(data["first"]), frozenset(data["last"])
+    return Names(first, last, first | last)
 
 
 def extract(path: Path) -> None:

@@ -319,13 +319,13 @@ class Person(EntityRecognizer):
         schools = [m.span() for m in rules.SCHOOL.finditer(text)]
         found: list[tuple[int, int]] = []
         for m in self.after_cue.finditer(text):
-            tokens = name_part(m.group("v").split(), known.first | known.last if m.group("title") else known.first)
+            tokens = name_part(m.group("v").split(), known.every if m.group("title") else known.first)
             if tokens:
                 found.append((m.start(), m.start("v") + len(" ".join(tokens))))
                 found[-1] = (m.start("title") if m.group("title") else m.start("v"), found[-1][1])
         for m in self.full.finditer(text):
             title = bool(m.group("title"))
-            tokens = name_part(m.group("v").split(), known.first | known.last if title else known.first)
+            tokens = name_part(m.group("v").split(), known.every if title else known.first)
             start = m.start("title") if title else m.start("v")
             end = m.start("v") + len(" ".join(tokens))
             if not tokens or any(s <= start < e or s < end <= e for s, e in schools):
