@@ -278,6 +278,7 @@ async def _upsert_partnership(session: AsyncSession, spec: PlanFile) -> Partners
     partnership.name = wanted.name
     partnership.tenant_id = wanted.tenant_id or partnership.tenant_id
     partnership.timezone = wanted.timezone
+    partnership.privacy_patterns = list(wanted.privacy.case_id_patterns)
     await session.flush()
     return partnership
 

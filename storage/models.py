@@ -96,6 +96,8 @@ class Partnership(Base):
     short_name: Mapped[str] = mapped_column(String(40), unique=True)
     tenant_id: Mapped[str | None] = mapped_column(String(64), unique=True)
     timezone: Mapped[str] = mapped_column(String(64), default="Europe/London")
+    # The partnership's own case-id patterns (regular expressions), checked in every note: see bot.privacy.
+    privacy_patterns: Mapped[list[str]] = mapped_column(JSON, default=list, server_default="[]")
 
     plans: Mapped[list[Plan]] = relationship(back_populates="partnership")
 

@@ -14,6 +14,7 @@ from typing import Annotated, Any, Generic, TypeVar
 
 import yaml
 from pydantic import (
+    AfterValidator,
     BaseModel,
     BeforeValidator,
     ConfigDict,
@@ -63,11 +64,29 @@ class Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
+def _regex(value: str) -> str:
+    try:
+        re.compile(value)
+    except re.error as exc:
+        raise ValueError(f"'{value}' is not a valid regular expression ({exc}); e.g. MOS-\\d{{6}}") from None
+    if re.fullmatch(value, ""):
+        raise ValueError(f"'{value}' matches empty text, so it would find a case reference everywhere")
+    return value
+
+
+class PrivacySpec(Strict):
+    """The partnership's own identifiers, on top of the ones every partnership has (CP-plan references,
+    NHS and NI numbers...): e.g. its case system's ids, `case_id_patterns: ["MOS-\\d{6}"]`."""
+
+    case_id_patterns: list[Annotated[str, AfterValidator(_regex)]] = []
+
+
 class PartnershipSpec(Strict):
     name: Text
     short_name: Annotated[str, Field(pattern=r"^[A-Za-z][A-Za-z0-9_-]{0,39}$")]
     tenant_id: str | None = None
     timezone: str = "Europe/London"
+    privacy: PrivacySpec = PrivacySpec()
 
     @field_validator("timezone")
     @classmethod

@@ -1,5 +1,9 @@
 """Finding identifying details in a note: what kind, and where, so that they can be named in a
-warning and cut out of anything that leaves the bot."""
+warning and cut out of anything that leaves the bot.
+
+The note is made plain first (normalise.py: NFKC, every space and dash as the ASCII one) and what
+is found there is mapped back to the characters the lead wrote.
+"""
 
 from __future__ import annotations
 
@@ -7,7 +11,25 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from bot.privacy.engine import analyse
+from bot.privacy.normalise import plain
+
 REDACTED = "[identifying detail removed]"
+
+# The categories in the order a warning names them, with the words it uses.
+LABELS: dict[str, str] = {
+    "nhs_number": "an NHS number",
+    "date_of_birth": "a date of birth",
+    "age": "an age",
+    "name": "a name",
+    "address": "an address",
+    "postcode": "a postcode",
+    "phone": "a phone number",
+    "email": "an email address",
+    "case_reference": "a case reference",
+    "ni_number": "a National Insurance number",
+}
+CATEGORY_OF = {label: category for category, label in LABELS.items()}
 
 
 @dataclass(frozen=True)
@@ -17,41 +39,37 @@ class Finding:
     end: int
 
 
-# The first, pattern-only check; the detection proper replaces it.
-PATTERNS: dict[str, re.Pattern[str]] = {
-    "an NHS number": re.compile(r"(?<!\d)\d{3}[ -]?\d{3}[ -]?\d{4}(?!\d)"),
-    "a date of birth": re.compile(
-        r"\b(?:d\.?o\.?b\.?|date of birth|born(?: on)?)\b|(?<!\d)\d{1,2}[/.]\d{1,2}[/.](?:19|20)\d{2}(?!\d)", re.I
-    ),
-    "a phone number": re.compile(
-        r"(?<!\w)(?:\+44\s?7\d{3}|07\d{3}|\+44\s?\(?0?\)?\d{2,4}|0\d{2,4})[\s-]?\d{3}[\s-]?\d{3,4}(?!\d)"
-    ),
-    "an email address": re.compile(r"[\w.+-]+@[\w-]+\.[\w.-]+"),
-    "a postcode": re.compile(r"\b[A-Z]{1,2}\d[A-Z\d]?\s*\d[A-Z]{2}\b", re.I),
-}
-
-
 def findings(text: str, own: Sequence[re.Pattern[str]] = ()) -> list[Finding]:
     """Every identifying detail found, in order; `own` are the partnership's own patterns (case ids)."""
-    found = [Finding(kind, m.start(), m.end()) for kind, p in PATTERNS.items() for m in p.finditer(text)]
-    found += [Finding("a case reference", m.start(), m.end()) for p in own for m in p.finditer(text)]
-    return sorted(found, key=lambda f: (f.start, -f.end))
+    made = plain(text)
+    spans = analyse(made.text)
+    spans += [("case_reference", *m.span()) for p in own for m in p.finditer(made.text) if m.end() > m.start()]
+    found = {Finding(LABELS[category], *made.span(start, end)) for category, start, end in spans}
+    return sorted(found, key=lambda f: (f.start, -f.end, f.kind))
 
 
 def kinds(text: str, own: Sequence[re.Pattern[str]] = ()) -> list[str]:
     """The kinds of identifying detail the note seems to hold, each once, e.g. ["a postcode"]."""
     found = {f.kind for f in findings(text, own)}
-    return [kind for kind in [*PATTERNS, "a case reference"] if kind in found]
+    return [label for label in LABELS.values() if label in found]
 
 
 def redact(text: str, own: Sequence[re.Pattern[str]] = ()) -> str:
-    """The text with every identifying detail replaced by REDACTED."""
-    out, at = [], 0
+    """The text with every identifying detail replaced by REDACTED (overlapping details cut as one)."""
+    spans: list[list[int]] = []
     for finding in findings(text, own):
-        if finding.start < at:
-            continue
-        out.append(text[at : finding.start])
-        out.append(REDACTED)
-        at = finding.end
+        if spans and finding.start <= spans[-1][1]:
+            spans[-1][1] = max(spans[-1][1], finding.end)
+        else:
+            spans.append([finding.start, finding.end])
+    out, at = [], 0
+    for start, end in spans:
+        out += [text[at:start], REDACTED]
+        at = end
     out.append(text[at:])
     return "".join(out)
+
+
+def own_patterns(sources: Sequence[str]) -> tuple[re.Pattern[str], ...]:
+    """A partnership's own case-id patterns (as stored on it, checked when its plan file was read), compiled."""
+    return tuple(re.compile(source) for source in sources)

@@ -1,0 +1,102 @@
+"""Presidio's analyzer, built once per process, with a blank spaCy pipeline: no trained model (none
+is in the registry), nothing downloaded; the tokens and lower-cased words are what the context
+checks of Presidio's own recognisers need."""
+
+from __future__ import annotations
+
+import re
+from functools import cache
+
+import spacy
+from presidio_analyzer import AnalyzerEngine, RecognizerRegistry, RecognizerResult
+from presidio_analyzer.nlp_engine import NlpArtifacts, NlpEngine
+from presidio_analyzer.predefined_recognizers import UkNinoRecognizer
+
+from bot.privacy import recognisers
+
+# Presidio's entity names and ours: the category each stands for.
+CATEGORY = {
+    "UK_NHS": "nhs_number",
+    "DATE_OF_BIRTH": "date_of_birth",
+    "AGE": "age",
+    "PERSON": "name",
+    "ADDRESS": "address",
+    "UK_POSTCODE": "postcode",
+    "PHONE_NUMBER": "phone",
+    "EMAIL_ADDRESS": "email",
+    "CASE_REFERENCE": "case_reference",
+    "UK_NINO": "ni_number",
+}
+
+
+class BlankEngine(NlpEngine):
+    """A tokenizer and no model: lemmas are the lower-cased words."""
+
+    def __init__(self) -> None:
+        self.nlp = spacy.blank("en")
+
+    def load(self) -> None:
+        pass
+
+    def is_loaded(self) -> bool:
+        return True
+
+    def process_text(self, text: str, language: str) -> NlpArtifacts:
+        doc = self.nlp(text)
+        return NlpArtifacts(
+            entities=[],
+            tokens=doc,
+            tokens_indices=[t.idx for t in doc],
+            lemmas=[t.lower_ for t in doc],
+            nlp_engine=self,
+            language=language,
+        )
+
+    def process_batch(self, texts: object, language: str, batch_size: int = 1, n_process: int = 1, **kwargs: object):  # type: ignore[no-untyped-def]
+        for text in texts:  # type: ignore[attr-defined]
+            yield text, self.process_text(str(text), language)
+
+    def is_stopword(self, word: str, language: str) -> bool:
+        return bool(self.nlp.vocab[word].is_stop)
+
+    def is_punct(self, word: str, language: str) -> bool:
+        return bool(self.nlp.vocab[word].is_punct)
+
+    def get_supported_entities(self) -> list[str]:
+        return []
+
+    def get_supported_languages(self) -> list[str]:
+        return ["en"]
+
+
+@cache
+def analyzer() -> AnalyzerEngine:
+    registry = RecognizerRegistry(
+        recognizers=[
+            recognisers.Nhs(),
+            UkNinoRecognizer(),
+            recognisers.Phone(),
+            recognisers.phone_shapes(),
+            recognisers.date_of_birth(),
+            recognisers.age(),
+            recognisers.address(),
+            recognisers.postcode(),
+            recognisers.email(),
+            recognisers.case_reference(),
+            recognisers.Person(),
+        ],
+        supported_languages=["en"],
+    )
+    return AnalyzerEngine(registry=registry, nlp_engine=BlankEngine(), supported_languages=["en"])
+
+
+def analyse(text: str) -> list[tuple[str, int, int]]:
+    """(category, start, end) of every detail found in the plain text."""
+    results: list[RecognizerResult] = analyzer().analyze(text, language="en", regex_flags=re.MULTILINE)
+    places = [(r.start, r.end) for r in results if r.entity_type == "ADDRESS"]
+    return [
+        (CATEGORY[r.entity_type], r.start, r.end)
+        for r in results
+        if r.entity_type in CATEGORY
+        and not (r.entity_type == "PERSON" and any(s < r.end and r.start < e for s, e in places))
+    ]
