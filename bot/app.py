@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import re
 import tempfile
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -38,6 +39,28 @@ BOT = web.AppKey("bot", PlanBot)
 SCHEDULER = web.AppKey("scheduler", Scheduler)
 
 
+ACCESS_LOG = "aiohttp.access"
+_PAPER_TOKEN = re.compile(r"(/papers/)[^\s?\"]+")
+
+
+class HidePaperTokens(logging.Filter):
+    """Masks the token of a paper link (`/papers/<token>` becomes `/papers/…`) in the access log: while it
+    is valid, anyone holding the link can download the paper."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        if "/papers/" in message:
+            record.msg, record.args = _PAPER_TOKEN.sub(r"\1…", message), None
+        return True
+
+
+def _hide_paper_tokens() -> None:
+    """On whichever server runs the app (`planbot serve`, a test server, gunicorn's aiohttp worker)."""
+    logger = logging.getLogger(ACCESS_LOG)
+    if not any(isinstance(f, HidePaperTokens) for f in logger.filters):
+        logger.addFilter(HidePaperTokens())
+
+
 def timetable(settings: Settings) -> Timetable:
     return Timetable(settings.nudge_days, settings.final_nudge_days, settings.summary_days)
 
@@ -46,6 +69,7 @@ def create_app(settings: Settings, clock: Clock | None = None, database: Databas
     """Build the app from settings; the database and adapter are made when it starts, not at import."""
     app = web.Application(client_max_size=MAX_BODY)
     app[SETTINGS] = settings
+    _hide_paper_tokens()
 
     async def lifecycle(app: web.Application) -> AsyncIterator[None]:
         await asyncio.to_thread(warm)  # train the language model from its corpus before the first message

@@ -166,6 +166,52 @@ async def export_command(ctx: Context, short_name: str, fmt: str, out: Path, pla
 
 
 @cli.command()
+@click.option("--out", type=click.Path(path_type=Path), required=True, help="File to write (JSON Lines).")
+@click.pass_obj
+@run_async
+async def backup(ctx: Context, out: Path) -> None:
+    """Write everything in the database to one file: every table, every row, the whole history.
+
+    The file holds personal data (names, emails, every note as written): keep it as safely as the
+    database. The format is described in docs/backup-format.md.
+    """
+    from storage.backup import write_backup
+
+    database = await _open(ctx)
+    try:
+        summary = await write_backup(database, out, ctx.clock.now())
+    finally:
+        await database.dispose()
+    click.echo(f"wrote the backup to {out}: {summary.describe()}")
+
+
+@cli.command()
+@click.argument("file", type=click.Path(path_type=Path))
+@click.pass_obj
+@run_async
+async def restore(ctx: Context, file: Path) -> None:
+    """Restore a backup into an empty database (DATABASE_URL), exactly as it was, ids included."""
+    from storage.backup import read_backup, restore_backup
+
+    backup = read_backup(file)  # a damaged file is refused before the database is touched
+    database = await _open(ctx)
+    try:
+        summary = await restore_backup(database, backup)
+    finally:
+        await database.dispose()
+    click.echo(f"restored {file} into {_safe(ctx.settings.database_url)}: {summary.describe()}")
+    await _print_restored(ctx)
+
+
+async def _print_restored(ctx: Context) -> None:
+    database = Database(ctx.settings.database_url)
+    try:
+        await _print_counts(database)
+    finally:
+        await database.dispose()
+
+
+@cli.command()
 @click.option("--host", default=None, help="Address to listen on (default PLANBOT_HOST or 127.0.0.1).")
 @click.option("--port", type=int, default=None, help="Port (default PLANBOT_PORT or 3978).")
 @click.option("--playground", is_flag=True, help="Also start the Agents Playground (a local Teams client).")

@@ -5,12 +5,16 @@ plan after them. The plan table is the same rows the XLSX and CSV exports write
 (`storage.export.plan_table`), so the three never disagree; the exceptions use the same rules as
 the exception report posted in Teams (`bot.summaries.exceptions`). A RAG rating is always its word
 in a shaded cell, never colour alone, so the paper reads the same printed in black and white.
+
+Notes are printed as they may leave the bot (`storage.export.notes_as_sent`): identifying details
+removed unless the business unit cleared the note. Everything a person wrote is plain text in the
+document, never a field Word or LibreOffice would compute.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -31,7 +35,7 @@ from bot.messages import day
 from bot.rules import Rag
 from bot.summaries import MISSED, exceptions
 from bot.views import ActionView, Snapshot, load_snapshot, missed, missing, overdue, with_rag
-from storage.export import plan_table
+from storage.export import latest_notes, plan_table
 from storage.models import Partnership
 from storage.repositories import PlanRepository
 from storage.spreadsheet import HEADINGS, RAG, RAG_FILLS, TableRow
@@ -72,7 +76,8 @@ async def write_paper(session: AsyncSession, partnership: Partnership, out: Path
     """Write the paper for the partnership's next BMG (or its progress today, if none is set) to `out`."""
     snapshot = await load_snapshot(session, partnership, now)
     rows = await plan_table(session, await PlanRepository(session).current(partnership))
-    document = _document(snapshot, partnership.name, rows)
+    notes = await latest_notes(session, [a.id for a in snapshot.actions])
+    document = _document(snapshot, partnership.name, rows, notes)
     document.save(str(out))
     actions = snapshot.actions
     return PaperSummary(
@@ -86,7 +91,7 @@ async def write_paper(session: AsyncSession, partnership: Partnership, out: Path
     )
 
 
-def _document(snapshot: Snapshot, name: str, rows: Sequence[TableRow]) -> DocumentObject:
+def _document(snapshot: Snapshot, name: str, rows: Sequence[TableRow], notes: Mapping[int, str]) -> DocumentObject:
     document = Document()
     _page_and_fonts(document)
     title = f"{name}: {snapshot.plan}"
@@ -97,7 +102,7 @@ def _document(snapshot: Snapshot, name: str, rows: Sequence[TableRow]) -> Docume
     document.add_paragraph(f"Business Management Group, {meeting}", style="Subtitle")
     _muted(document.add_paragraph(), f"Prepared {day(today)} from the updates leads posted in Teams.")
     _footer(document, f"{snapshot.partnership} {snapshot.plan}: Business Management Group, {meeting}")
-    _exceptions(document, snapshot)
+    _exceptions(document, snapshot, notes)
     _plan(document, rows)
     return document
 
@@ -152,11 +157,11 @@ def _field(paragraph: Paragraph, code: str) -> None:
         run._r.append(element)
 
 
-def _exceptions(document: DocumentObject, snapshot: Snapshot) -> None:
+def _exceptions(document: DocumentObject, snapshot: Snapshot, notes: Mapping[int, str]) -> None:
     """What needs the BMG's attention, each kind in a table of its own, "None." when there is none."""
     document.add_heading("Exceptions", level=1)
     document.add_paragraph(_counts(snapshot.actions))
-    notes = {
+    explanations = {
         "Overdue": "The last milestone has passed and the action is not Blue (complete).",
         MISSED: "A milestone passed with no update posted for it (since the milestone before).",
         "No update since the last BMG": (
@@ -165,13 +170,15 @@ def _exceptions(document: DocumentObject, snapshot: Snapshot) -> None:
     }
     for title, actions in exceptions(snapshot).items():
         document.add_heading(f"{title} ({len(actions)})", level=2)
-        if title in notes:
-            _muted(document.add_paragraph(), notes[title]).paragraph_format.keep_with_next = True
-        _exception_table(document, actions, title)
+        if title in explanations:
+            _muted(document.add_paragraph(), explanations[title]).paragraph_format.keep_with_next = True
+        _exception_table(document, actions, title, notes)
     _proposed(document, [a for a in snapshot.actions if a.proposed])
 
 
-def _exception_table(document: DocumentObject, actions: Sequence[ActionView], title: str) -> None:
+def _exception_table(
+    document: DocumentObject, actions: Sequence[ActionView], title: str, notes: Mapping[int, str]
+) -> None:
     """One kind of exception; for overdue actions since when, for missed reports which ones."""
     if not actions:
         document.add_paragraph("None.")
@@ -187,7 +194,7 @@ def _exception_table(document: DocumentObject, actions: Sequence[ActionView], ti
         if title == MISSED:
             _muted(row.cells[1].add_paragraph(), cards.missed_text(action))
         _text(row.cells[2], action.lead)
-        _latest(row.cells[3], action)
+        _latest(row.cells[3], action, notes)
 
 
 def _counts(actions: Sequence[ActionView]) -> str:
@@ -196,13 +203,13 @@ def _counts(actions: Sequence[ActionView]) -> str:
     return f"{len(actions)} actions: " + ", ".join(f"{n} {word}" for word, n in counted if n) + "."
 
 
-def _latest(cell: _Cell, action: ActionView) -> None:
-    """The latest note as its lead wrote it, then its rating, author and date in grey."""
+def _latest(cell: _Cell, action: ActionView, notes: Mapping[int, str]) -> None:
+    """The latest note as it may leave the bot, then its rating, author and date in grey."""
     latest = action.latest
     if latest is None:
         _text(cell, "No update yet.")
         return
-    _text(cell, latest.comment or "(no note)")
+    _text(cell, notes.get(action.id, "") or "(no note)")
     by = f", {latest.author}" if latest.author else ""
     _muted(cell.add_paragraph(), f"{cards.rag_word(latest.rag)}{by}, {latest.at.day} {latest.at:%B %Y}")
 

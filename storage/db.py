@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -22,8 +23,29 @@ def async_url(url: str) -> str:
     return parsed.set(drivername=driver).render_as_string(hide_password=False) if driver else url
 
 
+# Loggers that, at DEBUG, would write the data itself (a note, an email address) into the log: SQLAlchemy
+# logs each row it fetches, aiosqlite each call with its SQL parameters.
+DATA_LOGGERS = ("sqlalchemy.engine.Engine", "aiosqlite")
+
+
+class NoDataAtDebug(logging.Filter):
+    """Drops a data logger's DEBUG records, which carry rows and parameters; keeps its warnings and errors."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return record.levelno > logging.DEBUG
+
+
+def _keep_data_out_of_logs() -> None:
+    for name in DATA_LOGGERS:
+        logger = logging.getLogger(name)
+        if not any(isinstance(f, NoDataAtDebug) for f in logger.filters):
+            logger.addFilter(NoDataAtDebug())
+
+
 def create_engine(url: str, **kwargs: Any) -> AsyncEngine:
-    engine = create_async_engine(async_url(url), **kwargs)
+    """An engine that never writes SQL parameters (a note, an email address) into a log or an error message."""
+    _keep_data_out_of_logs()
+    engine = create_async_engine(async_url(url), **kwargs, hide_parameters=True)
     if engine.dialect.name == "sqlite":
         event.listen(engine.sync_engine, "connect", _sqlite_connect)
         event.listen(engine.sync_engine, "begin", _sqlite_begin)

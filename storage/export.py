@@ -1,14 +1,20 @@
-"""The plan as a table for the BMG: every action with its current RAG and latest comment."""
+"""The plan as a table for the BMG: every action with its current RAG and latest comment.
+
+A note leaves the bot with every identifying detail removed (`bot.privacy.redact`) unless the
+business unit has cleared it (`storage.review.cleared`): in the XLSX and CSV tables and the paper.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Mapping, Sequence
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot.privacy import redact
 from bot.rules import Due
 from storage.models import Action, Milestone, Objective, Plan, Update
 from storage.repositories import PlanRepository, UpdateRepository, current_of
+from storage.review import cleared
 from storage.spreadsheet import TableRow, dues_label
 
 
@@ -17,14 +23,41 @@ async def plan_table(session: AsyncSession, plan: Plan) -> list[TableRow]:
     objectives = await plans.objectives(plan)
     actions = await plans.actions(plan)
     histories = await UpdateRepository(session).histories([a.id for a in actions])
-    return table_rows(objectives, actions, histories)
+    return table_rows(objectives, actions, histories, await notes_as_sent(session, _currents(histories)))
+
+
+async def latest_notes(session: AsyncSession, action_ids: Sequence[int]) -> dict[int, str]:
+    """Each action's latest note as it may leave the bot, by action id (actions with no update are absent)."""
+    histories = await UpdateRepository(session).histories(action_ids)
+    notes = await notes_as_sent(session, _currents(histories))
+    return {action_id: notes[update.id] for action_id, update in _current_by_action(histories).items()}
+
+
+async def notes_as_sent(session: AsyncSession, updates: Iterable[Update]) -> dict[int, str]:
+    """Each update's note as it may leave the bot, by update id: as written if the business unit has
+    cleared it, otherwise with every identifying detail removed."""
+    wanted = list(updates)
+    allowed = await cleared(session, [u.id for u in wanted])
+    return {u.id: u.comment if u.id in allowed else redact(u.comment) for u in wanted}
+
+
+def _current_by_action(histories: Mapping[int, Sequence[Update]]) -> dict[int, Update]:
+    return {action_id: u for action_id, history in histories.items() if (u := current_of(history)) is not None}
+
+
+def _currents(histories: Mapping[int, Sequence[Update]]) -> list[Update]:
+    return list(_current_by_action(histories).values())
 
 
 def table_rows(
-    objectives: Sequence[Objective], actions: Sequence[Action], histories: dict[int, list[Update]]
+    objectives: Sequence[Objective],
+    actions: Sequence[Action],
+    histories: Mapping[int, Sequence[Update]],
+    notes: Mapping[int, str],
 ) -> list[TableRow]:
     """Rows in the plan's own layout: No. and the objective on its first row, an action's extra
-    success measures on rows of their own beneath it, progress on the action's first row."""
+    success measures on rows of their own beneath it, progress on the action's first row.
+    `notes` are the notes as they may leave the bot, by update id (`notes_as_sent`)."""
     rows: list[TableRow] = []
     for objective in objectives:
         own = [a for a in actions if a.objective_id == objective.id]
@@ -44,13 +77,18 @@ def table_rows(
                             (action.lead_text or "") if first else "",
                             measure,
                             dues_label(Due(m.due_on, m.precision) for m in milestones),
-                            status.comment if first and status else "",
+                            _note(status, notes) if first and status else "",
                             status.rag.label if first and status and status.rag else "",
                         ),
                         rag=status.rag if first and status else None,
                     )
                 )
     return rows
+
+
+def _note(update: Update, notes: Mapping[int, str]) -> str:
+    """The note as it may leave the bot; one not looked at is redacted."""
+    return notes[update.id] if update.id in notes else redact(update.comment)
 
 
 def _measures(action: Action) -> list[tuple[str, list[Milestone]]]:

@@ -16,6 +16,7 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot.privacy import redact
 from bot.rules import Due, Rag
 from storage.errors import PlanFileError
 from storage.models import (
@@ -220,9 +221,14 @@ async def lead_index(session: AsyncSession, partnership: Partnership) -> LeadInd
 async def add_progress(
     updates: UpdateRepository, action: Action, progress: Progress, at: datetime, author_name: str
 ) -> bool:
-    """Record a progress cell as an update unless it repeats the action's current status."""
+    """Record a progress cell as an update unless it repeats the action's current status, as written or
+    as an export gave it (with identifying details removed)."""
     current = await updates.current(action.id)
-    if current is not None and current.rag == progress.rag and current.comment == progress.comment:
+    if (
+        current is not None
+        and current.rag == progress.rag
+        and progress.comment in {current.comment, redact(current.comment)}
+    ):
         return False
     await updates.append(
         Update(

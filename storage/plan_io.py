@@ -73,7 +73,7 @@ async def import_file(
         sheet = read_plan_table(path)
         if not allow_identifying:
             check_notes(((f"action {ref}, Comment on Progress", p.comment) for ref, p in sheet.progress.items()), path)
-        owner = await PartnershipRepository(session).by_short_name(partnership)
+        owner = await _table_owner(session, path, partnership)
         plan = await _table_plan(session, owner, plan_title)
         report = ImportReport(partnership=owner.short_name, plan=plan.title)
         actions = await apply_objectives(session, owner, plan, sheet.objectives, {}, report, sheet.locate)
@@ -82,6 +82,23 @@ async def import_file(
             report.updates_added += await add_progress(updates, actions[ref], progress, now, f"import of {path.name}")
         return report
     raise PlanFileError(f"{path}: not a plan file this can read; use .yaml, .xlsx or .csv")
+
+
+async def _table_owner(session: AsyncSession, path: Path, short_name: str) -> Partnership:
+    """The partnership a table is imported into. A table alone cannot make one: it carries only the
+    plan's rows, not the people, sub-groups, meetings or history, so the business unit is told where
+    those come from."""
+    partnerships = PartnershipRepository(session)
+    found = await partnerships.find(short_name)
+    if found is None:
+        known = ", ".join(p.short_name for p in await partnerships.all()) or "none"
+        raise PlanFileError(
+            f"{path}: this database has no partnership called '{short_name}' (it has: {known}), and a table "
+            "carries only the plan's rows, not its people, sub-groups, meetings or history. Restore a backup "
+            f"first (planbot restore FILE) or import {short_name}'s plan file (planbot import PLAN.yaml), "
+            "then import the table."
+        )
+    return found
 
 
 async def _table_plan(session: AsyncSession, partnership: Partnership, title: str | None) -> Plan:

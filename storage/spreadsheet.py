@@ -16,6 +16,7 @@ from datetime import date, datetime
 from pathlib import Path
 
 from openpyxl import Workbook, load_workbook
+from openpyxl.cell.cell import Cell, MergedCell
 from openpyxl.styles import Alignment, Font, PatternFill
 from openpyxl.utils import get_column_letter
 from openpyxl.utils.exceptions import InvalidFileException
@@ -38,6 +39,8 @@ HEADINGS = (
 )
 NO, WHAT, HOW, WHO, MEASURE, WHEN, COMMENT, RAG = range(len(HEADINGS))
 REQUIRED = HEADINGS[:6]
+# What a spreadsheet program reads as the start of a formula (after a tab or carriage return, too).
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 RAG_FILLS = {Rag.RED: "E06666", Rag.AMBER: "F6B26B", Rag.GREEN: "93C47D", Rag.BLUE: "6FA8DC"}
 MAX_ERRORS = 20
 
@@ -105,7 +108,9 @@ def _csv_rows(path: Path) -> list[tuple[int, list[str]]]:
         dialect: type[csv.Dialect] | csv.Dialect = csv.Sniffer().sniff(text[:4096], delimiters=",;\t")
     except csv.Error:
         dialect = csv.excel
-    return list(enumerate(csv.reader(text.splitlines(), dialect), start=1))
+    return [
+        (n, [restored(c) for c in cells]) for n, cells in enumerate(csv.reader(text.splitlines(), dialect), start=1)
+    ]
 
 
 def _norm(text: str) -> str:
@@ -260,11 +265,28 @@ def write_table(rows: Sequence[TableRow], path: Path, title: str) -> None:
         write_xlsx(rows, path, title)
 
 
+def neutralised(text: str) -> str:
+    """A CSV cell a spreadsheet program shows as text, never runs as a formula: a cell that would start
+    one gets a single quote before it (OWASP's advice against CSV injection). A cell that already starts
+    with a quote before such a character, or before another quote, gets one too, so that `restored`
+    gives back exactly what was written."""
+    return "'" + text if text.startswith(FORMULA_START) or _quoted(text) else text
+
+
+def restored(cell: str) -> str:
+    """A CSV cell as it was before `neutralised`."""
+    return cell[1:] if _quoted(cell) else cell
+
+
+def _quoted(text: str) -> bool:
+    return text.startswith("'") and text[1:].startswith((*FORMULA_START, "'"))
+
+
 def write_csv(rows: Sequence[TableRow], path: Path) -> None:
     with path.open("w", encoding="utf-8", newline="") as out:
         writer = csv.writer(out)
         writer.writerow(HEADINGS)
-        writer.writerows(row.cells for row in rows)
+        writer.writerows([neutralised(cell) for cell in row.cells] for row in rows)
 
 
 def write_xlsx(rows: Sequence[TableRow], path: Path, title: str) -> None:
@@ -280,6 +302,7 @@ def write_xlsx(rows: Sequence[TableRow], path: Path, title: str) -> None:
         sheet.append(list(row.cells))
         for cell in sheet[sheet.max_row]:
             cell.alignment = Alignment(wrap_text=True, vertical="top")
+            _as_text(cell)
         if row.rag is not None:
             rag_cell = sheet.cell(row=sheet.max_row, column=RAG + 1)
             rag_cell.fill = PatternFill("solid", start_color=RAG_FILLS[row.rag], end_color=RAG_FILLS[row.rag])
@@ -288,6 +311,15 @@ def write_xlsx(rows: Sequence[TableRow], path: Path, title: str) -> None:
         sheet.column_dimensions[column].width = width
     sheet.freeze_panes = "A2"
     book.save(path)
+
+
+def _as_text(cell: Cell | MergedCell) -> None:
+    """Every cell is text as a person wrote it: never a formula (openpyxl makes "=..." one) nor an
+    error value ("#N/A"); one that looks like a formula keeps its text and shows a quote prefix, so
+    that editing it in Excel does not turn it into a formula either."""
+    if isinstance(cell, Cell) and isinstance(cell.value, str):
+        cell.data_type = "s"
+        cell.quotePrefix = cell.value.startswith(FORMULA_START)
 
 
 def iter_cells(rows: Iterable[TableRow]) -> Iterator[tuple[str, ...]]:

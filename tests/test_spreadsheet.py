@@ -12,7 +12,7 @@ from openpyxl import Workbook, load_workbook
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.rules import Due, Rag
-from storage.errors import NotFoundError, PlanFileError
+from storage.errors import PlanFileError
 from storage.export import plan_table
 from storage.plan_io import export_file, import_file
 from storage.planfile import PlanFile
@@ -281,8 +281,9 @@ async def test_a_table_needs_a_partnership_that_exists(ncscp_loaded: AsyncSessio
     path = xlsx(tmp_path / "seed.xlsx", SEED_ROWS)
     with pytest.raises(PlanFileError, match="say which partnership"):
         await import_file(ncscp_loaded, path, now=NOW)
-    with pytest.raises(NotFoundError, match="no partnership called 'XYZ' \\(known: NCSCP\\)"):
+    with pytest.raises(PlanFileError, match="no partnership called 'XYZ' \\(it has: NCSCP\\)") as caught:
         await import_file(ncscp_loaded, path, now=NOW, partnership="XYZ")
+    assert "Restore a backup first (planbot restore FILE) or import XYZ's plan file" in str(caught.value)
 
 
 @pytest.mark.parametrize("suffix", ["xlsx", "csv"])
