@@ -16,6 +16,9 @@ $(STAMP): requirements-dev.lock pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(PIP) install --require-hashes -r requirements-dev.lock
 	$(PIP) install --no-deps --no-build-isolation -e .
+	@# The names the identifying-details check knows, drawn once per machine from names-dataset
+	@# (reading the whole dataset takes a while and much memory; the bot then reads a small cache).
+	$(BIN)/python -c 'from bot.privacy.names import names; names()'
 	@touch $@
 
 # The Teams client for the end-to-end tests and `make run`: installed locally from the lock file

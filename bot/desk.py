@@ -78,7 +78,13 @@ class Desk:
         if known and not posting.may_update(snapshot, person, draft.ref or ""):
             return Reply(messages.not_yours(draft.ref or "", posting.who_may(snapshot, draft.ref or "")))
         draft, problem = self._first_problem(draft)
-        if not confirm and not guided and not problem and complete(draft) and not sensitive(draft.note or ""):
+        if (
+            not confirm
+            and not guided
+            and not problem
+            and complete(draft)
+            and not sensitive(draft.note or "", snapshot.case_patterns)
+        ):
             outcome = await self._save(draft, Source.CHAT)
             return Reply(outcome)
         source = Source.DIALOG if guided else Source.CHAT
@@ -176,7 +182,7 @@ class Desk:
         problem = posting.refusal(snapshot, person, draft)
         if problem:
             return cards.update_form(action, values, problem)
-        found = sensitive(note)
+        found = sensitive(note, snapshot.case_patterns)
         seal = self.links.seal(f"{ref}\n{note}")  # "save anyway" holds for this note only, as it was warned about
         if found and not hmac.compare_digest(str(values.get("confirmed") or ""), seal):
             return cards.update_form(action, values, messages.sensitive_warning(found), confirm=seal)

@@ -76,7 +76,7 @@ async def write_paper(session: AsyncSession, partnership: Partnership, out: Path
     """Write the paper for the partnership's next BMG (or its progress today, if none is set) to `out`."""
     snapshot = await load_snapshot(session, partnership, now)
     rows = await plan_table(session, await PlanRepository(session).current(partnership))
-    notes = await latest_notes(session, [a.id for a in snapshot.actions])
+    notes = await latest_notes(session, [a.id for a in snapshot.actions], snapshot.case_patterns)
     document = _document(snapshot, partnership.name, rows, notes)
     document.save(str(out))
     actions = snapshot.actions

@@ -6,6 +6,7 @@ filter after that is a pure function over the snapshot, so answers are tested wi
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
@@ -15,7 +16,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.privacy import redact
+from bot.privacy import own_patterns, redact
 from bot.rules import (
     Due,
     EffectiveMilestone,
@@ -104,6 +105,7 @@ class Snapshot:
     subgroups: list[SubgroupView]
     people: dict[int, str]
     admins: list[str] = field(default_factory=list)
+    case_patterns: tuple[re.Pattern[str], ...] = ()  # the partnership's own case ids, checked in every note
 
     @property
     def last_bmg(self) -> date | None:
@@ -135,30 +137,31 @@ class Snapshot:
         return action in self.led_by(person_id)
 
 
-def shareable(update: UpdateView) -> UpdateView:
+def shareable(update: UpdateView, own: tuple[re.Pattern[str], ...] = ()) -> UpdateView:
     """An update as it may leave a 1:1 chat: identifying details removed unless the business unit has
     cleared the note, and a withdrawn note not shown at all."""
     if update.withdrawn:
         return replace(update, comment="")
     if update.cleared or not update.comment:
         return update
-    return replace(update, comment=_redacted(update.comment))
+    return replace(update, comment=_redacted(update.comment, own))
 
 
 @lru_cache(maxsize=8192)
-def _redacted(note: str) -> str:
+def _redacted(note: str, own: tuple[re.Pattern[str], ...]) -> str:
     """Notes do not change once stored, so each is checked once per process."""
-    return redact(note)
+    return redact(note, own)
 
 
 def for_channel(snapshot: Snapshot) -> Snapshot:
     """The snapshot as a channel (or a file, or a summary) may show it: every note made shareable."""
+    own = snapshot.case_patterns
 
     def action(a: ActionView) -> ActionView:
         return replace(
             a,
-            latest=shareable(a.latest) if a.latest else None,
-            history=tuple(shareable(u) for u in a.history),
+            latest=shareable(a.latest, own) if a.latest else None,
+            history=tuple(shareable(u, own) for u in a.history),
         )
 
     return replace(snapshot, actions=[action(a) for a in snapshot.actions])
@@ -258,7 +261,13 @@ async def load_snapshot(session: AsyncSession, partnership: Partnership, now: da
         subgroups=[SubgroupView(g.id, g.name, tuple(g.aliases), g.chair_id, frozenset(members[g.id])) for g in groups],
         people={p.id: p.name for p in people.values()},
         admins=[p.name for p in people.values() if p.role is Role.ADMIN],
+        case_patterns=_compiled(tuple(partnership.privacy_patterns or ())),
     )
+
+
+@lru_cache(maxsize=64)
+def _compiled(sources: tuple[str, ...]) -> tuple[re.Pattern[str], ...]:
+    return own_patterns(sources)
 
 
 def _proposed(history: list[Update], withdrawn: set[int]) -> Update | None:

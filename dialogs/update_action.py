@@ -8,6 +8,7 @@ missing step and asks only for that.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from dataclasses import asdict
 from datetime import datetime, timedelta
@@ -96,7 +97,7 @@ class UpdateActionDialog(Dialog):  # type: ignore[misc]
     async def _next(self, dc: DialogContext, problem: str | None = None) -> DialogTurnResult:
         state = dc.active_dialog.state
         turn = Turn.of(dc.context)
-        step = next_step(state)
+        step = next_step(state, turn.snapshot.case_patterns)
         if step is None:
             await self._save(dc, turn)
             return await dc.end_dialog()
@@ -155,8 +156,9 @@ def draft_data(draft: Draft) -> dict[str, Any]:
     return data
 
 
-def next_step(state: dict[str, Any]) -> str | None:
-    """The first step whose answer is missing; None when the update is ready to store."""
+def next_step(state: dict[str, Any], own: tuple[re.Pattern[str], ...] = ()) -> str | None:
+    """The first step whose answer is missing; None when the update is ready to store. `own`: the
+    partnership's own case-id patterns, checked in the note beside the built-in ones."""
     draft, done = state["draft"], state["done"]
     if state.get("ask_first") and "post" not in done:
         return "post"
@@ -169,7 +171,7 @@ def next_step(state: dict[str, Any]) -> str | None:
     if state["guided"] and "revised" not in done:
         return "revised"
     note = draft.get("note") or ""
-    if sensitive(note) and state.get("kept_as_written") != note:  # kept on purpose: that note, as it is now
+    if sensitive(note, own) and state.get("kept_as_written") != note:  # kept on purpose: that note, as it is now
         return "sensitive"
     if state["guided"] and "confirm" not in done:
         return "confirm"
@@ -310,7 +312,8 @@ def _ask_revised(state: dict[str, Any], turn: Turn) -> Prompt:
 
 def _ask_sensitive(state: dict[str, Any], turn: Turn) -> Prompt:
     note = state["draft"].get("note") or ""
-    return messages.sensitive_warning(sensitive(note)), [("Save as it is", "save"), ("Edit the note", "edit")], note
+    warning = messages.sensitive_warning(sensitive(note, turn.snapshot.case_patterns))
+    return warning, [("Save as it is", "save"), ("Edit the note", "edit")], note
 
 
 def _ask_confirm(state: dict[str, Any], turn: Turn) -> Prompt:

@@ -6,6 +6,7 @@ business unit has cleared it (`storage.review.cleared`): in the XLSX and CSV tab
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Mapping, Sequence
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -14,7 +15,7 @@ from bot.privacy import redact
 from bot.rules import Due
 from storage.models import Action, Milestone, Objective, Plan, Update
 from storage.repositories import PlanRepository, UpdateRepository, current_of
-from storage.review import cleared
+from storage.review import case_patterns, cleared
 from storage.spreadsheet import TableRow, dues_label
 
 
@@ -23,22 +24,27 @@ async def plan_table(session: AsyncSession, plan: Plan) -> list[TableRow]:
     objectives = await plans.objectives(plan)
     actions = await plans.actions(plan)
     histories = await UpdateRepository(session).histories([a.id for a in actions])
-    return table_rows(objectives, actions, histories, await notes_as_sent(session, _currents(histories)))
+    own = await case_patterns(session, plan.partnership_id)
+    return table_rows(objectives, actions, histories, await notes_as_sent(session, _currents(histories), own))
 
 
-async def latest_notes(session: AsyncSession, action_ids: Sequence[int]) -> dict[int, str]:
+async def latest_notes(
+    session: AsyncSession, action_ids: Sequence[int], own: Sequence[re.Pattern[str]] = ()
+) -> dict[int, str]:
     """Each action's latest note as it may leave the bot, by action id (actions with no update are absent)."""
     histories = await UpdateRepository(session).histories(action_ids)
-    notes = await notes_as_sent(session, _currents(histories))
+    notes = await notes_as_sent(session, _currents(histories), own)
     return {action_id: notes[update.id] for action_id, update in _current_by_action(histories).items()}
 
 
-async def notes_as_sent(session: AsyncSession, updates: Iterable[Update]) -> dict[int, str]:
+async def notes_as_sent(
+    session: AsyncSession, updates: Iterable[Update], own: Sequence[re.Pattern[str]] = ()
+) -> dict[int, str]:
     """Each update's note as it may leave the bot, by update id: as written if the business unit has
-    cleared it, otherwise with every identifying detail removed."""
+    cleared it, otherwise with every identifying detail (and the partnership's own case ids) removed."""
     wanted = list(updates)
     allowed = await cleared(session, [u.id for u in wanted])
-    return {u.id: u.comment if u.id in allowed else redact(u.comment) for u in wanted}
+    return {u.id: u.comment if u.id in allowed else redact(u.comment, own) for u in wanted}
 
 
 def _current_by_action(histories: Mapping[int, Sequence[Update]]) -> dict[int, Update]:

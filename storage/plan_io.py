@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import re
+from collections.abc import Iterable, Sequence
 from datetime import datetime
 from pathlib import Path
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.privacy import kinds
+from bot.privacy import kinds, own_patterns
 from storage.errors import PlanFileError
 from storage.export import plan_table
 from storage.importer import ImportReport, add_progress, apply_objectives, import_plan_file, upsert_plan
@@ -21,9 +22,10 @@ PLAN_FILE_SUFFIXES = (".yaml", ".yml")
 TABLE_SUFFIXES = (".xlsx", ".csv")
 
 
-def check_notes(notes: Iterable[tuple[str, str]], source: Path) -> None:
+def check_notes(notes: Iterable[tuple[str, str]], source: Path, own: Sequence[re.Pattern[str]] = ()) -> None:
     """Refuse notes that seem to identify a child or family, naming where each is; nothing is written."""
-    flagged = [f"  - {place}: seems to contain {' and '.join(kinds(note))}" for place, note in notes if kinds(note)]
+    found = ((place, kinds(note, own)) for place, note in notes)
+    flagged = [f"  - {place}: seems to contain {' and '.join(named)}" for place, named in found if named]
     if flagged:
         raise PlanFileError(
             "\n".join(
@@ -65,15 +67,17 @@ async def import_file(
                     for u in a.updates
                 ),
                 path,
+                own_patterns(spec.partnership.privacy.case_id_patterns),
             )
         return await import_plan_file(session, spec, path.name)
     if suffix in TABLE_SUFFIXES:
         if not partnership:
             raise PlanFileError(f"{path}: say which partnership the table belongs to (--partnership SHORT)")
         sheet = read_plan_table(path)
-        if not allow_identifying:
-            check_notes(((f"action {ref}, Comment on Progress", p.comment) for ref, p in sheet.progress.items()), path)
         owner = await _table_owner(session, path, partnership)
+        if not allow_identifying:
+            comments = ((f"action {ref}, Comment on Progress", p.comment) for ref, p in sheet.progress.items())
+            check_notes(comments, path, own_patterns(owner.privacy_patterns or []))
         plan = await _table_plan(session, owner, plan_title)
         report = ImportReport(partnership=owner.short_name, plan=plan.title)
         actions = await apply_objectives(session, owner, plan, sheet.objectives, {}, report, sheet.locate)

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Collection
 
 from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.privacy import own_patterns
+from storage.models import Partnership
 
 
 async def cleared(session: AsyncSession, update_ids: Collection[int]) -> set[int]:
@@ -14,3 +18,9 @@ async def cleared(session: AsyncSession, update_ids: Collection[int]) -> set[int
     note is cleared: every note leaves the bot (in an export, a paper) with identifying details removed.
     """
     return set()
+
+
+async def case_patterns(session: AsyncSession, partnership_id: int) -> tuple[re.Pattern[str], ...]:
+    """The partnership's own case-id patterns, checked in every note beside the built-in ones."""
+    partnership = await session.get_one(Partnership, partnership_id)
+    return own_patterns(partnership.privacy_patterns or [])

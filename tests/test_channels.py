@@ -102,3 +102,13 @@ async def test_withdrawn_notes_are_never_shown_in_a_channel(bot: Harness) -> Non
     assert any("(withdrawn)" in t for t in card_texts(card_of(in_channel))), "that it existed is shown"
     privately = await bot.one("history 8.1", RACHEL)
     assert "budget withdrawn by one partner agency" in card_texts(card_of(privately))
+
+
+async def test_the_partnership_s_own_case_ids_are_checked_in_and_removed_out(bot: Harness) -> None:
+    warned = card_texts(card_of(await bot.one("8.1 amber: review ENC4412345 delayed by late returns", RACHEL)))
+    assert any("seems to contain a case reference" in t for t in warned), "the plan file's own pattern"
+    assert (await bot.one("save", RACHEL))["text"].startswith("Saved: 8.1 is now Amber.")
+    in_channel = await bot.one("show 8.1", RACHEL, CDOP)
+    assert "ENC4412345" not in str(in_channel)
+    assert f"review {REDACTED} delayed by late returns" in card_texts(card_of(in_channel))
+    await bot.one("undo", RACHEL)
