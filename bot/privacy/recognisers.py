@@ -116,7 +116,10 @@ def personal_line(text: str, start: int, end: int) -> bool:
     mobile = kind in {phonenumbers.PhoneNumberType.MOBILE, phonenumbers.PhoneNumberType.PAGER} or re.match(
         r"(?:\+44\s?\(?0?\)?\s?|0)?7", raw
     )
-    return bool(mobile) or not rules.SERVICE.search(before(text, start, 60))
+    # A landline named as a service line before or after it ("MASH consultation line") is not a person's.
+    return bool(mobile) or not (
+        rules.SERVICE.search(before(text, start, 60)) or SERVICE_AFTER.match(after(text, end, 60))
+    )
 
 
 class Phone(PhoneRecognizer):
@@ -172,6 +175,8 @@ def age() -> Rule:
             rf"(?i:\b(?P<v>(?:\d{{1,2}}|{NUMBER_WORD})[- ]?{UNIT}[- ]old)\b(?!s))",
             r"(?i:\b(?P<v>\d{1,2}\s?(?:yo|y/o|y\.o\.))(?!\w))",
             rf"(?i:\b(?:child(?: [A-Z])?|young person|baby|sibling|son|daughter|yp|boy|girl)(?:\s+[A-Z][a-z]+)?\s*\(\s*(?P<v>\d{{1,2}}\s*(?:{UNIT}|m|y)?)\s*\))",
+            # "Jayden Okoro, 15, seen by ...": a full name with an age after it
+            r"\b[A-Z][a-z]+\s+[A-Z][a-z]+(?:-[A-Z][a-z]+)?,\s*(?P<v>1?\d)\s*(?=[,;)])",
         ],
         a_child_s,
     )
@@ -276,7 +281,7 @@ def case_reference() -> Rule:
 # a professional named in their role ("Chair: Priya Shah", "Sarah Jones (DSL)").
 NOT_NAMES = frozenset(
     """January February March April May June July August September October November December Monday
-    Tuesday Wednesday Thursday Friday Saturday Sunday Red Amber Green Blue Black White Will
+    Tuesday Wednesday Thursday Friday Saturday Sunday Red Amber Green Blue Black White Will St Saint
     Police Health Education Children Child Social Care Services Service Council Board Partnership Team Early
     Help Family Families Hub Young People Person School Academy Primary Year Section Plan Chair Lead Priority
     Action Objective Sub Group Review Panel Audit Training Practice Learning Quality Assurance Safeguarding
@@ -292,6 +297,12 @@ NOT_NAMES = frozenset(
 CAP = r"[A-Z][a-z]+(?:[-'][A-Z][a-z]+)?"
 TITLE = r"(?:Mr|Mrs|Ms|Miss|Mx|Master)\.?\s+"
 CHILD_WORDS = r"child|young person|yp|pupil|boy|girl|toddler|teenager|twin"
+SERVICE_AFTER = re.compile(
+    r"(?i:\W{0,3}\(?\s*(?:the\s+)?(?:mash|front door|duty|helpline|advice line|consultation line|switchboard|lado|"
+    r"edt|emergency duty|out of hours|reception|main office)\b)"
+)
+SAINT = re.compile(r"\b(?:St\.?|Saint)\s*$")
+WITH_AGE = re.compile(r",\s*1?\d\s*[,;)]")
 
 
 def listed(token: str, names: frozenset[str]) -> bool:
@@ -329,6 +340,11 @@ class Person(EntityRecognizer):
             start = m.start("title") if title else m.start("v")
             end = m.start("v") + len(" ".join(tokens))
             if not tokens or any(s <= start < e or s < end <= e for s, e in schools):
+                continue
+            if SAINT.search(text[:start]):  # "St Mary's Primary", "St Ann's Well Road": a place, not a person
+                continue
+            if len(tokens) >= 2 and WITH_AGE.match(text[end:]):  # "Jayden Okoro, 15, ..."
+                found.append((start, end))
                 continue
             if professional(text, start, end):
                 continue

@@ -18,7 +18,7 @@ from pathlib import Path
 from bot.privacy.detect import CATEGORY_OF, LABELS, kinds
 
 CORPUS = Path(__file__).resolve().parents[2] / "tests" / "privacy"
-FILES = ("notes.tsv", "holdout.tsv")
+FILES = ("notes.tsv", "holdout.tsv", "unseen.tsv")
 
 
 @dataclass(frozen=True)
