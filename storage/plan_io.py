@@ -7,9 +7,17 @@ from pathlib import Path
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from storage.audit import Actor, Operator
 from storage.errors import PlanFileError
 from storage.export import plan_table
-from storage.importer import ImportReport, add_progress, apply_objectives, import_plan_file, upsert_plan
+from storage.importer import (
+    ImportReport,
+    add_progress,
+    apply_objectives,
+    import_plan_file,
+    record_import,
+    upsert_plan,
+)
 from storage.models import Partnership, Plan
 from storage.planfile import load_plan_file
 from storage.repositories import PartnershipRepository, PlanRepository, UpdateRepository
@@ -26,14 +34,16 @@ async def import_file(
     now: datetime,
     partnership: str | None = None,
     plan_title: str | None = None,
+    by: Actor | Operator | None = None,
 ) -> ImportReport:
-    """Import `path` into the database in the caller's transaction; raises PlanFileError and writes nothing."""
+    """Import `path` into the database in the caller's transaction; raises PlanFileError and writes nothing.
+    Recorded in the audit log as done `by` the operator, with what changed."""
     suffix = path.suffix.lower()
     if suffix in PLAN_FILE_SUFFIXES:
         spec = load_plan_file(path)
         if partnership and partnership.lower() != spec.partnership.short_name.lower():
             raise PlanFileError(f"{path}: the file is {spec.partnership.short_name}'s plan, not {partnership}'s")
-        return await import_plan_file(session, spec, path.name)
+        return await import_plan_file(session, spec, path.name, by=by, at=now)
     if suffix in TABLE_SUFFIXES:
         if not partnership:
             raise PlanFileError(f"{path}: say which partnership the table belongs to (--partnership SHORT)")
@@ -45,6 +55,7 @@ async def import_file(
         updates = UpdateRepository(session)
         for ref, progress in sheet.progress.items():
             report.updates_added += await add_progress(updates, actions[ref], progress, now, f"import of {path.name}")
+        await record_import(session, owner, report, path.name, by, now)
         return report
     raise PlanFileError(f"{path}: not a plan file this can read; use .yaml, .xlsx or .csv")
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
 import yaml
@@ -95,7 +96,7 @@ async def test_reimport_updates_in_place_and_keeps_every_update(session: AsyncSe
     assert (await counts(session, partnership)).actions == 29
 
 
-async def attempt_import(session: AsyncSession, path: Path, **kwargs: str) -> str:
+async def attempt_import(session: AsyncSession, path: Path, **kwargs: Any) -> str:
     """Run an import the way the CLI does (all or nothing) and return its error message."""
     with pytest.raises(PlanFileError) as caught:
         async with session.begin_nested():
