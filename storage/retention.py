@@ -36,17 +36,16 @@ async def expired(session: AsyncSession, years: int, today: date) -> list[Expire
         .where(Plan.ends_on.is_not(None), Plan.ends_on < cutoff)
         .order_by(Partnership.short_name, Plan.ends_on)
     )
-    for plan, partnership in plans.tuples():
-        rows = list(
-            (
-                await session.execute(
-                    select(Update.id, Action.ref)
-                    .join(Action, Update.action_id == Action.id)
-                    .where(Action.plan_id == plan.id, Update.comment != "", Update.comment != RETENTION_NOTE)
-                    .order_by(Update.id)
-                )
-            ).tuples()
-        )
+    for plan, partnership in plans.all():
+        rows = [
+            (update_id, ref)
+            for update_id, ref in await session.execute(
+                select(Update.id, Action.ref)
+                .join(Action, Update.action_id == Action.id)
+                .where(Action.plan_id == plan.id, Update.comment != "", Update.comment != RETENTION_NOTE)
+                .order_by(Update.id)
+            )
+        ]
         done = await redacted_update_ids(session, [update_id for update_id, _ in rows])
         notes = tuple((update_id, ref) for update_id, ref in rows if update_id not in done)
         if notes and plan.ends_on is not None:
