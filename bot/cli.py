@@ -23,7 +23,7 @@ from bot.demo import load_demo
 from bot.rules import last_meeting, local_today, next_meeting
 from bot.settings import Settings, UnsafeConfigurationError
 from manifests.build import AppDetails, ManifestError, build
-from storage.audit import Operator
+from storage.audit import Actor, Operator
 from storage.db import Database
 from storage.errors import NotFoundError, PlanFileError
 from storage.importer import ImportReport
@@ -125,7 +125,7 @@ async def demo(ctx: Context, rebase: bool, if_empty: bool) -> None:
                 click.echo("the database already holds plans; the demo was not loaded again")
             else:
                 today = local_today(ctx.clock.now(), ctx.settings.tz) if rebase else None
-                for item in await load_demo(session, today):
+                for item in await load_demo(session, today, Actor.cli(ctx.os_user), ctx.clock.now()):
                     click.echo(_loaded(item))
         await _print_counts(database)
     finally:
