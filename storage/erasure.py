@@ -62,7 +62,9 @@ async def erase_person(
 ) -> Erased:
     """Pseudonymise `person` in every table; recorded in the audit log without the erased details."""
     words = [w for w in (person.name, person.email, person.upn) if w and w != FORMER_STAFF]
-    pattern = re.compile("|".join(re.escape(w) for w in sorted(set(words), key=len, reverse=True)), re.I)
+    # Nothing to look for (erased before): a pattern that matches nothing, never the empty one that matches all.
+    alternatives = "|".join(re.escape(w) for w in sorted(set(words), key=len, reverse=True)) or r"(?!)"
+    pattern = re.compile(alternatives, re.I)
     action_ids = select(Action.id).join(Plan, Action.plan_id == Plan.id).where(Plan.partnership_id == partnership.id)
 
     authored = await session.execute(
@@ -76,7 +78,8 @@ async def erase_person(
     )
     named = 0
     mentions = [func.lower(Update.comment).contains(w.lower(), autoescape=True) for w in words]
-    for row in await session.scalars(select(Update).where(Update.action_id.in_(action_ids), or_(*mentions))):
+    named_rows = select(Update).where(Update.action_id.in_(action_ids), or_(*mentions)) if mentions else None
+    for row in await session.scalars(named_rows) if named_rows is not None else []:
         named += await _rewrite(session, Update, row.id, {"comment": _scrub(pattern, row.comment)})
     await session.execute(
         update(MilestoneRevision)
