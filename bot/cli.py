@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import getpass
 import logging
 import subprocess
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -22,10 +23,12 @@ from bot.demo import load_demo
 from bot.rules import last_meeting, local_today, next_meeting
 from bot.settings import Settings, UnsafeConfigurationError
 from manifests.build import AppDetails, ManifestError, build
+from storage.audit import Actor, Operator
 from storage.db import Database
 from storage.errors import NotFoundError, PlanFileError
 from storage.importer import ImportReport
 from storage.migrate import upgrade
+from storage.models import Partnership, Update
 from storage.plan_io import export_file, import_file
 from storage.repositories import MeetingRepository, PartnershipRepository, counts
 
@@ -37,9 +40,24 @@ R = TypeVar("R")
 
 
 class Context:
-    def __init__(self, settings: Settings, clock: Clock) -> None:
+    def __init__(self, settings: Settings, clock: Clock, os_user: str | None = None) -> None:
         self.settings = settings
         self.clock = clock
+        self.os_user = os_user or _os_user()
+
+    def operator(self, email: str | None) -> Operator:
+        """Who runs a command, for the audit log: the person with `email`, or else the OS user."""
+        return Operator(self.os_user, email)
+
+
+def _os_user() -> str:
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):  # no login name (some containers): say so rather than guess
+        return "unknown user"
+
+
+BY_HELP = "Email of the person doing this, for the audit log (default: the OS user running planbot)."
 
 
 def run_async(func: Callable[P, Awaitable[R]]) -> Callable[P, R]:
@@ -107,7 +125,7 @@ async def demo(ctx: Context, rebase: bool, if_empty: bool) -> None:
                 click.echo("the database already holds plans; the demo was not loaded again")
             else:
                 today = local_today(ctx.clock.now(), ctx.settings.tz) if rebase else None
-                for item in await load_demo(session, today):
+                for item in await load_demo(session, today, Actor.cli(ctx.os_user), ctx.clock.now()):
                     click.echo(_loaded(item))
         await _print_counts(database)
     finally:
@@ -124,12 +142,21 @@ async def demo(ctx: Context, rebase: bool, if_empty: bool) -> None:
     is_flag=True,
     help="Keep progress notes that seem to identify a child or family (otherwise the import is refused, naming them).",
 )
+@click.option("--by", "by_email", help=BY_HELP)
 @click.pass_obj
 @run_async
 async def import_command(
-    ctx: Context, file: Path, short_name: str | None, plan_title: str | None, allow_identifying: bool
+    ctx: Context,
+    file: Path,
+    short_name: str | None,
+    plan_title: str | None,
+    allow_identifying: bool,
+    by_email: str | None,
 ) -> None:
-    """Import a plan file (YAML) or a plan table (XLSX, CSV); on any error nothing is written."""
+    """Import a plan file (YAML) or a plan table (XLSX, CSV); on any error nothing is written.
+
+    What changed (actions added, changed and archived; people added, removed and given another role)
+    is printed and recorded in the audit log."""
     async with _transaction(ctx) as session:
         report = await import_file(
             session,
@@ -138,8 +165,10 @@ async def import_command(
             partnership=short_name,
             plan_title=plan_title,
             allow_identifying=allow_identifying,
+            by=ctx.operator(by_email),
         )
     click.echo(_loaded(report))
+    click.echo(f"changes: {report.changes()}")
 
 
 @cli.command("export")
@@ -302,13 +331,15 @@ async def meetings_list(ctx: Context, short_name: str) -> None:
 @meetings.command("add")
 @click.argument("day", type=click.DateTime(formats=["%Y-%m-%d"]))
 @click.option("--partnership", "short_name", required=True)
+@click.option("--by", "by_email", help=BY_HELP)
 @click.pass_obj
 @run_async
-async def meetings_add(ctx: Context, day: datetime, short_name: str) -> None:
+async def meetings_add(ctx: Context, day: datetime, short_name: str, by_email: str | None) -> None:
     """Add a BMG meeting (YYYY-MM-DD)."""
     async with _transaction(ctx) as session:
         partnership = await PartnershipRepository(session).by_short_name(short_name)
-        added = await MeetingRepository(session).add(partnership, day.date())
+        by = await ctx.operator(by_email).actor(session, partnership)
+        added = await MeetingRepository(session).add(partnership, day.date(), by=by, at=ctx.clock.now())
     when = messages.day(day.date())
     click.echo(f"added the BMG on {when}" if added else f"there is already a BMG on {when}")
 
@@ -316,13 +347,15 @@ async def meetings_add(ctx: Context, day: datetime, short_name: str) -> None:
 @meetings.command("remove")
 @click.argument("day", type=click.DateTime(formats=["%Y-%m-%d"]))
 @click.option("--partnership", "short_name", required=True)
+@click.option("--by", "by_email", help=BY_HELP)
 @click.pass_obj
 @run_async
-async def meetings_remove(ctx: Context, day: datetime, short_name: str) -> None:
+async def meetings_remove(ctx: Context, day: datetime, short_name: str, by_email: str | None) -> None:
     """Remove a BMG meeting (YYYY-MM-DD)."""
     async with _transaction(ctx) as session:
         partnership = await PartnershipRepository(session).by_short_name(short_name)
-        removed = await MeetingRepository(session).remove(partnership, day.date())
+        by = await ctx.operator(by_email).actor(session, partnership)
+        removed = await MeetingRepository(session).remove(partnership, day.date(), by=by, at=ctx.clock.now())
     if not removed:
         raise click.ClickException(f"there is no BMG on {messages.day(day.date())} for {partnership.short_name}")
     click.echo(f"removed the BMG on {messages.day(day.date())}")
@@ -392,6 +425,207 @@ async def dates_accept(ctx: Context, ref: str, short_name: str, by_email: str | 
     if not accepted:
         raise click.ClickException(text)
     click.echo(text)
+
+
+@cli.command("audit")
+@click.option("--partnership", "short_name", required=True)
+@click.option("--since", type=click.DateTime(formats=["%Y-%m-%d"]), help="Only from this day on (YYYY-MM-DD).")
+@click.pass_obj
+@run_async
+async def audit_command(ctx: Context, short_name: str, since: datetime | None) -> None:
+    """The audit log of administrative changes, oldest first: when, who, what."""
+    from storage.audit import AuditRepository
+
+    tz = ctx.settings.tz
+    async with _transaction(ctx) as session:
+        partnership = await PartnershipRepository(session).by_short_name(short_name)
+        start = since.replace(tzinfo=tz) if since else None
+        events = await AuditRepository(session).events(partnership, start)
+    for event in events:
+        click.echo(
+            f"{event.at.astimezone(tz):%Y-%m-%d %H:%M}  {event.kind.value:<15}  {event.actor_name}: {event.summary}"
+        )
+    if not events:
+        click.echo(f"nothing recorded for {partnership.short_name}" + (f" since {since:%Y-%m-%d}" if since else ""))
+
+
+@cli.command("redact")
+@click.option("--partnership", "short_name", required=True)
+@click.option("--update", "update_id", type=int, required=True, help="The update's id (see planbot notes list).")
+@click.option("--reason", required=True, help="Why the note is redacted (recorded).")
+@click.option("--by", "by_email", help=BY_HELP)
+@click.pass_obj
+@run_async
+async def redact_command(ctx: Context, short_name: str, update_id: int, reason: str, by_email: str | None) -> None:
+    """Replace an update's note with "[note redacted]"; the update and a record of the redaction stay."""
+    from bot import redaction
+
+    async with _transaction(ctx) as session:
+        partnership, update, ref = await _note_of(session, short_name, update_id)
+        by = await ctx.operator(by_email).actor(session, partnership)
+        if by.person_id is not None:
+            from storage.models import Person
+
+            person = await session.get_one(Person, by.person_id)
+            if not redaction.may_redact(person, update):
+                raise click.ClickException(
+                    f"{person.name} neither wrote update {update_id} nor is in the business unit; nothing was redacted"
+                )
+        done = await redaction.redact(session, update, partnership.id, by, reason, ctx.clock.now(), ref)
+    if done.again:
+        click.echo(f"update {update_id} on {ref} was already redacted; nothing changed")
+    else:
+        click.echo(f'redacted the note of update {update_id} on {ref}: it now reads "{update.comment}"')
+
+
+@cli.group()
+def notes() -> None:
+    """Progress notes: find them, and clear one the identifying-details check flags."""
+
+
+@notes.command("list")
+@click.option("--partnership", "short_name", required=True)
+@click.option("--ref", required=True, help="The action's reference, e.g. 4.2.")
+@click.pass_obj
+@run_async
+async def notes_list(ctx: Context, short_name: str, ref: str) -> None:
+    """An action's updates, oldest first, with their ids (for redact and notes clear)."""
+    from bot.privacy import kinds as sensitive
+    from storage.repositories import NoteRepository, PlanRepository, UpdateRepository
+
+    tz = ctx.settings.tz
+    async with _transaction(ctx) as session:
+        partnership = await PartnershipRepository(session).by_short_name(short_name)
+        plan = await PlanRepository(session).current(partnership)
+        action = await PlanRepository(session).action(plan, ref)
+        if action is None:
+            raise click.ClickException(messages.unknown_action(ref, partnership.short_name, plan.title))
+        history = await UpdateRepository(session).history(action.id)
+        reviews = await NoteRepository(session).reviews(u.id for u in history)
+    for u in history:
+        rating = "withdrawal" if u.withdraws_id else (u.rag.label if u.rag else "no rating")
+        marks = sorted(k.value for k in reviews.get(u.id, set()))
+        flagged = sensitive(u.comment)
+        tags = [*marks, *(["flagged: " + ", ".join(flagged)] if flagged and "cleared" not in marks else [])]
+        extra = f"  [{'; '.join(tags)}]" if tags else ""
+        click.echo(f"{u.id:>6}  {u.created_at.astimezone(tz):%Y-%m-%d %H:%M}  {u.author_name or '-'}  {rating}{extra}")
+        if u.comment:
+            click.echo(f"        {u.comment}")
+    if not history:
+        click.echo(f"{ref} has no updates yet")
+
+
+@notes.command("clear")
+@click.option("--partnership", "short_name", required=True)
+@click.option("--update", "update_id", type=int, required=True, help="The update's id (see planbot notes list).")
+@click.option("--reason", required=True, help="Why the note may be shown as written (recorded).")
+@click.option("--by", "by_email", help=BY_HELP)
+@click.pass_obj
+@run_async
+async def notes_clear(ctx: Context, short_name: str, update_id: int, reason: str, by_email: str | None) -> None:
+    """Clear a note the identifying-details check flags: it is shown as written on the way out."""
+    from storage.models import Person, ReviewKind, Role
+    from storage.repositories import NoteRepository
+
+    async with _transaction(ctx) as session:
+        partnership, update, ref = await _note_of(session, short_name, update_id)
+        by = await ctx.operator(by_email).actor(session, partnership)
+        if by.person_id is not None and (await session.get_one(Person, by.person_id)).role is not Role.ADMIN:
+            raise click.ClickException("only the business unit clears notes; nothing was cleared")
+        repo = NoteRepository(session)
+        kinds = {r.kind for r in await repo.history(update_id)}
+        if ReviewKind.REDACTED in kinds:
+            raise click.ClickException(f"update {update_id}'s note was redacted; there is nothing to show")
+        if ReviewKind.CLEARED in kinds:
+            click.echo(f"update {update_id} on {ref} was already cleared; nothing changed")
+            return
+        await repo.clear(update, partnership.id, by, reason, ctx.clock.now(), ref)
+    click.echo(f"cleared the note of update {update_id} on {ref}: it will be shown as written")
+
+
+async def _note_of(session: AsyncSession, short_name: str, update_id: int) -> tuple[Partnership, Update, str]:
+    """The partnership, the update (which must be one of its plans') and its action's reference."""
+    from storage.models import Action, Plan
+
+    partnership = await PartnershipRepository(session).by_short_name(short_name)
+    update = await session.get(Update, update_id)
+    action = await session.get(Action, update.action_id) if update else None
+    plan = await session.get(Plan, action.plan_id) if action else None
+    if update is None or action is None or plan is None or plan.partnership_id != partnership.id:
+        raise click.ClickException(f"{partnership.short_name} has no update {update_id}; see planbot notes list")
+    if not update.comment:
+        raise click.ClickException(f"update {update_id} has no note")
+    return partnership, update, action.ref
+
+
+@cli.group()
+def people() -> None:
+    """The partnership's people."""
+
+
+@people.command("erase")
+@click.argument("email")
+@click.option("--partnership", "short_name", required=True)
+@click.option("--by", "by_email", help=BY_HELP)
+@click.pass_obj
+@run_async
+async def people_erase(ctx: Context, email: str, short_name: str, by_email: str | None) -> None:
+    """Erase a person: pseudonymised everywhere ("a former member of staff"); their updates stay."""
+    from storage.erasure import erase_person, find_by_email
+
+    async with _transaction(ctx) as session:
+        partnership = await PartnershipRepository(session).by_short_name(short_name)
+        by = await ctx.operator(by_email).actor(session, partnership)
+        person = await find_by_email(session, partnership, email)
+        if person is None:
+            click.echo(
+                f"nobody in {partnership.short_name} has the address {email} (already erased, or never there); "
+                "nothing changed"
+            )
+            return
+        if by.person_id == person.id:
+            raise click.ClickException("someone else in the business unit must erase you; nothing changed")
+        erased = await erase_person(session, partnership, person, by, ctx.clock.now())
+    click.echo(
+        f"erased: person {erased.person_id} is now a former member of staff on {erased.updates} updates; "
+        f"{erased.notes} notes and records that named them rewritten; {erased.memberships} memberships and "
+        f"{erased.chairs} chairs removed; {erased.conversations} conversations forgotten"
+    )
+    click.echo("If the plan file still lists them, take them out of it before the next import.")
+
+
+@cli.group()
+def retention() -> None:
+    """The retention policy for notes (PLANBOT_RETENTION_YEARS)."""
+
+
+@retention.command("run")
+@click.option("--dry-run", is_flag=True, help="Say what would be removed; change nothing.")
+@click.pass_obj
+@run_async
+async def retention_run(ctx: Context, dry_run: bool) -> None:
+    """Remove the notes of plans that ended more than PLANBOT_RETENTION_YEARS years ago."""
+    from storage import retention as policy
+    from storage.audit import Actor
+
+    years = ctx.settings.retention_years
+    if years is None:
+        click.echo("PLANBOT_RETENTION_YEARS is not set: every note is kept; nothing to do")
+        return
+    now = ctx.clock.now()
+    async with _transaction(ctx) as session:
+        due = await policy.expired(session, years, local_today(now, ctx.settings.tz))
+        for item in due:
+            verb = "would remove" if dry_run else "removing"
+            click.echo(
+                f"{item.partnership} '{item.plan}' (ended {messages.day(item.ends_on)}): {verb} {len(item.notes)} notes"
+            )
+        if not dry_run and due:
+            await policy.apply(session, due, years, Actor.cli(ctx.os_user), now)
+    if not due:
+        click.echo(f"no notes are due for removal under the {years}-year retention policy")
+    elif dry_run:
+        click.echo("a dry run: nothing was changed")
 
 
 @cli.group("summaries")

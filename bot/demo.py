@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from importlib import resources
 from pathlib import Path
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from storage.audit import Actor
 from storage.importer import ImportReport, import_plan_file
 from storage.planfile import ActionSpec, MeasureSpec, ObjectiveSpec, PlanFile, load_plan_file
 from storage.repositories import PartnershipRepository
@@ -68,8 +69,11 @@ def rebase(spec: PlanFile, today: date) -> PlanFile:
     )
 
 
-async def load_demo(session: AsyncSession, today: date | None) -> list[ImportReport | str]:
-    """Load each demo plan not already present; `today` set means rebase to it. Returns what was done."""
+async def load_demo(
+    session: AsyncSession, today: date | None, by: Actor | None = None, at: datetime | None = None
+) -> list[ImportReport | str]:
+    """Load each demo plan not already present; `today` set means rebase to it. Returns what was done.
+    Each import is recorded in the audit log as done `by` the operator at `at`."""
     done: list[ImportReport | str] = []
     partnerships = PartnershipRepository(session)
     for path in demo_files():
@@ -79,5 +83,5 @@ async def load_demo(session: AsyncSession, today: date | None) -> list[ImportRep
             continue
         if today is not None:
             spec = rebase(spec, today)
-        done.append(await import_plan_file(session, spec, path.name))
+        done.append(await import_plan_file(session, spec, path.name, by=by, at=at))
     return done

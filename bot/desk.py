@@ -11,7 +11,7 @@ from typing import Any
 from botbuilder.dialogs import DialogContext
 from dateutil import parser
 
-from bot import cards, messages, posting
+from bot import cards, messages, posting, redaction
 from bot.language.slots import dates
 from bot.links import PaperLinks
 from bot.privacy import kinds as sensitive
@@ -19,8 +19,10 @@ from bot.queries import Reply
 from bot.revisions import accept_revision
 from bot.rules import parse_due
 from bot.updates import Draft, complete, note_problem, rag_of
+from dialogs.redact_note import RedactNoteDialog
 from dialogs.turn import Turn
 from dialogs.update_action import UpdateActionDialog, draft_data, saved_text
+from storage.audit import Actor
 from storage.models import Accepted, DispatchKind, Partnership, Source
 from storage.repositories import DispatchKey, DispatchRepository, MeetingRepository
 
@@ -125,12 +127,28 @@ class Desk:
             return outcome.reason
         return saved_text(draft, outcome)
 
+    def actor(self) -> Actor:
+        """This turn's person, and the activity that asked: a change it makes is made once."""
+        turn = self.turn
+        return Actor.of(turn.person, turn.conversation_id, turn.activity_id)
+
     async def undo(self) -> Reply:
-        withdrawn = await posting.undo(self.turn.session, self.turn.person, self.turn.now, self.turn.conversation_id)
+        turn = self.turn
+        withdrawn = await posting.undo(turn.session, turn.person, turn.now, turn.conversation_id, turn.activity_id)
         if withdrawn is None:
             return Reply(messages.nothing_to_undo())
-        action = next((a for a in self.turn.snapshot.actions if a.id == withdrawn.action_id), None)
-        return Reply(messages.undone(action.ref if action else "that action"))
+        action = next((a for a in turn.snapshot.actions if a.id == withdrawn.update.action_id), None)
+        ref = action.ref if action else "that action"
+        return Reply(messages.already_withdrawn(ref) if withdrawn.again else messages.undone(ref))
+
+    async def redact(self, ref: str, mine: bool) -> Reply | None:
+        """`redact 4.2`: ask which note (if several) and why, then replace its text."""
+        turn = self.turn
+        found = await redaction.candidates(turn.session, turn.snapshot, turn.person, ref, mine)
+        if isinstance(found, str):
+            return Reply(found)
+        await self.dc.begin_dialog(RedactNoteDialog.ID, {"ref": ref, "ids": [u.id for u in found]})
+        return None
 
     async def set_meeting(self, text: str) -> Reply:
         """`set BMG 2026-12-03` (or "3 December 2026") from the business unit."""
@@ -138,13 +156,17 @@ class Desk:
         if day is None:
             return Reply(messages.bad_meeting_date(COMMAND.sub("", text).strip() or text.strip()))
         partnership = await self.turn.session.get_one(Partnership, self.turn.person.partnership_id)
-        added = await MeetingRepository(self.turn.session).add(partnership, day)
+        added = await MeetingRepository(self.turn.session).add(partnership, day, by=self.actor(), at=self.turn.now)
         return Reply(messages.meeting_set(day) if added else messages.meeting_exists(day))
 
     async def accept_date(self, ref: str) -> Reply:
         """`accept the new date for 4.2` from the business unit: the proposal becomes the milestone."""
         turn = self.turn
-        return Reply(await accept_revision(turn.session, turn.snapshot, turn.person, ref, turn.now, Accepted.TEAMS))
+        return Reply(
+            await accept_revision(
+                turn.session, turn.snapshot, turn.person, ref, turn.now, Accepted.TEAMS, by=self.actor()
+            )
+        )
 
     async def snooze(self) -> Reply:
         """Skip this cycle's reminders: recorded as skipped dispatches, so no replica sends them."""

@@ -35,11 +35,13 @@ from bot.queries import Ask, Asker, Listing, Reply, answer
 from bot.settings import Settings
 from bot.updates import Draft, rag_of
 from bot.views import SubgroupView, for_channel, load_snapshot
+from dialogs.redact_note import RedactNoteDialog
 from dialogs.turn import TURN, Turn
 from dialogs.update_action import UpdateActionDialog, draft_data
+from storage.audit import Actor, AuditRepository
 from storage.bot_state import EtagConflictError
 from storage.db import Database
-from storage.models import ConversationKind, Partnership, Person, Role, Source
+from storage.models import AuditKind, ConversationKind, Partnership, Person, Role, Source
 from storage.repositories import PartnershipRepository, PeopleRepository
 
 log = logging.getLogger(__name__)
@@ -50,7 +52,7 @@ PERSON = "plan_tracker.person_id"
 VERBS = {"show": IntentName.SHOW, "history": IntentName.HISTORY, "more": IntentName.MORE}
 MESSAGE_CONTENT_TYPE = "application/vnd.microsoft.activity.message"
 CARD_VERBS = {"update_form", "save_update"}
-STEP_TEXT = {"note"}  # at these dialog steps anything typed is the answer, never a new question
+STEP_TEXT = {"note", "reason"}  # at these dialog steps anything typed is the answer, never a new question
 STEERING = {
     "cancel",
     "stop",
@@ -107,6 +109,8 @@ def dialog_takes(dc: DialogContext, said: Intent | str, intent: Intent) -> bool:
         return True
     if step == "action" and refs(text) and len(text.split()) <= 3:
         return True
+    if step == "which" and len(text.split()) <= 3:  # which note to redact: a number
+        return True
     if step == "rating" and rags_asked(text) and len(text.split()) <= 3:
         return True
     return step == "revised" and len(text.split()) <= 4 and any(ch.isdigit() for ch in text)
@@ -159,6 +163,7 @@ class PlanBot(TeamsActivityHandler):  # type: ignore[misc]
         self.links = PaperLinks(settings.link_key(), settings.base_url(), clock)
         self.dialogs = DialogSet(state.create_property("dialogs"))
         self.dialogs.add(UpdateActionDialog())
+        self.dialogs.add(RedactNoteDialog())
 
     async def on_turn(self, turn_context: TurnContext) -> None:
         """Serve only the tenants of known partnerships; anything else is not processed at all."""
@@ -263,9 +268,11 @@ class PlanBot(TeamsActivityHandler):  # type: ignore[misc]
             if person is None:
                 return Reply(messages.unknown_person(snapshot.admins, partnership.short_name))
             turn_context.turn_state[PERSON] = person.id
-            turn = Turn(
-                session, snapshot, person, now, addresses.base_conversation_id(activity.conversation.id), activity.id
-            )
+            conversation_id = addresses.base_conversation_id(activity.conversation.id)
+            done = await AuditRepository(session).delivered(conversation_id, activity.id)
+            if done is not None:  # this activity, delivered before, already made its change
+                return Reply(messages.already_done(done.summary))
+            turn = Turn(session, snapshot, person, now, conversation_id, activity.id)
             turn_context.turn_state[TURN] = turn
             dc = await self.dialogs.create_context(turn_context)
             shared = conversation.kind is not ConversationKind.PERSONAL
@@ -285,14 +292,28 @@ class PlanBot(TeamsActivityHandler):  # type: ignore[misc]
             channel_subgroup = next((g for g in snapshot.subgroups if linked and g.id == linked.id), None)
 
             async def link(group: SubgroupView) -> str:
-                """Make this channel the sub-group's (a channel serves one sub-group at a time)."""
-                for other in await PeopleRepository(session).subgroups(partnership):
+                """Make this channel the sub-group's (a channel serves one sub-group at a time); recorded."""
+                name = await addresses.channel_name(turn_context, conversation)
+                subgroups = await PeopleRepository(session).subgroups(partnership)
+                if any(g.id == group.id and g.channel_id == conversation.id for g in subgroups):
+                    return messages.already_linked(name or "this channel", group.name)
+                unlinked = []
+                for other in subgroups:
                     if other.id == group.id:
                         other.channel_id = conversation.id
                     elif other.channel_id == conversation.id:
                         other.channel_id = None
-                name = await addresses.channel_name(turn_context, conversation)
+                        unlinked.append(other.name)
                 await session.flush()
+                await AuditRepository(session).record(
+                    partnership.id,
+                    AuditKind.CHANNEL_LINKED,
+                    Actor.of(person, conversation_id, activity.id),
+                    f"linked the channel {name or conversation.conversation_id} to {group.name}"
+                    + (f" (it was {', '.join(unlinked)}'s)" if unlinked else ""),
+                    {"subgroup": group.name, "channel": conversation.conversation_id, "unlinked": unlinked},
+                    now,
+                )
                 return messages.linked(name or "this channel", group.name)
 
             stored = await self.listing.get(turn_context)

@@ -29,6 +29,7 @@ OFFERS = {  # what the bot offers for each intent when it did not understand: (w
     "overview": ("plan status", "the whole plan at a glance"),
     "summary_preview": ("summary preview", "what the channel gets before the BMG"),
     "undo": ("undo", "withdraw your last update"),
+    "redact": ("redact {ref}", "replace a note that identifies someone"),
     "snooze": ("snooze", "no reminders this cycle"),
     "help": ("help", "everything I can do"),
     "paper": ("BMG paper", "the Word paper for the meeting"),
@@ -47,6 +48,7 @@ def help_lines(ref: str, group: str, admin: bool) -> list[tuple[list[str], str]]
         (["next BMG"], "when the next meeting is and what you still owe"),
         ([f"{ref} amber: why, and what is being done"], "post an update in one message (or just say update)"),
         (["undo"], "withdraw your last update within 10 minutes"),
+        ([f"redact {ref}"], "replace the text of a note of yours that identifies a child or family"),
         (
             ["summary preview", "snooze"],
             "what your sub-group's channel will get before the BMG; no reminders this cycle",
@@ -369,3 +371,63 @@ def date_accepted(ref: str, due: str, was: str) -> str:
 
 def date_already_accepted(ref: str, due: str, by: str, when: datetime) -> str:
     return f"{ref}'s proposed date {due} was already accepted, by {by} on {when.day} {when:%B %Y}; nothing changed."
+
+
+def already_withdrawn(ref: str) -> str:
+    return f"Already withdrawn: your last update to {ref} no longer counts; nothing more was withdrawn."
+
+
+def already_done(summary: str) -> str:
+    """The same message arrived twice (Teams may resend one): the first did it."""
+    return f"That was already done ({summary}); nothing changed."
+
+
+def already_linked(channel: str, subgroup: str) -> str:
+    return f"This channel ({channel}) is already {subgroup}'s channel; nothing changed."
+
+
+def which_action_to_redact() -> str:
+    return "Which action's note? Say e.g. redact 4.2, or redact my last update on 4.2."
+
+
+def redaction_refused(ref: str, admins: Sequence[str]) -> str:
+    who = _ask(admins)
+    return (
+        f"Only the business unit, or the person who wrote a note, can redact it; you have no notes on {ref} to "
+        f"redact. Please ask {who}."
+    )
+
+
+def nothing_to_redact(ref: str, mine: bool) -> str:
+    whose = "of yours " if mine else ""
+    return f"There is no note {whose}on {ref} to redact (notes already redacted are not listed)."
+
+
+def which_note(ref: str, count: int) -> str:
+    return f"{ref} has {count} notes you can redact. Which one? Choose it, or type its number."
+
+
+def ask_redaction_reason(ref: str, when: str) -> str:
+    return (
+        f"Why should the note of {when} on {ref} be redacted? Your reason is recorded. Its text will be replaced "
+        'by "[note redacted]" for good; the update, its rating and who posted it stay in the history.'
+    )
+
+
+def bad_choice(count: int) -> str:
+    return f"Please choose a note, or type a number from 1 to {count}; or say cancel."
+
+
+def redacted(ref: str, when: str) -> str:
+    return (
+        f'Redacted: the note of {when} on {ref} now reads "[note redacted]". The update, its rating, who posted it, '
+        "who redacted it, when and why stay on record."
+    )
+
+
+def already_redacted(ref: str, when: str) -> str:
+    return f"The note of {when} on {ref} was already redacted; nothing changed."
+
+
+def redaction_cancelled() -> str:
+    return "Cancelled; the note was not redacted."

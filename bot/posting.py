@@ -93,9 +93,26 @@ async def save(
     return Saved(update, again=False)
 
 
-async def undo(session: AsyncSession, person: Person, now: datetime, conversation_id: str) -> Update | None:
-    """Withdraw the person's last update if it is recent: a withdrawal is added, nothing is deleted."""
+@dataclass(frozen=True)
+class Withdrawn:
+    update: Update  # the update withdrawn
+    again: bool  # the same activity was delivered before: it had already been withdrawn
+
+
+async def undo(
+    session: AsyncSession, person: Person, now: datetime, conversation_id: str, activity_id: str | None = None
+) -> Withdrawn | None:
+    """Withdraw the person's last update if it is recent: a withdrawal is added, nothing is deleted.
+
+    The withdrawal keeps the activity that asked for it, so the same activity delivered twice withdraws one update.
+    """
     updates = UpdateRepository(session)
+    if activity_id and (earlier := await updates.delivered(conversation_id, activity_id)):
+        if earlier.withdraws_id is not None:
+            withdrawn = await updates.get(earlier.withdraws_id)
+            if withdrawn is not None:
+                return Withdrawn(withdrawn, again=True)
+        return None
     last = await updates.last_by(person.id, now - UNDO_WINDOW)
     if last is None:
         return None
@@ -109,7 +126,8 @@ async def undo(session: AsyncSession, person: Person, now: datetime, conversatio
             created_at=now,
             source=last.source,
             conversation_id=conversation_id,
+            activity_id=activity_id,
             withdraws_id=last.id,
         )
     )
-    return last
+    return Withdrawn(last, again=False)

@@ -59,6 +59,8 @@ class UpdateDesk(Protocol):
 
     async def snooze(self) -> Reply: ...
 
+    async def redact(self, ref: str, mine: bool) -> Reply | None: ...
+
     async def paper(self) -> Reply: ...
 
 
@@ -349,6 +351,14 @@ async def snooze(ask: Ask) -> Reply:
     return await ask.desk.snooze()
 
 
+async def redact(ask: Ask) -> Reply | None:
+    """The business unit, or a note's author, redacts a note: which (if several), why, then its text goes."""
+    assert ask.desk is not None
+    if ask.intent.ref is None:
+        return Reply(messages.which_action_to_redact())
+    return await ask.desk.redact(ask.intent.ref, mine=ask.intent.scope is Scope.MINE)
+
+
 HANDLERS: dict[IntentName, Callable[[Ask], Awaitable[Reply | None]]] = {
     IntentName.HELP: help_,
     IntentName.MY_ACTIONS: my_actions,
@@ -380,6 +390,7 @@ HANDLERS: dict[IntentName, Callable[[Ask], Awaitable[Reply | None]]] = {
         "with a missed report", lambda whose: f"Missed reports for {whose}", lambda a, acts: missed(acts), True
     ),
     IntentName.ACCEPT_DATE: accept_date,
+    IntentName.REDACT: redact,
     IntentName.GREETING: small_talk,
     IntentName.THANKS: small_talk,
     IntentName.GOODBYE: small_talk,

@@ -10,21 +10,35 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot import messages
 from bot.rules import Due, revised_milestone
 from bot.views import Snapshot
-from storage.models import Accepted, MilestoneRevision, Person, Role
+from storage.audit import Actor, AuditRepository
+from storage.models import Accepted, AuditKind, MilestoneRevision, Person, Role
 from storage.repositories import RevisionRepository
 
 
 async def accept_revision(
-    session: AsyncSession, snapshot: Snapshot, person: Person, ref: str, now: datetime, source: Accepted
+    session: AsyncSession,
+    snapshot: Snapshot,
+    person: Person,
+    ref: str,
+    now: datetime,
+    source: Accepted,
+    by: Actor | None = None,
 ) -> str:
     """Accept the latest proposed date of action `ref` for the business unit; says what happened."""
-    return (await accept(session, snapshot, person, ref, now, source))[1]
+    return (await accept(session, snapshot, person, ref, now, source, by))[1]
 
 
 async def accept(
-    session: AsyncSession, snapshot: Snapshot, person: Person, ref: str, now: datetime, source: Accepted
+    session: AsyncSession,
+    snapshot: Snapshot,
+    person: Person,
+    ref: str,
+    now: datetime,
+    source: Accepted,
+    by: Actor | None = None,
 ) -> tuple[bool, str]:
-    """As `accept_revision`, and whether the date now stands accepted (newly or already)."""
+    """As `accept_revision`, and whether the date now stands accepted (newly or already). A new
+    acceptance is recorded in the audit log, as done `by` (the person, from the activity that asked)."""
     if person.role is not Role.ADMIN:
         return False, messages.dates_are_for_admins(snapshot.admins)
     action = snapshot.action(ref)
@@ -50,6 +64,15 @@ async def accept(
             source=source,
         )
         if await repo.accept(row):
+            await AuditRepository(session).record(
+                person.partnership_id,
+                AuditKind.DATE_ACCEPTED,
+                by or Actor.of(person),
+                f"accepted {ref}'s proposed date {action.proposed.label} "
+                f"(replacing the {target.original.label} milestone)",
+                {"ref": ref, "proposal_id": action.proposal_id, "due_on": action.proposed.on.isoformat()},
+                now,
+            )
             return True, messages.date_accepted(ref, action.proposed.label, target.original.label)
         done = await repo.for_proposal(action.proposal_id)
     if done is None:

@@ -55,6 +55,11 @@ class Settings(BaseSettings):
     public_url: str = Field(default="", validation_alias=_env("PLANBOT_PUBLIC_URL", "public_url"))
     host: str = Field(default="127.0.0.1", validation_alias=_env("PLANBOT_HOST", "host"))
     port: int = Field(default=3978, validation_alias=_env("PLANBOT_PORT", "port"))
+    # Notes of a plan that ended more than this many years ago are removed (planbot retention run);
+    # unset, every note is kept.
+    retention_years: int | None = Field(
+        default=None, ge=1, validation_alias=_env("PLANBOT_RETENTION_YEARS", "retention_years")
+    )
 
     @field_validator("timezone")
     @classmethod

@@ -30,9 +30,10 @@ from bot.rules import (
     next_meeting,
     overdue_since,
 )
-from storage.models import Membership, Partnership, Person, Role, Update
+from storage.models import Membership, Partnership, Person, ReviewKind, Role, Update
 from storage.repositories import (
     MeetingRepository,
+    NoteRepository,
     PeopleRepository,
     PlanRepository,
     RevisionRepository,
@@ -51,7 +52,8 @@ class UpdateView:
     author: str | None
     at: datetime
     withdrawn: bool = False
-    cleared: bool = False  # the business unit has cleared this note to be shown as written
+    cleared: bool = False  # the business unit cleared the note to be shown as written
+    redacted: bool = False  # the note's text was replaced (by a person, or the retention policy)
 
 
 @dataclass(frozen=True)
@@ -196,6 +198,7 @@ async def load_snapshot(session: AsyncSession, partnership: Partnership, now: da
     objectives = {o.id: o for o in await plans.objectives(plan)}
     histories = await UpdateRepository(session).histories([a.id for a in actions])
     revisions = await RevisionRepository(session).for_actions([a.id for a in actions])
+    reviews = await NoteRepository(session).reviews(u.id for h in histories.values() for u in h)
     meetings = await MeetingRepository(session).dates(partnership)
     people_repo = PeopleRepository(session)
     people = {p.id: p for p in await people_repo.people(partnership)}
@@ -233,9 +236,11 @@ async def load_snapshot(session: AsyncSession, partnership: Partnership, now: da
                 measure=action.success_measure,
                 dues=action_dues,
                 rag=rag,
-                latest=_update_view(current, people, tz) if current else None,
+                latest=_update_view(current, people, tz, reviews=reviews) if current else None,
                 history=tuple(
-                    _update_view(u, people, tz, withdrawn=u.id in withdrawn) for u in history if u.withdraws_id is None
+                    _update_view(u, people, tz, withdrawn=u.id in withdrawn, reviews=reviews)
+                    for u in history
+                    if u.withdraws_id is None
                 ),
                 next_due=next_due(action_dues, now, tz),
                 overdue=late is not None,
@@ -293,8 +298,23 @@ def _lead_label(
     return printed or "no lead"
 
 
-def _update_view(update: Update, people: dict[int, Person], tz: ZoneInfo, withdrawn: bool = False) -> UpdateView:
-    """An update as shown: its time in the partnership's timezone, its author by name."""
+def _update_view(
+    update: Update,
+    people: dict[int, Person],
+    tz: ZoneInfo,
+    withdrawn: bool = False,
+    reviews: dict[int, set[ReviewKind]] | None = None,
+) -> UpdateView:
+    """An update as shown: its time in the partnership's timezone, its author by name, how its note was reviewed."""
     author = people[update.author_id].name if update.author_id in people else update.author_name
     at = update.created_at.astimezone(tz)
-    return UpdateView(rag=update.rag, comment=update.comment, author=author, at=at, withdrawn=withdrawn)
+    kinds = (reviews or {}).get(update.id, set())
+    return UpdateView(
+        rag=update.rag,
+        comment=update.comment,
+        author=author,
+        at=at,
+        withdrawn=withdrawn,
+        cleared=ReviewKind.CLEARED in kinds,
+        redacted=ReviewKind.REDACTED in kinds,
+    )

@@ -2,8 +2,10 @@
 
 Importing the same plan again updates partnership, people, sub-groups, objectives and actions in
 place and keeps every progress update; actions that left the plan are archived, never deleted, so
-their history stays. The caller runs the whole import in one transaction: on any error nothing is
-written.
+their history stays. People are matched by email first (a renamed person keeps their history); a
+person no longer in the file keeps their row (their updates name them) but loses their role and
+Entra id. What changed is recorded in the audit log. The caller runs the whole import in one
+transaction: on any error nothing is written.
 """
 
 from __future__ import annotations
@@ -11,16 +13,18 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.privacy import redact
 from bot.rules import Due, Rag
+from storage.audit import Actor, AuditRepository, Operator, actor_for
 from storage.errors import PlanFileError
 from storage.models import (
     Action,
+    AuditKind,
     Meeting,
     Membership,
     Milestone,
@@ -29,6 +33,7 @@ from storage.models import (
     Person,
     Plan,
     Priority,
+    Role,
     Source,
     SubGroup,
     Update,
@@ -49,6 +54,52 @@ class ImportReport:
     meetings: int = 0
     updates_added: int = 0
     archived: list[str] = field(default_factory=list)
+    # What this import changed (the audit log's diff):
+    actions_added: list[str] = field(default_factory=list)
+    descriptions: list[str] = field(default_factory=list)
+    leads: list[str] = field(default_factory=list)
+    milestones: list[str] = field(default_factory=list)
+    people_added: list[str] = field(default_factory=list)
+    people_removed: list[str] = field(default_factory=list)
+    roles_changed: list[str] = field(default_factory=list)  # "Fiona McLeod: member -> admin"
+    meetings_added: int = 0
+
+    def changes(self) -> str:
+        """The diff, for a person: what this import added, changed and archived."""
+        parts = [
+            f"{label} {', '.join(items)}"
+            for label, items in (
+                ("actions added:", self.actions_added),
+                ("descriptions changed:", self.descriptions),
+                ("leads changed:", self.leads),
+                ("milestones changed:", self.milestones),
+                ("actions archived:", self.archived),
+                ("people added:", self.people_added),
+                ("people removed (role revoked):", self.people_removed),
+                ("roles changed:", self.roles_changed),
+            )
+            if items
+        ]
+        if self.meetings_added:
+            parts.append(f"BMG meetings added: {self.meetings_added}")
+        if self.updates_added:
+            parts.append(f"progress updates added: {self.updates_added}")
+        return "; ".join(parts) if parts else "no changes"
+
+    def diff(self) -> dict[str, object]:
+        return {
+            "plan": self.plan,
+            "actions_added": self.actions_added,
+            "descriptions_changed": self.descriptions,
+            "leads_changed": self.leads,
+            "milestones_changed": self.milestones,
+            "actions_archived": self.archived,
+            "people_added": self.people_added,
+            "people_removed": self.people_removed,
+            "roles_changed": self.roles_changed,
+            "meetings_added": self.meetings_added,
+            "updates_added": self.updates_added,
+        }
 
     def summary(self) -> str:
         text = (
@@ -73,22 +124,29 @@ Locate = Callable[[str], str]
 """Says where an action came from ("plan.xlsx row 7"), for error messages."""
 
 
-async def import_plan_file(session: AsyncSession, spec: PlanFile, source: str) -> ImportReport:
-    """Write a whole plan file: partnership, people, sub-groups, plan, objectives, actions, meetings, updates."""
+async def import_plan_file(
+    session: AsyncSession,
+    spec: PlanFile,
+    source: str,
+    *,
+    by: Actor | Operator | None = None,
+    at: datetime | None = None,
+) -> ImportReport:
+    """Write a whole plan file: partnership, people, sub-groups, plan, objectives, actions, meetings, updates;
+    then record in the audit log who imported it and what changed."""
+    at = at or datetime.now(UTC)
     partnership = await _upsert_partnership(session, spec)
-    people = await _upsert_people(session, partnership, spec)
+    report = ImportReport(partnership=partnership.short_name, plan=spec.plan.title)
+    people = await _upsert_people(session, partnership, spec, report)
     subgroups = await _upsert_subgroups(session, partnership, spec, people)
     plan = await upsert_plan(session, partnership, spec.plan.title, spec.plan.starts, spec.plan.ends, spec.notes)
     priorities = await _upsert_priorities(session, plan, spec)
-    report = ImportReport(
-        partnership=partnership.short_name,
-        plan=plan.title,
-        priorities=len(spec.priorities),
-        subgroups=len(subgroups),
-        people=len(people),
-        meetings=len(spec.meetings),
-    )
-    await _upsert_meetings(session, partnership, spec)
+    report.plan = plan.title
+    report.priorities = len(spec.priorities)
+    report.subgroups = len(subgroups)
+    report.people = len(people)
+    report.meetings = len(spec.meetings)
+    report.meetings_added = await _upsert_meetings(session, partnership, spec)
     actions = await apply_objectives(
         session, partnership, plan, spec.objectives, priorities, report, lambda ref: f"{source}: action {ref}"
     )
@@ -96,7 +154,36 @@ async def import_plan_file(session: AsyncSession, spec: PlanFile, source: str) -
     for objective in spec.objectives:
         for action_spec in objective.actions:
             report.updates_added += await _add_file_updates(updates, actions[action_spec.ref], action_spec, people)
+    await record_import(session, partnership, report, source, by, at)
     return report
+
+
+async def record_import(
+    session: AsyncSession,
+    partnership: Partnership,
+    report: ImportReport,
+    source: str,
+    by: Actor | Operator | None,
+    at: datetime,
+) -> None:
+    """The import in the audit log, with its diff; and each person added, removed or given another role."""
+    actor = await actor_for(session, partnership, by)
+    audit = AuditRepository(session)
+    await audit.record(
+        partnership.id,
+        AuditKind.IMPORT,
+        actor,
+        f"imported {source} into '{report.plan}': {report.changes()}",
+        {"file": source, **report.diff()},
+        at,
+    )
+    for kind, names, what in (
+        (AuditKind.PERSON_ADDED, report.people_added, "added from the plan file"),
+        (AuditKind.PERSON_REMOVED, report.people_removed, "no longer in the plan file: role revoked, Entra id cleared"),
+        (AuditKind.ROLE_CHANGED, report.roles_changed, "role changed by the plan file"),
+    ):
+        for name in names:
+            await audit.record(partnership.id, kind, actor, f"{name}: {what}", {"file": source}, at)
 
 
 async def upsert_plan(
@@ -150,7 +237,15 @@ async def apply_objectives(
             action = existing_actions.get(action_spec.ref) or Action(plan_id=plan.id, ref=action_spec.ref)
             if action.id is None:
                 session.add(action)
-            _fill_action(action, action_spec, objective, position, leads, locate)
+                report.actions_added.append(action_spec.ref)
+            changed = _fill_action(action, action_spec, objective, position, leads, locate)
+            for aspect, refs in (
+                ("description", report.descriptions),
+                ("lead", report.leads),
+                ("milestones", report.milestones),
+            ):
+                if aspect in changed:
+                    refs.append(action_spec.ref)
             written[action.ref] = action
     for ref, action in existing_actions.items():
         if ref not in written and not action.archived:
@@ -169,13 +264,16 @@ def _fill_action(
     position: int,
     leads: LeadIndex[SubGroup | Person],
     locate: Locate,
-) -> None:
+) -> set[str]:
+    """Write the action's cells; says which of an existing action's description, lead and milestones changed."""
     lead = leads.find(spec.lead) if spec.lead else None
     if spec.lead and lead is None:
         raise PlanFileError(
             f"{locate(spec.ref)}: the lead '{spec.lead}' is not a sub-group or person of this partnership; "
             "add it (or an alias) to the plan file's sub-groups, or correct the name"
         )
+    existing = action.id is not None
+    before = (action.description, (action.lead_subgroup_id, action.lead_person_id, action.lead_text))
     action.objective_id = objective.id
     action.position = position
     action.description = spec.description
@@ -186,11 +284,20 @@ def _fill_action(
     action.lead_person_id = lead.id if isinstance(lead, Person) else None
     action.archived = False
     milestones = [(measure.text, due) for measure in spec.measures for due in measure.due]
+    changed = set()
     if _milestone_key(action.milestones if action.id else []) != [(t, d.on, d.precision) for t, d in milestones]:
         action.milestones = [
             Milestone(position=i, due_on=due.on, precision=due.precision, label=text)
             for i, (text, due) in enumerate(milestones, start=1)
         ]
+        changed.add("milestones")
+    if not existing:
+        return set()
+    if before[0] != action.description:
+        changed.add("description")
+    if before[1] != (action.lead_subgroup_id, action.lead_person_id, action.lead_text):
+        changed.add("lead")
+    return changed
 
 
 def _milestone_key(milestones: Sequence[Milestone]) -> list[tuple[str | None, object, object]]:
@@ -211,7 +318,9 @@ async def lead_index(session: AsyncSession, partnership: Partnership) -> LeadInd
     for group in await session.scalars(select(SubGroup).where(SubGroup.partnership_id == partnership.id)):
         for name in [group.name, *group.aliases]:
             index.add(name, group)
-    for person in await session.scalars(select(Person).where(Person.partnership_id == partnership.id)):
+    for person in await session.scalars(
+        select(Person).where(Person.partnership_id == partnership.id, Person.role != Role.REMOVED)
+    ):
         for label in (person.name, person.job_title, person.email):
             if label:
                 index.add(label, person)
@@ -246,13 +355,17 @@ async def add_progress(
 async def _add_file_updates(
     updates: UpdateRepository, action: Action, spec: ActionSpec, people: dict[str, Person]
 ) -> int:
-    """A plan file's history: each entry is added once, however often the file is imported."""
-    known = {(u.rag, u.comment, u.author_name) for u in await updates.history(action.id)}
+    """A plan file's history: each entry is added once, however often the file is imported.
+
+    An entry is known by when it was posted and its rating, not by its author's name (which a rename
+    or an erasure changes) nor its note (which a redaction replaces).
+    """
+    known = {(u.created_at, u.rag) for u in await updates.history(action.id)}
     added = 0
     for entry in spec.updates:
         author = people.get(entry.by.lower()) if entry.by else None
         author_name = author.name if author else None
-        if (entry.rag, entry.comment, author_name) in known:
+        if (entry.at, entry.rag) in known:
             continue
         await updates.append(
             Update(
@@ -289,26 +402,65 @@ async def _upsert_partnership(session: AsyncSession, spec: PlanFile) -> Partners
     return partnership
 
 
-async def _upsert_people(session: AsyncSession, partnership: Partnership, spec: PlanFile) -> dict[str, Person]:
-    """People by lower-case email (or by name where a person has no email)."""
-    existing = list(await session.scalars(select(Person).where(Person.partnership_id == partnership.id)))
+async def _upsert_people(
+    session: AsyncSession, partnership: Partnership, spec: PlanFile, report: ImportReport
+) -> dict[str, Person]:
+    """People by lower-case email (or by name where a person has no email).
+
+    Matched by email first, so a renamed person keeps their row and history; then by name, for a
+    person without an email (or whose email changed). Anyone the file no longer lists loses their
+    role and Entra id; their row stays, so the updates they posted still name them.
+    """
+    existing = list(
+        await session.scalars(select(Person).where(Person.partnership_id == partnership.id).order_by(Person.id))
+    )
     by_email = {p.email.lower(): p for p in existing if p.email}
-    by_name = {p.name.lower(): p for p in existing if not p.email}
+    listed = {w.email.lower() for w in spec.people if w.email}
     result: dict[str, Person] = {}
+    matched: set[int] = set()
     for wanted in spec.people:
         key = wanted.email.lower() if wanted.email else wanted.name.lower()
-        person = (by_email if wanted.email else by_name).get(key)
+        person = by_email.get(wanted.email.lower()) if wanted.email else None
+        if person is None:
+            person = next(
+                (
+                    p
+                    for p in existing
+                    if p.id not in matched
+                    and p.name.lower() == wanted.name.lower()
+                    and (not p.email or p.email.lower() not in listed)
+                ),
+                None,
+            )
         if person is None:
             person = Person(partnership_id=partnership.id)
             session.add(person)
+            report.people_added.append(wanted.name)
+        elif person.role is Role.REMOVED:
+            report.people_added.append(f"{wanted.name} (back in the plan file)")
+        elif person.role is not wanted.role:
+            report.roles_changed.append(f"{wanted.name}: {person.role.value} -> {wanted.role.value}")
         person.name = wanted.name
         person.email = wanted.email
         person.job_title = wanted.job_title
         person.role = wanted.role
         person.aad_object_id = wanted.aad_object_id or person.aad_object_id
         result[key] = person
+        if person.id is not None:
+            matched.add(person.id)
+    for person in existing:
+        if person.id not in matched and person.role is not Role.REMOVED:
+            revoke(person)
+            report.people_removed.append(person.name)
     await session.flush()
     return result
+
+
+def revoke(person: Person) -> None:
+    """No rights any more, and no Teams identity to be recognised by; the row stays for the history."""
+    person.role = Role.REMOVED
+    person.aad_object_id = None
+    person.teams_user_id = None
 
 
 async def _upsert_subgroups(
@@ -357,13 +509,16 @@ async def _upsert_priorities(session: AsyncSession, plan: Plan, spec: PlanFile) 
     return existing
 
 
-async def _upsert_meetings(session: AsyncSession, partnership: Partnership, spec: PlanFile) -> None:
-    """Meetings in the file are added; meetings set since (in Teams or the CLI) are kept."""
+async def _upsert_meetings(session: AsyncSession, partnership: Partnership, spec: PlanFile) -> int:
+    """Meetings in the file are added; meetings set since (in Teams or the CLI) are kept. Returns how many were new."""
     have = set(await session.scalars(select(Meeting.meets_on).where(Meeting.partnership_id == partnership.id)))
+    added = 0
     for day in spec.meetings:
         if day not in have:
             session.add(Meeting(partnership_id=partnership.id, meets_on=day))
+            added += 1
     await session.flush()
+    return added
 
 
 def due_of(milestone: Milestone) -> Due:

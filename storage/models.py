@@ -22,7 +22,7 @@ from sqlalchemy import (
     UniqueConstraint,
     event,
 )
-from sqlalchemy.orm import DeclarativeBase, Mapped, Mapper, mapped_column, relationship
+from sqlalchemy.orm import DeclarativeBase, Mapped, Mapper, ORMExecuteState, Session, mapped_column, relationship
 from sqlalchemy.types import TypeDecorator
 
 from bot.rules import Precision, Rag
@@ -65,6 +65,7 @@ class Role(enum.StrEnum):
     LEAD = "lead"
     MEMBER = "member"
     VIEWER = "viewer"
+    REMOVED = "removed"  # no longer in the plan file (or erased): the row stays for the history, with no rights
 
 
 class Source(enum.StrEnum):
@@ -228,7 +229,7 @@ class Update(Base):
     action_id: Mapped[int] = mapped_column(ForeignKey("action.id", ondelete="CASCADE"))
     rag: Mapped[Rag | None] = mapped_column(_enum(Rag, "rag"))
     comment: Mapped[str] = mapped_column(Text, default="")
-    author_id: Mapped[int | None] = mapped_column(ForeignKey("person.id", ondelete="SET NULL"))
+    author_id: Mapped[int | None] = mapped_column(ForeignKey("person.id", ondelete="SET NULL"), index=True)
     author_name: Mapped[str | None] = mapped_column(String(200))
     created_at: Mapped[datetime] = mapped_column(UtcDateTime)
     source: Mapped[Source] = mapped_column(_enum(Source, "update_source"))
@@ -352,8 +353,109 @@ class Dispatch(Base):
     detail: Mapped[str] = mapped_column(Text, default="")
 
 
+class AuditKind(enum.StrEnum):
+    """What an administrative change was."""
+
+    IMPORT = "import"
+    MEETING_ADDED = "meeting_added"
+    MEETING_REMOVED = "meeting_removed"
+    CHANNEL_LINKED = "channel_linked"
+    ROLE_CHANGED = "role_changed"
+    PERSON_ADDED = "person_added"
+    PERSON_REMOVED = "person_removed"
+    NOTE_REDACTED = "note_redacted"
+    NOTE_CLEARED = "note_cleared"
+    PERSON_ERASED = "person_erased"
+    RETENTION_RUN = "retention_run"
+    DATE_ACCEPTED = "date_accepted"
+
+
+class AuditEvent(Base):
+    """One administrative change: who, when, what, in which partnership (append-only).
+
+    `actor_name` is the person's name, or "planbot CLI (<os user>)" for the command line. A change made
+    in Teams keeps the activity that made it, so that the same activity delivered twice changes things once.
+    """
+
+    __tablename__ = "audit_event"
+    __table_args__ = (
+        Index("ix_audit_event_partnership_at", "partnership_id", "at", "id"),
+        UniqueConstraint("conversation_id", "activity_id", name="uq_audit_event_delivery"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    partnership_id: Mapped[int] = mapped_column(ForeignKey("partnership.id", ondelete="CASCADE"))
+    at: Mapped[datetime] = mapped_column(UtcDateTime)
+    kind: Mapped[AuditKind] = mapped_column(_enum(AuditKind, "audit_kind"))
+    actor_id: Mapped[int | None] = mapped_column(ForeignKey("person.id", ondelete="SET NULL"))
+    actor_name: Mapped[str] = mapped_column(String(200))
+    summary: Mapped[str] = mapped_column(Text)
+    detail: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    conversation_id: Mapped[str | None] = mapped_column(String(512))
+    activity_id: Mapped[str | None] = mapped_column(String(200))
+
+
+REDACTED_NOTE = "[note redacted]"
+RETENTION_NOTE = "[note removed under the retention policy]"
+FORMER_STAFF = "a former member of staff"
+
+
+class ReviewKind(enum.StrEnum):
+    REDACTED = "redacted"  # the note's text was replaced; the update stays
+    CLEARED = "cleared"  # the business unit checked the note: shown as written on the way out
+
+
+class NoteReview(Base):
+    """A decision about one update's note: redacted (its text replaced) or cleared (append-only)."""
+
+    __tablename__ = "note_review"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    update_id: Mapped[int] = mapped_column(ForeignKey("progress_update.id", ondelete="CASCADE"), index=True)
+    kind: Mapped[ReviewKind] = mapped_column(_enum(ReviewKind, "review_kind"))
+    by_id: Mapped[int | None] = mapped_column(ForeignKey("person.id", ondelete="SET NULL"))
+    by_name: Mapped[str] = mapped_column(String(200))
+    at: Mapped[datetime] = mapped_column(UtcDateTime)
+    reason: Mapped[str] = mapped_column(Text)
+
+
 class AppendOnlyError(RuntimeError):
     pass
+
+
+class Rewrite(enum.StrEnum):
+    """The only changes ever made to append-only rows, each by one repository method that names it."""
+
+    REDACTION = "redaction"  # a note's text replaced (by a person, or the retention policy)
+    ERASURE = "erasure"  # an erased person's name and addresses replaced wherever they were copied
+
+
+REWRITE_OPTION = "append_only_rewrite"
+APPEND_ONLY = {"progress_update", "milestone_revision", "audit_event", "note_review"}
+REWRITABLE: dict[tuple[str, Rewrite], frozenset[str]] = {
+    ("progress_update", Rewrite.REDACTION): frozenset({"comment"}),
+    ("progress_update", Rewrite.ERASURE): frozenset({"comment", "author_name"}),
+    ("milestone_revision", Rewrite.ERASURE): frozenset({"accepted_by_name"}),
+    ("note_review", Rewrite.ERASURE): frozenset({"by_name", "reason"}),
+    ("audit_event", Rewrite.ERASURE): frozenset({"actor_name", "summary", "detail"}),
+}
+
+
+@event.listens_for(Session, "do_orm_execute")
+def _refuse_bulk_rewrite(state: ORMExecuteState) -> None:
+    """UPDATE and DELETE statements on append-only tables: refused, but for the rewrites named above."""
+    if not (state.is_update or state.is_delete):
+        return
+    tables = {m.local_table.name for m in state.all_mappers} & APPEND_ONLY  # type: ignore[attr-defined]
+    if not tables:
+        return
+    reason = state.execution_options.get(REWRITE_OPTION)
+    values = getattr(state.statement, "_values", None) or {}
+    columns = {getattr(c, "key", str(c)) for c in values}
+    for table in tables:
+        allowed = REWRITABLE.get((table, Rewrite(reason))) if reason in set(Rewrite) else None
+        if state.is_delete or allowed is None or not columns or not columns <= allowed:
+            raise AppendOnlyError(f"{table} rows are never edited or deleted (only a named rewrite may change them)")
 
 
 @event.listens_for(Update, "before_update")
@@ -366,3 +468,11 @@ def _refuse_rewrite(mapper: Mapper[Any], connection: Any, target: Update) -> Non
 @event.listens_for(MilestoneRevision, "before_delete")
 def _refuse_revision_rewrite(mapper: Mapper[Any], connection: Any, target: MilestoneRevision) -> None:
     raise AppendOnlyError("accepted revisions are never edited or deleted; accept a newer proposal instead")
+
+
+@event.listens_for(AuditEvent, "before_update")
+@event.listens_for(AuditEvent, "before_delete")
+@event.listens_for(NoteReview, "before_update")
+@event.listens_for(NoteReview, "before_delete")
+def _refuse_record_rewrite(mapper: Mapper[Any], connection: Any, target: AuditEvent | NoteReview) -> None:
+    raise AppendOnlyError("the audit log and note reviews are never edited or deleted")

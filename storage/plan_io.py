@@ -10,9 +10,17 @@ from pathlib import Path
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.privacy import kinds, own_patterns
+from storage.audit import Actor, Operator
 from storage.errors import PlanFileError
 from storage.export import plan_table
-from storage.importer import ImportReport, add_progress, apply_objectives, import_plan_file, upsert_plan
+from storage.importer import (
+    ImportReport,
+    add_progress,
+    apply_objectives,
+    import_plan_file,
+    record_import,
+    upsert_plan,
+)
 from storage.models import Partnership, Plan
 from storage.planfile import load_plan_file
 from storage.repositories import PartnershipRepository, PlanRepository, UpdateRepository
@@ -47,12 +55,13 @@ async def import_file(
     partnership: str | None = None,
     plan_title: str | None = None,
     allow_identifying: bool = False,
+    by: Actor | Operator | None = None,
 ) -> ImportReport:
     """Import `path` into the database in the caller's transaction; raises PlanFileError and writes nothing.
 
     Progress notes that seem to identify a child or family are refused, each named, unless
-    `allow_identifying` says the business unit has looked and means to keep them.
-    """
+    `allow_identifying` says the business unit has looked and means to keep them. Recorded in the
+    audit log as done `by` the operator, with what changed."""
     suffix = path.suffix.lower()
     if suffix in PLAN_FILE_SUFFIXES:
         spec = load_plan_file(path)
@@ -69,7 +78,7 @@ async def import_file(
                 path,
                 own_patterns(spec.partnership.privacy.case_id_patterns),
             )
-        return await import_plan_file(session, spec, path.name)
+        return await import_plan_file(session, spec, path.name, by=by, at=now)
     if suffix in TABLE_SUFFIXES:
         if not partnership:
             raise PlanFileError(f"{path}: say which partnership the table belongs to (--partnership SHORT)")
@@ -84,6 +93,7 @@ async def import_file(
         updates = UpdateRepository(session)
         for ref, progress in sheet.progress.items():
             report.updates_added += await add_progress(updates, actions[ref], progress, now, f"import of {path.name}")
+        await record_import(session, owner, report, path.name, by, now)
         return report
     raise PlanFileError(f"{path}: not a plan file this can read; use .yaml, .xlsx or .csv")
 

@@ -9,13 +9,16 @@ from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy import func, or_, select, update
+from sqlalchemy import update as update_statement
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.rules import Due, Revision, UpdateFacts, current_update
+from storage.audit import Actor, AuditRepository
 from storage.errors import NotFoundError
 from storage.models import (
     Action,
+    AuditKind,
     Conversation,
     ConversationKind,
     Dispatch,
@@ -25,11 +28,15 @@ from storage.models import (
     Membership,
     Milestone,
     MilestoneRevision,
+    NoteReview,
     Objective,
     Partnership,
     Person,
     Plan,
     Priority,
+    ReviewKind,
+    Rewrite,
+    Role,
     SubGroup,
     Update,
 )
@@ -163,11 +170,15 @@ class PeopleRepository:
 
     async def by_aad_object_id(self, partnership: Partnership, aad_object_id: str) -> Person | None:
         return await self.session.scalar(
-            select(Person).where(Person.partnership_id == partnership.id, Person.aad_object_id == aad_object_id)
+            select(Person).where(
+                Person.partnership_id == partnership.id,
+                Person.aad_object_id == aad_object_id,
+                Person.role != Role.REMOVED,
+            )
         )
 
     async def by_address(self, partnership: Partnership, *addresses: str | None) -> Person | None:
-        """The person whose email or UPN is one of `addresses` (case does not matter)."""
+        """The person whose email or UPN is one of `addresses` (case does not matter); never a removed one."""
         wanted = [a.lower() for a in addresses if a]
         if not wanted:
             return None
@@ -175,6 +186,7 @@ class PeopleRepository:
             select(Person)
             .where(
                 Person.partnership_id == partnership.id,
+                Person.role != Role.REMOVED,
                 or_(func.lower(Person.email).in_(wanted), func.lower(Person.upn).in_(wanted)),
             )
             .order_by(Person.id)
@@ -224,6 +236,9 @@ class UpdateRepository:
     async def current(self, action_id: int) -> Update | None:
         return current_of(await self.history(action_id))
 
+    async def get(self, update_id: int) -> Update | None:
+        return await self.session.get(Update, update_id)
+
     async def delivered(self, conversation_id: str, activity_id: str) -> Update | None:
         """The update an activity already produced (Teams may deliver an activity twice)."""
         return await self.session.scalar(
@@ -244,6 +259,99 @@ class UpdateRepository:
             .order_by(Update.created_at.desc(), Update.id.desc())
             .limit(1)
         )
+
+
+class NoteRepository:
+    """Decisions about notes: a redaction replaces the text (the only change ever made to an update),
+    a clearance lets it be shown as written; each is a `note_review` row and an audit event."""
+
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def reviews(self, update_ids: Iterable[int]) -> dict[int, set[ReviewKind]]:
+        wanted = list(set(update_ids))
+        found: dict[int, set[ReviewKind]] = defaultdict(set)
+        for start in range(0, len(wanted), 500):
+            for update_id, kind in await self.session.execute(
+                select(NoteReview.update_id, NoteReview.kind).where(
+                    NoteReview.update_id.in_(wanted[start : start + 500])
+                )
+            ):
+                found[update_id].add(kind)
+        return dict(found)
+
+    async def history(self, update_id: int) -> list[NoteReview]:
+        return list(
+            await self.session.scalars(
+                select(NoteReview).where(NoteReview.update_id == update_id).order_by(NoteReview.at, NoteReview.id)
+            )
+        )
+
+    async def redact(
+        self,
+        update: Update,
+        partnership_id: int,
+        by: Actor,
+        reason: str,
+        at: datetime,
+        text: str,
+        ref: str,
+        audit: bool = True,
+    ) -> NoteReview:
+        """Replace the note's text with `text` (nothing else about the update changes) and record it."""
+        await self.session.execute(
+            update_statement(Update)
+            .where(Update.id == update.id)
+            .values(comment=text)
+            .execution_options(append_only_rewrite=Rewrite.REDACTION)
+        )
+        await self.session.refresh(update, ["comment"])
+        review = NoteReview(
+            update_id=update.id, kind=ReviewKind.REDACTED, by_id=by.person_id, by_name=by.name, at=at, reason=reason
+        )
+        self.session.add(review)
+        await self.session.flush()
+        if audit:
+            await AuditRepository(self.session).record(
+                partnership_id,
+                AuditKind.NOTE_REDACTED,
+                by,
+                f"redacted the note of update {update.id} on {ref}: {reason}",
+                {"update_id": update.id, "ref": ref, "reason": reason},
+                at,
+            )
+        return review
+
+    async def clear(
+        self, update: Update, partnership_id: int, by: Actor, reason: str, at: datetime, ref: str
+    ) -> NoteReview:
+        """The business unit checked the note: shown as written wherever notes leave the bot."""
+        review = NoteReview(
+            update_id=update.id, kind=ReviewKind.CLEARED, by_id=by.person_id, by_name=by.name, at=at, reason=reason
+        )
+        self.session.add(review)
+        await self.session.flush()
+        await AuditRepository(self.session).record(
+            partnership_id,
+            AuditKind.NOTE_CLEARED,
+            by,
+            f"cleared the note of update {update.id} on {ref} to be shown as written: {reason}",
+            {"update_id": update.id, "ref": ref, "reason": reason},
+            at,
+        )
+        return review
+
+
+async def cleared_update_ids(session: AsyncSession, update_ids: Iterable[int]) -> set[int]:
+    """Those of `update_ids` whose note the business unit cleared to be shown as written."""
+    reviews = await NoteRepository(session).reviews(update_ids)
+    return {update_id for update_id, kinds in reviews.items() if ReviewKind.CLEARED in kinds}
+
+
+async def redacted_update_ids(session: AsyncSession, update_ids: Iterable[int]) -> set[int]:
+    """Those of `update_ids` whose note was redacted (by a person or the retention policy)."""
+    reviews = await NoteRepository(session).reviews(update_ids)
+    return {update_id for update_id, kinds in reviews.items() if ReviewKind.REDACTED in kinds}
 
 
 class RevisionRepository:
@@ -442,15 +550,28 @@ class MeetingRepository:
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
 
-    async def add(self, partnership: Partnership, day: date) -> bool:
-        """Add a meeting; False if there is one that day already."""
+    async def add(self, partnership: Partnership, day: date, *, by: Actor, at: datetime) -> bool:
+        """Add a meeting, recorded in the audit log; False if there is one that day already (even one
+        another replica added a moment ago)."""
         if day in await self.dates(partnership):
             return False
-        self.session.add(Meeting(partnership_id=partnership.id, meets_on=day))
-        await self.session.flush()
+        try:
+            async with self.session.begin_nested():
+                self.session.add(Meeting(partnership_id=partnership.id, meets_on=day))
+                await self.session.flush()
+        except IntegrityError:
+            return False
+        await AuditRepository(self.session).record(
+            partnership.id,
+            AuditKind.MEETING_ADDED,
+            by,
+            f"added a BMG on {day.isoformat()}",
+            {"day": day.isoformat()},
+            at,
+        )
         return True
 
-    async def remove(self, partnership: Partnership, day: date) -> bool:
+    async def remove(self, partnership: Partnership, day: date, *, by: Actor, at: datetime) -> bool:
         found = await self.session.scalar(
             select(Meeting).where(Meeting.partnership_id == partnership.id, Meeting.meets_on == day)
         )
@@ -458,6 +579,14 @@ class MeetingRepository:
             return False
         await self.session.delete(found)
         await self.session.flush()
+        await AuditRepository(self.session).record(
+            partnership.id,
+            AuditKind.MEETING_REMOVED,
+            by,
+            f"removed the BMG on {day.isoformat()}",
+            {"day": day.isoformat()},
+            at,
+        )
         return True
 
     async def dates(self, partnership: Partnership) -> list[date]:

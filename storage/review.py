@@ -9,15 +9,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.privacy import own_patterns
 from storage.models import Partnership
+from storage.repositories import cleared_update_ids
 
 
 async def cleared(session: AsyncSession, update_ids: Collection[int]) -> set[int]:
-    """The updates among `update_ids` whose note the business unit has cleared to leave the bot as written.
-
-    Reads the business unit's review of each note. No review is recorded in this database yet, so no
-    note is cleared: every note leaves the bot (in an export, a paper) with identifying details removed.
-    """
-    return set()
+    """The updates among `update_ids` whose note the business unit has cleared to leave the bot as
+    written (`planbot notes clear`); every other note leaves with identifying details removed."""
+    return await cleared_update_ids(session, update_ids)
 
 
 async def case_patterns(session: AsyncSession, partnership_id: int) -> tuple[re.Pattern[str], ...]:

@@ -9,10 +9,12 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+import yaml
 from click.testing import CliRunner, Result
 
 from bot.cli import Context, cli
 from bot.clock import FixedClock
+from bot.demo import demo_files
 from bot.rules import Rag
 from bot.settings import Settings
 from tests.conftest import london
@@ -23,7 +25,7 @@ Run = Callable[..., Result]
 @pytest.fixture
 def planbot(tmp_path: Path) -> Run:
     settings = Settings(database_url=f"sqlite:///{tmp_path / 'plan.db'}")
-    context = Context(settings, FixedClock(london(2026, 11, 23, 10)))
+    context = Context(settings, FixedClock(london(2026, 11, 23, 10)), os_user="ops")
 
     def run(*args: str) -> Result:
         return CliRunner().invoke(cli, list(args), obj=context, catch_exceptions=False)
@@ -244,3 +246,125 @@ def test_dates_list_and_accept(planbot: Run, tmp_path: Path) -> None:
     again = planbot("dates", "accept", "2.2", "--partnership", "NCSCP", "--by", "priya.shah@ncscp.example.org")
     assert again.exit_code == 0
     assert "already accepted, by Priya Shah on 23 November 2026; nothing changed." in again.output
+
+
+def test_import_by_an_operator_and_the_audit_log(planbot: Run, tmp_path: Path) -> None:
+    planbot("demo")
+    data = yaml.safe_load(next(p for p in demo_files() if p.name.startswith("ncscp")).read_text(encoding="utf-8"))
+    data["people"] = [p for p in data["people"] if p["email"] != "emma.clarke@ncscp.example.org"]
+    data["objectives"][0]["actions"][0]["description"] = "Reworded by the BMG"
+    changed = tmp_path / "ncscp.yaml"
+    changed.write_text(yaml.safe_dump(data), encoding="utf-8")
+    unknown = planbot("import", str(changed), "--by", "nobody@ncscp.example.org")
+    assert unknown.exit_code == 1 and "nobody in NCSCP has the email address nobody@ncscp.example.org" in unknown.output
+    done = planbot("import", str(changed), "--by", "priya.shah@ncscp.example.org")
+    assert done.exit_code == 0, done.output
+    assert "changes: descriptions changed: 1.1; people removed (role revoked): Emma Clarke" in done.output
+    planbot("meetings", "add", "2026-12-09", "--partnership", "NCSCP")
+    log = planbot("audit", "--partnership", "NCSCP", "--since", "2026-11-01").output.splitlines()
+    assert log[0].startswith("2026-11-23 10:00  import           planbot CLI (ops): imported ncscp-2019-22.yaml")
+    assert log[-3:] == [
+        "2026-11-23 10:00  import           Priya Shah: imported ncscp.yaml into 'Business Plan 2019-22': "
+        "descriptions changed: 1.1; people removed (role revoked): Emma Clarke",
+        "2026-11-23 10:00  person_removed   Priya Shah: Emma Clarke: no longer in the plan file: role revoked, "
+        "Entra id cleared",
+        "2026-11-23 10:00  meeting_added    planbot CLI (ops): added a BMG on 2026-12-09",
+    ]
+    assert planbot("audit", "--partnership", "NCSCP", "--since", "2026-11-24").output == (
+        "nothing recorded for NCSCP since 2026-11-24\n"
+    )
+
+
+def note_ids(planbot: Run, ref: str) -> list[str]:
+    return [
+        line.split()[0]
+        for line in planbot("notes", "list", "--partnership", "NCSCP", "--ref", ref).output.splitlines()
+        if line[:6].strip().isdigit()
+    ]
+
+
+def test_notes_redact_and_clear(planbot: Run, tmp_path: Path) -> None:
+    planbot("demo")
+    from tests.harness import ncscp_plan
+
+    ref = next(a.ref for o in ncscp_plan().objectives for a in o.actions if sum(1 for u in a.updates if u.comment) >= 2)
+    listed = planbot("notes", "list", "--partnership", "NCSCP", "--ref", ref)
+    assert listed.exit_code == 0, listed.output
+    first, *_ = note_ids(planbot, ref)
+    refused = planbot(
+        "redact", "--partnership", "NCSCP", "--update", first, "--reason", "x", "--by", "emma.clarke@ncscp.example.org"
+    )
+    assert refused.exit_code == 1 and "neither wrote update" in refused.output
+    done = planbot("redact", "--partnership", "NCSCP", "--update", first, "--reason", "names a family")
+    assert done.output == f'redacted the note of update {first} on {ref}: it now reads "[note redacted]"\n'
+    again = planbot("redact", "--partnership", "NCSCP", "--update", first, "--reason", "names a family")
+    assert again.exit_code == 0 and "already redacted; nothing changed" in again.output
+    with contextlib.closing(sqlite3.connect(tmp_path / "plan.db")) as connection:
+        (comment,) = connection.execute("SELECT comment FROM progress_update WHERE id = ?", (int(first),)).fetchone()
+        reviews = connection.execute("SELECT kind, by_name, reason FROM note_review").fetchall()
+    assert comment == "[note redacted]"
+    assert reviews == [("redacted", "planbot CLI (ops)", "names a family")]
+    assert "[redacted]" in planbot("notes", "list", "--partnership", "NCSCP", "--ref", ref).output
+
+    second = note_ids(planbot, ref)[1]
+    cleared = planbot("notes", "clear", "--partnership", "NCSCP", "--update", second, "--reason", "no family named")
+    assert cleared.output == f"cleared the note of update {second} on {ref}: it will be shown as written\n"
+    assert (
+        "already cleared"
+        in planbot("notes", "clear", "--partnership", "NCSCP", "--update", second, "--reason", "again").output
+    )
+    wrong = planbot("notes", "clear", "--partnership", "NSCP", "--update", second, "--reason", "x")
+    assert wrong.exit_code == 1 and f"NSCP has no update {second}" in wrong.output
+    log = planbot("audit", "--partnership", "NCSCP").output
+    assert f"note_redacted    planbot CLI (ops): redacted the note of update {first} on {ref}: names a family" in log
+    assert f"note_cleared     planbot CLI (ops): cleared the note of update {second} on {ref}" in log
+
+
+def test_people_erase_is_idempotent(planbot: Run, tmp_path: Path) -> None:
+    planbot("demo")
+    first = planbot("people", "erase", "tom.aldridge@ncscp.example.org", "--partnership", "NCSCP")
+    assert first.exit_code == 0, first.output
+    assert first.output.startswith("erased: person ")
+    with contextlib.closing(sqlite3.connect(tmp_path / "plan.db")) as connection:
+        dump = "\n".join(connection.iterdump())
+    assert "Tom Aldridge" not in dump and "tom.aldridge" not in dump.lower()
+    second = planbot("people", "erase", "tom.aldridge@ncscp.example.org", "--partnership", "NCSCP")
+    assert second.exit_code == 0
+    assert "(already erased, or never there); nothing changed" in second.output
+    erased = [
+        line for line in planbot("audit", "--partnership", "NCSCP").output.splitlines() if "person_erased" in line
+    ]
+    assert len(erased) == 1
+
+
+def test_retention_run(tmp_path: Path) -> None:
+    settings = Settings(database_url=f"sqlite:///{tmp_path / 'plan.db'}", retention_years=3)
+    context = Context(settings, FixedClock(london(2026, 11, 23, 10)), os_user="ops")
+
+    def run(*args: str) -> Result:
+        return CliRunner().invoke(cli, list(args), obj=context, catch_exceptions=False)
+
+    run("demo")  # NCSCP's plan ended on 31 March 2022, NSCP's runs to 2027
+    dry = run("retention", "run", "--dry-run")
+    assert dry.exit_code == 0, dry.output
+    line, note = dry.output.splitlines()
+    assert line.startswith("NCSCP 'Business Plan 2019-22' (ended Thursday 31 March 2022): would remove ")
+    assert note == "a dry run: nothing was changed"
+    assert "retention_run" not in run("audit", "--partnership", "NCSCP").output
+    done = run("retention", "run")
+    assert "removing" in done.output
+    with contextlib.closing(sqlite3.connect(tmp_path / "plan.db")) as connection:
+        kept = connection.execute(
+            "SELECT count(*) FROM progress_update u JOIN action a ON a.id = u.action_id "
+            "JOIN plan p ON p.id = a.plan_id WHERE p.title = 'Business Plan 2019-22' "
+            "AND u.comment NOT IN ('', '[note removed under the retention policy]')"
+        ).fetchone()[0]
+        other = connection.execute(
+            "SELECT count(*) FROM progress_update WHERE comment = '[note removed under the retention policy]'"
+        ).fetchone()[0]
+    assert kept == 0 and other > 0
+    assert "retention_run" in run("audit", "--partnership", "NCSCP").output
+    assert run("retention", "run").output == "no notes are due for removal under the 3-year retention policy\n"
+    unset = Context(Settings(database_url=settings.database_url), context.clock, os_user="ops")
+    off = CliRunner().invoke(cli, ["retention", "run"], obj=unset, catch_exceptions=False)
+    assert off.output == "PLANBOT_RETENTION_YEARS is not set: every note is kept; nothing to do\n"

@@ -261,6 +261,8 @@ README_INTENTS = {
     "amber: analysis delayed": IntentName.UPDATE,
     "update": IntentName.UPDATE,
     "undo": IntentName.UNDO,
+    "redact 4.2": IntentName.REDACT,
+    "redact my last update on 4.2": IntentName.REDACT,
     "more": IntentName.MORE,
     "cheers": IntentName.THANKS,
 }
@@ -302,3 +304,23 @@ def test_everything_help_suggests_is_understood_as_written(admin: bool) -> None:
             intent = said(example)
             assert intent.name is not IntentName.UNKNOWN, f"help says {example!r} ({what}) but it is not understood"
             assert not intent.confirm, example
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "redact 4.2",
+        "redact my last update on 4.2",
+        "remove the note i posted on 7.1, it has a child's name in it",
+        "please take down my last update on 3.2",
+    ],
+)
+def test_asking_to_redact_a_note(text: str) -> None:
+    intent = said(text)
+    assert intent.name is IntentName.REDACT
+    assert intent.ref == re.search(r"\d+\.\d+", text)[0]  # type: ignore[index]
+
+
+def test_my_last_update_is_one_s_own() -> None:
+    assert said("redact my last update on 4.2").scope is Scope.MINE
+    assert said("redact 4.2").scope is not Scope.MINE

@@ -10,7 +10,7 @@ LAYERS = [  # lowest first; a module may import from its own layer or any below
     ["bot.rules", "bot.updates", "bot.messages", "bot.clock", "bot.links"],
     ["bot.language", "bot.privacy"],
     ["storage"],
-    ["bot.settings", "bot.views", "bot.posting", "bot.revisions", "bot.demo"],
+    ["bot.settings", "bot.views", "bot.posting", "bot.revisions", "bot.redaction", "bot.demo"],
     ["bot.cards", "bot.summaries", "bot.overview", "bot.paper"],
     ["bot.queries"],
     ["dialogs", "bot.desk"],

@@ -31,6 +31,7 @@ class IntentName(enum.StrEnum):
     OVERVIEW = "overview"
     MISSED_REPORTS = "missed_reports"
     ACCEPT_DATE = "accept_date"
+    REDACT = "redact"
     GREETING = "greeting"
     THANKS = "thanks"
     GOODBYE = "goodbye"

@@ -2,9 +2,6 @@
 
 Revision ID: 0007
 Revises: 0006
-
-NOTE for the merge: written beside another engineer's 0006. In the privacy-detect worktree
-down_revision points at "0005" so that the chain runs; rebase onto "0006" when merging.
 """
 
 from collections.abc import Sequence
@@ -14,7 +11,7 @@ from alembic import op
 
 
 revision: str = "0007"
-down_revision: str | None = "0005"  # "0006" once merged
+down_revision: str | None = "0006"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
