@@ -278,11 +278,11 @@ def prepare(size: str, backend: str, log: Any = print) -> tuple[str, float | Non
         return str(target), made
     name = _cached_name(size)
     if _psql(f"SELECT 1 FROM pg_database WHERE datname = '{name}'") != "1":
-        making = f"bench_making_{size}"
-        _psql(f"DROP DATABASE IF EXISTS {making}")
-        _psql(f"CREATE DATABASE {making}")
-        made = _make(size, pg_url(making), today, log)
-        _psql(f"ALTER DATABASE {making} RENAME TO {name}")
+        making_db = f"bench_making_{size}"
+        _psql(f"DROP DATABASE IF EXISTS {making_db}")
+        _psql(f"CREATE DATABASE {making_db}")
+        made = _make(size, pg_url(making_db), today, log)
+        _psql(f"ALTER DATABASE {making_db} RENAME TO {name}")
         _remember_made(size, backend, made)
     return name, made
 

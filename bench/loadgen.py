@@ -80,6 +80,7 @@ async def run(spec: Spec) -> dict[str, Any]:
     expected = {200} if spec.case == "card" else {200, 201, 202}
     took: list[float] = []
     errors: list[str] = []
+    last_body = [b""]
     connector = aiohttp.TCPConnector(limit=spec.concurrency)
     timeout = aiohttp.ClientTimeout(total=TIMEOUT)
     async with aiohttp.ClientSession(connector=connector, timeout=timeout, headers=headers) as session:
@@ -90,6 +91,7 @@ async def run(spec: Spec) -> dict[str, Any]:
             try:
                 async with session.post(spec.url, json=body) as response:
                     text = await response.read()
+                    last_body[0] = text
                     if response.status not in expected:
                         errors.append(f"HTTP {response.status}: {text[:200]!r}")
                         return
@@ -124,6 +126,7 @@ async def run(spec: Spec) -> dict[str, Any]:
         "p99_ms": round(percentile(took, 0.99), 2),
         "mean_ms": round(sum(took) / done, 2) if done else float("nan"),
         "throughput": round(done / elapsed, 1) if elapsed else 0.0,
+        "last_body": last_body[0][:200].decode(errors="replace"),
     }
 
 

@@ -37,7 +37,11 @@ def create_app(jwks: dict[str, Any]) -> web.Application:
     async def post(request: web.Request) -> web.Response:
         body = await request.read()
         counts["posted"] += 1
-        last.append(body[:2000].decode(errors="replace"))
+        try:
+            sent = json.loads(body)
+        except ValueError:
+            sent = {}
+        last.append(str(sent.get("text") or sent.get("summary") or sent.get("attachments", ""))[:200])
         return web.json_response({"id": str(next(_ids))}, status=201)
 
     async def put(request: web.Request) -> web.Response:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import platform
 import signal
+import subprocess
 import sys
 import time
 from datetime import datetime
@@ -29,10 +30,10 @@ RESULTS = ROOT / "results"
 def parse(argv: list[str]) -> argparse.Namespace:
     p = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
     p.add_argument("--quick", action="store_true", help="demo plans, SQLite, anonymous, my actions; short loops")
-    p.add_argument("--cases", default=",".join(CASES))
-    p.add_argument("--sizes", default=",".join(SIZES))
-    p.add_argument("--backends", default="sqlite,postgresql")
-    p.add_argument("--auth", default="anonymous,authenticated")
+    p.add_argument("--cases", help=f"default: {','.join(CASES)}")
+    p.add_argument("--sizes", help=f"default: {','.join(SIZES)}")
+    p.add_argument("--backends", help="default: sqlite,postgresql")
+    p.add_argument("--auth", help="default: anonymous,authenticated")
     p.add_argument("--concurrency", default="1,16")
     p.add_argument("--baselines", default=",".join(BASELINES))
     p.add_argument("--no-baselines", action="store_true")
@@ -43,11 +44,13 @@ def parse(argv: list[str]) -> argparse.Namespace:
     )
     p.add_argument("--seconds", type=float, default=0, help="most seconds per measurement (default 10)")
     args = p.parse_args(argv)
+    full = {"cases": ",".join(CASES), "sizes": ",".join(SIZES), "backends": "sqlite,postgresql"}
+    full["auth"] = "anonymous,authenticated"
+    quick = {"cases": "my_actions", "sizes": "demo", "backends": "sqlite", "auth": "anonymous"}
+    for key, value in (quick if args.quick else full).items():
+        if getattr(args, key) is None:
+            setattr(args, key, value)
     if args.quick:
-        defaults = {"cases": "my_actions", "sizes": "demo", "backends": "sqlite", "auth": "anonymous"}
-        for key, value in defaults.items():
-            if getattr(args, key) == p.get_default(key):
-                setattr(args, key, value)
         args.no_timings = True
         args.requests = args.requests or 150
         args.seconds = args.seconds or 5
@@ -139,6 +142,9 @@ class Run:
             try:
                 server.start()
                 self.measure(server, {"server": name, "auth": mode, "backend": "-", "size": "-"}, ["echo"], auth, "-")
+            except (RuntimeError, OSError, subprocess.SubprocessError) as exc:
+                self.notes.append(f"{name} ({mode}) failed: {exc}")
+                self.log(f"FAILED: {name} ({mode}): {exc}")
             finally:
                 server.stop()
 

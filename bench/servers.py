@@ -49,6 +49,10 @@ class Server:
                     if response.status == 200:
                         self.startup_s = time.perf_counter() - started
                         return
+            except urllib.error.HTTPError as exc:
+                if exc.code == 401:  # answering, behind authentication on every route (the Agents SDK's middleware)
+                    self.startup_s = time.perf_counter() - started
+                    return
             except (urllib.error.URLError, ConnectionError, TimeoutError):
                 pass
             time.sleep(0.05)
