@@ -8,7 +8,7 @@ PIP := $(BIN)/python -m pip --quiet --disable-pip-version-check
 
 NODE_STAMP := node_modules/.installed
 
-.PHONY: install test lint typecheck unit run lock clean screenshot bench language-report privacy-report libreoffice
+.PHONY: install test lint typecheck unit run lock clean screenshot bench bench-turns language-report privacy-report libreoffice
 
 $(STAMP): requirements-dev.lock pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || \
@@ -69,8 +69,22 @@ lock: install
 	$(BIN)/uv pip compile pyproject.toml --python-version 3.11 --generate-hashes -o requirements.lock
 	$(BIN)/uv pip compile pyproject.toml --extra dev --python-version 3.11 --generate-hashes -o requirements-dev.lock
 
-# How long a turn takes (prints figures; asserts nothing).
-bench: install
+# The benchmark of issue 11 (prints figures, writes bench/results/; asserts nothing; not part of
+# `make test`). The Agents SDK echo and matplotlib live in an environment of their own, never the product's.
+# make bench QUICK=1 for a minute's subset; make bench ARGS="--sizes demo --cases my_actions,update".
+AGENTS_VENV := bench/.agents-venv
+AGENTS_STAMP := $(AGENTS_VENV)/.installed
+
+$(AGENTS_STAMP): bench/agents-requirements.lock
+	@test -x $(AGENTS_VENV)/bin/python || $(PYTHON) -m venv $(AGENTS_VENV)
+	$(AGENTS_VENV)/bin/python -m pip --quiet --disable-pip-version-check install --require-hashes -r bench/agents-requirements.lock
+	@touch $@
+
+bench: install $(AGENTS_STAMP)
+	$(BIN)/python -m bench $(if $(QUICK),--quick) $(ARGS)
+
+# How long one turn takes in-process (the older, smaller benchmark).
+bench-turns: install
 	$(BIN)/python -m tests.benchmarks.turns
 
 # How well messages are understood: cross-validated accuracy per intent, confusion, every misread

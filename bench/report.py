@@ -1,0 +1,137 @@
+"""The figures of a run: a printed table, bench/results/<date>.json, a markdown table and a PNG plot."""
+
+from __future__ import annotations
+
+import io
+import json
+import math
+import pstats
+import subprocess
+from pathlib import Path
+from typing import Any
+
+from bench.servers import AGENTS_PYTHON
+
+BASES = {"agents": "agents_echo", "bb": "botbuilder_echo", "floor": "floor"}
+COLUMNS = [
+    ("server", "server"),
+    ("auth", "auth"),
+    ("db", "backend"),
+    ("size", "size"),
+    ("case", "case"),
+    ("c", "concurrency"),
+    ("p50 ms", "p50_ms"),
+    ("p99 ms", "p99_ms"),
+    ("msg/s", "throughput"),
+    ("errors", "errors"),
+    ("peak RSS MB", "peak_rss_mb"),
+    ("p50 / Agents", "p50_x_agents"),
+    ("msg/s / Agents", "tput_x_agents"),
+    ("p50 / bb echo", "p50_x_bb"),
+    ("msg/s / bb echo", "tput_x_bb"),
+    ("p50 / floor", "p50_x_floor"),
+]
+
+
+def _fmt(value: Any) -> str:
+    if isinstance(value, float):
+        if math.isnan(value):
+            return "-"
+        return f"{value:.2f}" if value < 10 else f"{value:.0f}" if value >= 100 else f"{value:.1f}"
+    return str(value)
+
+
+def line(row: dict[str, Any]) -> str:
+    where = f"{row['server']} {row['auth']} {row['backend']} {row['size']} {row['case']} c{row['concurrency']}"
+    text = (
+        f"{where}: p50 {row['p50_ms']} ms, p99 {row['p99_ms']} ms, {row['throughput']} msg/s, "
+        f"{row['ok']} ok, {row['errors']} errors, peak RSS {row['peak_rss_mb']} MB"
+    )
+    if row["errors"]:
+        text += f" ({row['error_sample'][0]})"
+    return text
+
+
+def add_ratios(rows: list[dict[str, Any]]) -> None:
+    """Each row against each baseline measured in the same run, same authentication, same concurrency."""
+    for row in rows:
+        for short, name in BASES.items():
+            base = next(
+                (
+                    b
+                    for b in rows
+                    if b["server"] == name and b["auth"] == row["auth"] and b["concurrency"] == row["concurrency"]
+                ),
+                None,
+            )
+            ok = base is not None and base["p50_ms"] and base["throughput"]
+            row[f"p50_x_{short}"] = round(row["p50_ms"] / base["p50_ms"], 2) if ok and base else float("nan")
+            row[f"tput_x_{short}"] = round(row["throughput"] / base["throughput"], 2) if ok and base else float("nan")
+
+
+def table(rows: list[dict[str, Any]], markdown: bool) -> str:
+    head = [c[0] for c in COLUMNS]
+    body = [[_fmt(r.get(key, "")) for _, key in COLUMNS] for r in rows]
+    if markdown:
+        lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+        lines += ["| " + " | ".join(b) + " |" for b in body]
+        return "\n".join(lines)
+    widths = [max(len(h), *(len(b[i]) for b in body)) if body else len(h) for i, h in enumerate(head)]
+    lines = ["  ".join(h.ljust(w) for h, w in zip(head, widths, strict=True))]
+    lines += ["  ".join(v.ljust(w) for v, w in zip(b, widths, strict=True)) for b in body]
+    return "\n".join(lines)
+
+
+def startups(rows: list[dict[str, Any]]) -> dict[str, float]:
+    found: dict[str, float] = {}
+    for r in rows:
+        found.setdefault(f"{r['server']} {r['auth']} {r['backend']} {r['size']}", r["startup_s"])
+    return found
+
+
+def write(results: dict[str, Any], folder: Path, stamp: str) -> Path:
+    folder.mkdir(exist_ok=True)
+    rows = results["rows"]
+    add_ratios(rows)
+    results["startup_s"] = startups(rows)
+    out = folder / f"{stamp}.json"
+    out.write_text(json.dumps(results, indent=1, default=str))
+    machine = results["machine"]
+    md = [
+        f"# Benchmark {stamp}",
+        "",
+        f"Python {machine['python']} on {machine['platform']}, {machine['cpus']} cores; load average at the end "
+        f"{machine['load_average_at_end']}. {machine['note']}. Whole run: {results['run_seconds']} s.",
+        "",
+        table(rows, markdown=True),
+        "",
+        "Start-up to /readyz (s): " + ", ".join(f"{k}: {v}" for k, v in results["startup_s"].items()),
+        "",
+        f"Timings on the council-wide plan: {json.dumps(results['timings'])}",
+        "",
+        f"Data made (s, once, cached): {json.dumps(results['data_made_s'])}",
+        *[f"- {n}" for n in results["notes"]],
+    ]
+    (folder / f"{stamp}.md").write_text("\n".join(md) + "\n")
+    print()
+    print(table(rows, markdown=False))
+    print("\nstart-up to /readyz (s):", results["startup_s"])
+    if results["timings"]:
+        print("timings on the council-wide plan:", results["timings"])
+    for note in results["notes"]:
+        print("note:", note)
+    if AGENTS_PYTHON.exists():  # matplotlib lives in the bench's own environment, not the product's
+        plot = Path(__file__).with_name("plot.py")
+        subprocess.run(
+            [str(AGENTS_PYTHON), str(plot), str(out), str(folder / f"{stamp}.png")], check=False, timeout=120
+        )
+    return out
+
+
+def profile_text(path: Path, turns: int) -> str:
+    stream = io.StringIO()
+    stream.write(f"cProfile of {turns} 'my actions' turns at concurrency 16 (demo plans, SQLite, anonymous)\n\n")
+    stats = pstats.Stats(str(path), stream=stream)
+    stats.sort_stats("cumulative").print_stats(45)
+    stats.sort_stats("tottime").print_stats(30)
+    return stream.getvalue()

@@ -1,0 +1,261 @@
+"""`make bench`: every figure of issue 11 in one run on one machine. See bench/README.md.
+
+python -m bench [--quick] [--cases my_actions,overdue] [--sizes demo] [--backends sqlite]
+                [--auth anonymous,authenticated] [--concurrency 1,16] [--no-baselines] [--no-timings]
+                [--profile] [--requests N] [--seconds S]
+"""
+
+from __future__ import annotations
+
+import argparse
+import platform
+import signal
+import subprocess
+import sys
+import time
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from bench import report
+from bench.common import APP_ID, APP_TENANT, HOST, ROOT, free_port, make_key, token
+from bench.data import DATA_VERSION, SIZES, data_made, drop_working, personas, pg_available, prepare, working_copy
+from bench.loadgen import CASES
+from bench.servers import AGENTS_PYTHON, Server, mock_stats, run_load
+
+BASELINES = ("floor", "botbuilder_echo", "botbuilder_echo_shipped", "agents_echo")
+RESULTS = ROOT / "results"
+
+
+def parse(argv: list[str]) -> argparse.Namespace:
+    p = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
+    p.add_argument("--quick", action="store_true", help="demo plans, SQLite, anonymous, my actions; short loops")
+    p.add_argument("--cases", help=f"default: {','.join(CASES)}")
+    p.add_argument("--sizes", help=f"default: {','.join(SIZES)}")
+    p.add_argument("--backends", help="default: sqlite,postgresql")
+    p.add_argument("--auth", help="default: anonymous,authenticated")
+    p.add_argument("--concurrency", default="1,16")
+    p.add_argument("--baselines", default=",".join(BASELINES))
+    p.add_argument("--no-baselines", action="store_true")
+    p.add_argument("--no-timings", action="store_true")
+    p.add_argument("--profile", action="store_true", help="cProfile of 'my actions' at concurrency 16 (demo, SQLite)")
+    p.add_argument(
+        "--requests", type=int, default=0, help="most requests per measurement (default 300 at c1, 1000 above)"
+    )
+    p.add_argument("--seconds", type=float, default=0, help="most seconds per measurement (default 10)")
+    args = p.parse_args(argv)
+    full = {"cases": ",".join(CASES), "sizes": ",".join(SIZES), "backends": "sqlite,postgresql"}
+    full["auth"] = "anonymous,authenticated"
+    quick = {"cases": "my_actions", "sizes": "demo", "backends": "sqlite", "auth": "anonymous"}
+    for key, value in (quick if args.quick else full).items():
+        if getattr(args, key) is None:
+            setattr(args, key, value)
+    if args.quick:
+        args.no_timings = True
+        args.requests = args.requests or 150
+        args.seconds = args.seconds or 5
+    return args
+
+
+def split(text: str) -> list[str]:
+    return [t.strip() for t in text.split(",") if t.strip()]
+
+
+class Run:
+    def __init__(self, args: argparse.Namespace) -> None:
+        self.args = args
+        self.stamp = datetime.now().astimezone().strftime("%Y-%m-%d-%H%M")
+        self.work = ROOT / ".runs" / self.stamp
+        self.work.mkdir(parents=True, exist_ok=True)
+        self.pem = make_key(self.work)
+        self.mock_port = free_port()
+        self.service_url = f"http://{HOST}:{self.mock_port}"
+        self.openid = f"{self.service_url}/openid"
+        self.rows: list[dict[str, Any]] = []
+        self.notes: list[str] = []
+        self.servers: list[Server] = []
+
+    def log(self, text: str) -> None:
+        print(text, flush=True)
+
+    def server(self, name: str, argv: list[str], env: dict[str, str] | None = None) -> Server:
+        server = Server(name, argv, free_port(), self.work / f"{name}.log", env or {})
+        server.argv = [a.replace("{port}", str(server.port)) for a in argv]
+        self.servers.append(server)
+        return server
+
+    def load(self, server: Server, case: str, concurrency: int, auth: bool, people: Any, tenant: str) -> dict[str, Any]:
+        requests = self.args.requests or (300 if concurrency == 1 else 1000)
+        spec = {
+            "url": server.url,
+            "case": case,
+            "people": people,
+            "tenant": tenant,
+            "service_url": self.service_url,
+            "concurrency": concurrency,
+            "requests": requests,
+            "seconds": self.args.seconds or 10.0,
+            "warmup": 5 if concurrency == 1 else 16,
+            "token": token(self.pem, self.service_url) if auth else None,
+        }
+        before = mock_stats(self.mock_port)
+        result = run_load(spec, self.work)
+        after = mock_stats(self.mock_port)
+        result["replies"] = int(after["posted"]) - int(before["posted"])  # type: ignore[call-overload]
+        result["last_reply"] = (after["last"] or [""])[-1][:300]  # type: ignore[index]
+        return result
+
+    def measure(self, server: Server, label: dict[str, Any], cases: list[str], auth: bool, size: str) -> None:
+        who = personas(size) if size != "-" else personas("demo")
+        for case in cases:
+            for concurrency in map(int, split(self.args.concurrency)):
+                result = self.load(server, case, concurrency, auth, who.people(), who.tenant)
+                row = {**label, "case": case, "concurrency": concurrency, **result, **server.memory()}
+                row["startup_s"] = round(server.startup_s or float("nan"), 2)
+                self.rows.append(row)
+                self.log(report.line(row))
+
+    def baselines(self, auth: bool) -> None:
+        mode = "authenticated" if auth else "anonymous"
+        for name in split(self.args.baselines):
+            if name == "agents_echo" and not AGENTS_PYTHON.exists():
+                self.notes.append(
+                    "the Agents SDK echo was not run: bench/.agents-venv is missing (make bench makes it)"
+                )
+                continue
+            argv = {
+                "floor": [sys.executable, "-m", "bench.floor", "--port", "{port}"],
+                "botbuilder_echo": [sys.executable, "-m", "bench.echo_botbuilder", "--port", "{port}"],
+                "botbuilder_echo_shipped": [
+                    sys.executable,
+                    "-m",
+                    "bench.echo_botbuilder",
+                    "--shipped",
+                    "--port",
+                    "{port}",
+                ],
+                "agents_echo": [str(AGENTS_PYTHON), str(ROOT / "echo_agents.py"), "--port", "{port}"],
+            }[name]
+            if auth:
+                argv += ["--keys", f"{self.service_url}/keys"] if name == "agents_echo" else ["--openid", self.openid]
+            server = self.server(f"{name}-{mode}", argv)
+            try:
+                server.start()
+                self.measure(server, {"server": name, "auth": mode, "backend": "-", "size": "-"}, ["echo"], auth, "-")
+            except (RuntimeError, OSError, subprocess.SubprocessError) as exc:
+                self.notes.append(f"{name} ({mode}) failed: {exc}")
+                self.log(f"FAILED: {name} ({mode}): {exc}")
+            finally:
+                server.stop()
+
+    def bot(self, auth: bool, backend: str, size: str, cases: list[str], profile: bool = False) -> None:
+        mode = "authenticated" if auth else "anonymous"
+        url = working_copy(size, backend, self.work)
+        env = {"DATABASE_URL": url, "PLANBOT_SCHEDULER": "false", "PLANBOT_LINK_SECRET": "bench"}
+        argv = [sys.executable, "-m", "bench.serve_bot"]
+        if auth:
+            env.update(MicrosoftAppId=APP_ID, MicrosoftAppPassword="not-used-offline", MicrosoftAppTenantId=APP_TENANT)
+            argv += ["--openid", self.openid]
+        prof = self.work / "my_actions.prof"
+        if profile:
+            argv += ["--profile", str(prof)]
+        argv += ["--", "serve", "--host", HOST, "--port", "{port}"]
+        server = self.server(f"planbot-{mode}-{backend}-{size}" + ("-profile" if profile else ""), argv, env)
+        try:
+            server.start()
+            if profile:
+                self.profile(server, prof)
+                return
+            self.measure(
+                server, {"server": "planbot", "auth": mode, "backend": backend, "size": size}, cases, auth, size
+            )
+        finally:
+            server.stop()
+            if backend == "postgresql":
+                drop_working(size)
+
+    def profile(self, server: Server, prof: Path) -> None:
+        who = personas("demo")
+        self.load(server, "my_actions", 16, False, who.people(), who.tenant)  # warm
+        server.signal(signal.SIGUSR1)
+        time.sleep(0.5)
+        result = self.load(server, "my_actions", 16, False, who.people(), who.tenant)
+        server.signal(signal.SIGUSR2)
+        time.sleep(2)
+        text = report.profile_text(prof, int(result["ok"]))
+        out = RESULTS / f"{self.stamp}-profile.txt"
+        out.write_text(text)
+        self.log(f"profile of {result['ok']} 'my actions' turns at concurrency 16: {out}")
+
+    def go(self) -> Path:
+        args = self.args
+        started = time.perf_counter()
+        backends = split(args.backends)
+        if "postgresql" in backends and not pg_available():
+            backends.remove("postgresql")
+            self.notes.append("PostgreSQL was not reachable at 127.0.0.1:5432, so it was left out")
+        for backend in backends:
+            for size in split(args.sizes):
+                prepare(size, backend, self.log)
+        jwks = str(self.work / "jwks.json")
+        argv = [sys.executable, "-m", "bench.mock", "--port", str(self.mock_port), "--jwks", jwks]
+        mock = Server("mock", argv, self.mock_port, self.work / "mock.log", ready_path="/stats")
+        self.servers.append(mock)
+        timings: dict[str, Any] = {}
+        try:
+            mock.start()
+            for mode in split(args.auth):
+                auth = mode == "authenticated"
+                if not args.no_baselines:
+                    self.baselines(auth)
+                for backend in backends:
+                    for size in split(args.sizes):
+                        self.bot(auth, backend, size, split(args.cases))
+            if args.profile:
+                self.bot(False, "sqlite", "demo", ["my_actions"], profile=True)
+            if not args.no_timings:
+                from bench.timings import council_timings
+
+                cached, _ = prepare("council", "sqlite", self.log)
+                timings = council_timings(Path(cached), self.work)
+                self.log(f"timings: {timings}")
+        finally:
+            for server in self.servers:
+                server.stop()
+        took = time.perf_counter() - started
+        results = {
+            "date": self.stamp,
+            "machine": machine(),
+            "data_version": DATA_VERSION,
+            "data_made_s": data_made(),
+            "args": vars(args),
+            "run_seconds": round(took, 1),
+            "notes": self.notes,
+            "rows": self.rows,
+            "timings": timings,
+        }
+        return report.write(results, RESULTS, self.stamp)
+
+
+def machine() -> dict[str, Any]:
+    import os
+
+    load = os.getloadavg()
+    return {
+        "python": platform.python_version(),
+        "platform": platform.platform(),
+        "cpus": os.cpu_count(),
+        "load_average_at_end": [round(x, 2) for x in load],
+        "note": "a shared 2-core machine with other test suites running: absolute figures are noisy; "
+        "compare ratios measured in the same run",
+    }
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = parse(sys.argv[1:] if argv is None else argv)
+    out = Run(args).go()
+    print(f"\nwrote {out} (and .md beside it)")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,114 @@
+"""Starting, watching and stopping the servers of a run: each a subprocess on a loopback port."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from bench.common import HOST, ROOT
+
+AGENTS_PYTHON = ROOT / ".agents-venv" / "bin" / "python"
+
+
+@dataclass
+class Server:
+    name: str
+    argv: list[str]
+    port: int
+    log: Path
+    env: dict[str, str] = field(default_factory=dict)
+    ready_path: str = "/readyz"
+    process: subprocess.Popen[bytes] | None = None
+    startup_s: float | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://{HOST}:{self.port}/api/messages"
+
+    def start(self, timeout: float = 120.0) -> None:
+        """Start, and wait until /readyz answers 200; start-up is measured from the fork to that answer."""
+        started = time.perf_counter()
+        with self.log.open("ab") as out:
+            self.process = subprocess.Popen(
+                self.argv, stdout=out, stderr=subprocess.STDOUT, env={**os.environ, **self.env}, cwd=ROOT.parent
+            )
+        deadline = started + timeout
+        while time.perf_counter() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"{self.name} exited with {self.process.returncode}; see {self.log}")
+            try:
+                with urllib.request.urlopen(f"http://{HOST}:{self.port}{self.ready_path}", timeout=2) as response:
+                    if response.status == 200:
+                        self.startup_s = time.perf_counter() - started
+                        return
+            except urllib.error.HTTPError as exc:
+                if exc.code == 401:  # answering, behind authentication on every route (the Agents SDK's middleware)
+                    self.startup_s = time.perf_counter() - started
+                    return
+            except (urllib.error.URLError, ConnectionError, TimeoutError):
+                pass
+            time.sleep(0.05)
+        self.stop()
+        raise RuntimeError(f"{self.name} was not ready within {timeout:.0f} s; see {self.log}")
+
+    def memory(self) -> dict[str, float]:
+        """Peak and current resident memory of the server process, in MB (from /proc)."""
+        figures = {"peak_rss_mb": float("nan"), "rss_mb": float("nan")}
+        if self.process is None:
+            return figures
+        try:
+            status = Path(f"/proc/{self.process.pid}/status").read_text()
+        except OSError:
+            return figures
+        for line in status.splitlines():
+            if line.startswith("VmHWM:"):
+                figures["peak_rss_mb"] = round(int(line.split()[1]) / 1024, 1)
+            elif line.startswith("VmRSS:"):
+                figures["rss_mb"] = round(int(line.split()[1]) / 1024, 1)
+        return figures
+
+    def signal(self, sig: int) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.send_signal(sig)
+
+    def stop(self) -> None:
+        """SIGINT (a clean stop: aiohttp runs its cleanup, a profile is written), then SIGKILL after 20 s."""
+        if self.process is None or self.process.poll() is not None:
+            return
+        self.process.send_signal(signal.SIGINT)
+        try:
+            self.process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait(timeout=10)
+
+
+def run_load(spec: dict[str, object], folder: Path) -> dict[str, object]:
+    """The load generator in a process of its own; its figures."""
+    path = folder / "spec.json"
+    path.write_text(json.dumps(spec))
+    timeout = float(spec["seconds"]) + 120  # type: ignore[arg-type]
+    out = subprocess.run(
+        [sys.executable, "-m", "bench.loadgen", str(path)],
+        check=True,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        cwd=ROOT.parent,
+    )
+    result: dict[str, object] = json.loads(out.stdout.strip().splitlines()[-1])
+    return result
+
+
+def mock_stats(port: int) -> dict[str, object]:
+    with urllib.request.urlopen(f"http://{HOST}:{port}/stats", timeout=5) as response:
+        stats: dict[str, object] = json.load(response)
+        return stats
