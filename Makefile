@@ -19,6 +19,8 @@ $(STAMP): requirements-dev.lock pyproject.toml
 	@# The names the identifying-details check knows, drawn once per machine from names-dataset
 	@# (reading the whole dataset takes a while and much memory; the bot then reads a small cache).
 	$(BIN)/python -c 'from bot.privacy.names import names; names()'
+	@# The intent model trained from the corpus, kept beside the names (retrained when the corpus changes).
+	$(BIN)/python -c 'from bot.language import warm; warm()'
 	@touch $@
 
 # The Teams client for the end-to-end tests and `make run`: installed locally from the lock file

@@ -17,6 +17,7 @@ from botbuilder.integration.aiohttp import CloudAdapter
 from botbuilder.schema import Activity
 from sqlalchemy import text
 
+from bot import privacy
 from bot.adapter import DatabaseUnavailable, create_adapter
 from bot.clock import Clock, SystemClock
 from bot.handler import PlanBot
@@ -72,7 +73,10 @@ def create_app(settings: Settings, clock: Clock | None = None, database: Databas
     _hide_paper_tokens()
 
     async def lifecycle(app: web.Application) -> AsyncIterator[None]:
-        await asyncio.to_thread(warm)  # train the language model from its corpus before the first message
+        await asyncio.to_thread(warm)  # the language model, from its cache (or trained from the corpus)
+        # Presidio takes a second or two to set up: beside start-up, so /readyz answers meanwhile;
+        # a note checked before it is ready waits for it.
+        warming = asyncio.get_running_loop().run_in_executor(None, privacy.warm)
         owned = database is None
         db = database or Database(settings.database_url)
         app[DATABASE] = db
@@ -86,6 +90,7 @@ def create_app(settings: Settings, clock: Clock | None = None, database: Databas
             else None
         )
         yield
+        await warming
         stop.set()
         if task is not None:
             await task

@@ -324,3 +324,20 @@ def test_asking_to_redact_a_note(text: str) -> None:
 def test_my_last_update_is_one_s_own() -> None:
     assert said("redact my last update on 4.2").scope is Scope.MINE
     assert said("redact 4.2").scope is not Scope.MINE
+
+
+def test_the_model_scores_as_scikit_learn_does_and_survives_a_round_trip(tmp_path: Path) -> None:
+    from bot.language.classifier import IntentModel, example_features, pipeline
+
+    examples = list(corpus())
+    trained_on = [example_features(e) for e in examples]
+    fitted = pipeline().fit(trained_on, [e.label.value for e in examples])
+    model = IntentModel.from_fitted(fitted, trained_on)
+    texts = [*trained_on[::7], "zz unheard of words", "", "ok", "  spaced   out  ", "a"]
+    expected = fitted.decision_function(texts)
+    for text, row in zip(texts, expected, strict=True):
+        assert max(abs(a - b) for a, b in zip(model.margins(text), row, strict=True)) < 1e-9, text
+    model.save(tmp_path / "model.npz")
+    again = IntentModel.load(tmp_path / "model.npz")
+    assert [again.scores(t) for t in texts] == [model.scores(t) for t in texts]
+    assert again.words == model.words

@@ -11,7 +11,6 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from bot.privacy.engine import analyse
 from bot.privacy.normalise import plain
 
 REDACTED = "[identifying detail removed]"
@@ -39,8 +38,18 @@ class Finding:
     end: int
 
 
+def warm() -> None:
+    """Build the analyzer now (Presidio and its recognisers take a second or two to import and set up),
+    rather than on the first note; the server does this beside start-up, not before it answers."""
+    from bot.privacy.engine import analyzer
+
+    analyzer()
+
+
 def findings(text: str, own: Sequence[re.Pattern[str]] = ()) -> list[Finding]:
     """Every identifying detail found, in order; `own` are the partnership's own patterns (case ids)."""
+    from bot.privacy.engine import analyse  # Presidio is imported when the first note is checked
+
     made = plain(text)
     spans = analyse(made.text)
     spans += [("case_reference", *m.span()) for p in own for m in p.finditer(made.text) if m.end() > m.start()]
