@@ -34,7 +34,7 @@ from bot.links import PaperLinks
 from bot.queries import Ask, Asker, Listing, Reply, answer
 from bot.settings import Settings
 from bot.updates import Draft, rag_of
-from bot.views import SubgroupView, for_channel, load_snapshot
+from bot.views import SnapshotCache, SubgroupView, for_channel, load_snapshot
 from dialogs.redact_note import RedactNoteDialog
 from dialogs.turn import TURN, Turn
 from dialogs.update_action import UpdateActionDialog, draft_data
@@ -160,6 +160,7 @@ class PlanBot(TeamsActivityHandler):  # type: ignore[misc]
         self.settings = settings
         self.state = state
         self.listing = state.create_property("listing")
+        self.snapshots = SnapshotCache()
         self.links = PaperLinks(settings.link_key(), settings.base_url(), clock)
         self.dialogs = DialogSet(state.create_property("dialogs"))
         self.dialogs.add(UpdateActionDialog())
@@ -264,7 +265,7 @@ class PlanBot(TeamsActivityHandler):  # type: ignore[misc]
             conversation = await addresses.remember(
                 session, activity, partnership, turn_context.turn_state[TENANT], now, person
             )
-            snapshot = await load_snapshot(session, partnership, now)
+            snapshot = await self.snapshots.snapshot(session, partnership, now)
             if person is None:
                 return Reply(messages.unknown_person(snapshot.admins, partnership.short_name))
             turn_context.turn_state[PERSON] = person.id

@@ -7,6 +7,7 @@ filter after that is a pure function over the snapshot, so answers are tested wi
 from __future__ import annotations
 
 import re
+from collections import OrderedDict
 from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
@@ -30,7 +31,7 @@ from bot.rules import (
     next_meeting,
     overdue_since,
 )
-from storage.models import Membership, Partnership, Person, ReviewKind, Role, Update
+from storage.models import DataVersion, Membership, Partnership, Person, ReviewKind, Role, Update
 from storage.repositories import (
     MeetingRepository,
     NoteRepository,
@@ -188,6 +189,43 @@ def missing(actions: Iterable[ActionView]) -> list[ActionView]:
 
 def missed(actions: Iterable[ActionView]) -> list[ActionView]:
     return [a for a in actions if a.missed]
+
+
+@dataclass(frozen=True)
+class _Kept:
+    epoch: str
+    version: int
+    day: date
+    snapshot: Snapshot
+
+
+class SnapshotCache:
+    """Snapshots of recently asked-about plans, kept in this process while the plan is unchanged.
+
+    A snapshot is good while the database's data version (bumped by triggers on every write to the
+    plan, whoever makes it: this process, another replica, the CLI) and the partnership's day are
+    the same; everything in it that depends on the time depends only on the day. The epoch tells one
+    database from another. At most `size` partnerships are kept, the least recently asked dropped.
+    """
+
+    def __init__(self, size: int = 64) -> None:
+        self.size = size
+        self.kept: OrderedDict[int, _Kept] = OrderedDict()
+
+    async def snapshot(self, session: AsyncSession, partnership: Partnership, now: datetime) -> Snapshot:
+        row = (await session.execute(select(DataVersion.epoch, DataVersion.version).where(DataVersion.id == 1))).first()
+        day = now.astimezone(ZoneInfo(partnership.timezone)).date()
+        kept = self.kept.get(partnership.id)
+        if row is not None and kept is not None and (kept.epoch, kept.version, kept.day) == (row[0], row[1], day):
+            self.kept.move_to_end(partnership.id)
+            return replace(kept.snapshot, now=now)
+        snapshot = await load_snapshot(session, partnership, now)
+        if row is not None:
+            self.kept[partnership.id] = _Kept(row[0], row[1], day, snapshot)
+            self.kept.move_to_end(partnership.id)
+            while len(self.kept) > self.size:
+                self.kept.popitem(last=False)
+        return snapshot
 
 
 async def load_snapshot(session: AsyncSession, partnership: Partnership, now: datetime) -> Snapshot:

@@ -48,8 +48,9 @@ class BackupSummary:
 
 
 def tables() -> list[Table]:
-    """Every table of the schema, each after the tables it refers to."""
-    return list(Base.metadata.sorted_tables)
+    """Every table of the schema, each after the tables it refers to; not those derived from the
+    others (the data version), which a database keeps for itself."""
+    return [t for t in Base.metadata.sorted_tables if not t.info.get("derived")]
 
 
 async def write_backup(database: Database, out: Path, now: datetime) -> BackupSummary:
@@ -183,7 +184,7 @@ async def _schema_of(connection: AsyncConnection) -> str:
 
 async def _refuse_unknown_tables(connection: AsyncConnection) -> None:
     names = await connection.run_sync(lambda sync: inspect(sync).get_table_names())
-    unknown = sorted(set(names) - {t.name for t in tables()} - {ALEMBIC_TABLE})
+    unknown = sorted(set(names) - {t.name for t in Base.metadata.sorted_tables} - {ALEMBIC_TABLE})
     if unknown:
         raise BackupError(
             f"the database has tables this Plan Tracker does not know ({', '.join(unknown)}), so a backup "

@@ -8,6 +8,7 @@ from typing import Any
 
 from sqlalchemy import (
     JSON,
+    BigInteger,
     Boolean,
     Date,
     DateTime,
@@ -417,6 +418,19 @@ class NoteReview(Base):
     by_name: Mapped[str] = mapped_column(String(200))
     at: Mapped[datetime] = mapped_column(UtcDateTime)
     reason: Mapped[str] = mapped_column(Text)
+
+
+class DataVersion(Base):
+    """One row: a version that every write to the plan bumps (database triggers, so every way of
+    writing counts, on every replica), and an epoch that tells one database from another. A snapshot
+    of a plan stays good while both are the same. Derived: not backed up."""
+
+    __tablename__ = "data_version"
+    __table_args__ = {"info": {"derived": True}}  # noqa: RUF012 - SQLAlchemy's own form
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    epoch: Mapped[str] = mapped_column(String(32))
+    version: Mapped[int] = mapped_column(BigInteger)
 
 
 class AppendOnlyError(RuntimeError):
