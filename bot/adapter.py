@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+import asyncio
+import json
 import logging
+from types import SimpleNamespace
 from typing import Any
+from urllib.parse import quote
 
+import aiohttp
 import jwt
 from botbuilder.core import TurnContext
 from botbuilder.integration.aiohttp import CloudAdapter, ConfigurationBotFrameworkAuthentication
-from botbuilder.schema import Activity
+from botbuilder.schema import Activity, ActivityTypes, ResourceResponse
 from botframework.connector.auth import AuthenticateRequestResult, BotFrameworkAuthentication, ClaimsIdentity
 from msrest.universal_http.requests import ClientRetryPolicy
 from sqlalchemy.exc import DisconnectionError, InterfaceError, OperationalError
@@ -17,6 +22,8 @@ from bot import messages
 from bot.settings import Settings
 
 log = logging.getLogger(__name__)
+
+SEND_TIMEOUT = 30.0  # seconds for one send to the Bot Connector
 
 
 class BotConfiguration:
@@ -75,10 +82,81 @@ def speed_up_msrest() -> None:
     ClientRetryPolicy.safe_codes = frozenset(ClientRetryPolicy.safe_codes)  # type: ignore[assignment]
 
 
-def create_adapter(settings: Settings) -> CloudAdapter:
+class ConnectorError(Exception):
+    """The Bot Connector answered a send with an error: its status and headers, as msrest's errors
+    carry them (`response.status_code`, `response.headers`), so retries read them the same way."""
+
+    def __init__(self, status: int, headers: dict[str, str], body: str) -> None:
+        super().__init__(f"the Bot Connector answered {status}: {body[:200]}")
+        self.response = SimpleNamespace(status_code=status, headers=headers)
+
+
+class PlanTrackerAdapter(CloudAdapter):  # type: ignore[misc]
+    """botbuilder's CloudAdapter, sending replies over one shared aiohttp session.
+
+    botbuilder 4.17.1 sends through msrest's requests sender, which runs the synchronous `requests`
+    library on the default thread pool (a handful of threads on a small machine), so concurrent
+    turns queue for threads. Here a reply is one POST from the event loop, with the same URL, body
+    and token the connector client would use; everything else (authentication, the turn, invoke
+    responses) is botbuilder's own.
+    """
+
+    def __init__(self, auth: BotFrameworkAuthentication) -> None:
+        super().__init__(auth)
+        self._http: aiohttp.ClientSession | None = None
+
+    def http(self) -> aiohttp.ClientSession:
+        if self._http is None or self._http.closed:
+            self._http = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=SEND_TIMEOUT))
+        return self._http
+
+    async def close(self) -> None:
+        if self._http is not None:
+            await self._http.close()
+
+    async def send_activities(self, context: TurnContext, activities: list[Activity]) -> list[ResourceResponse]:
+        if not activities:
+            raise TypeError("Expecting one or more activities, but the list was empty.")
+        responses = []
+        for activity in activities:
+            if activity.type in {"delay", ActivityTypes.invoke_response, ActivityTypes.trace}:
+                responses.extend(await super().send_activities(context, [activity]))
+                continue
+            activity.id = None
+            path = f"v3/conversations/{quote(activity.conversation.id, safe='')}/activities"
+            if activity.reply_to_id:
+                path += f"/{quote(activity.reply_to_id, safe='')}"
+            body = await self._call(context, "POST", activity, path)
+            responses.append(ResourceResponse(id=str(body.get("id") or "")))
+        return responses
+
+    async def update_activity(self, context: TurnContext, activity: Activity) -> ResourceResponse | None:
+        path = f"v3/conversations/{quote(activity.conversation.id, safe='')}/activities/{quote(activity.id, safe='')}"
+        body = await self._call(context, "PUT", activity, path)
+        return ResourceResponse(id=str(body["id"])) if body.get("id") else None
+
+    async def _call(self, context: TurnContext, method: str, activity: Activity, path: str) -> dict[str, Any]:
+        client = context.turn_state.get(self.BOT_CONNECTOR_CLIENT_KEY)
+        if client is None:
+            raise RuntimeError("Unable to extract ConnectorClient from turn context.")
+        base = str(client.config.base_url or activity.service_url).rstrip("/")
+        headers = {"Content-Type": "application/json; charset=utf-8"}
+        credentials = client.config.credentials
+        if credentials is not None and credentials._should_set_token(None):  # as msrest's signed session decides
+            token = await asyncio.to_thread(credentials.get_access_token)  # cached by MSAL; a refresh may block
+            headers["Authorization"] = f"Bearer {token}"
+        data = json.dumps(activity.serialize())
+        async with self.http().request(method, f"{base}/{path}", data=data, headers=headers) as response:
+            text = await response.text()
+            if response.status >= 400:
+                raise ConnectorError(response.status, dict(response.headers), text)
+            return dict(json.loads(text)) if text.strip().startswith("{") else {}
+
+
+def create_adapter(settings: Settings) -> PlanTrackerAdapter:
     speed_up_msrest()
     auth = StrictAuthentication(ConfigurationBotFrameworkAuthentication(BotConfiguration(settings)))
-    adapter = CloudAdapter(auth)
+    adapter = PlanTrackerAdapter(auth)
     adapter.on_turn_error = on_turn_error
     return adapter
 

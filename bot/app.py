@@ -13,12 +13,11 @@ from typing import Any
 
 from aiohttp import web
 from botbuilder.core import ConversationState
-from botbuilder.integration.aiohttp import CloudAdapter
 from botbuilder.schema import Activity
 from sqlalchemy import text
 
 from bot import privacy
-from bot.adapter import DatabaseUnavailable, create_adapter
+from bot.adapter import DatabaseUnavailable, PlanTrackerAdapter, create_adapter
 from bot.clock import Clock, SystemClock
 from bot.handler import PlanBot
 from bot.language import warm
@@ -35,7 +34,7 @@ log = logging.getLogger(__name__)
 
 SETTINGS = web.AppKey("settings", Settings)
 DATABASE = web.AppKey("database", Database)
-ADAPTER = web.AppKey("adapter", CloudAdapter)
+ADAPTER = web.AppKey("adapter", PlanTrackerAdapter)
 BOT = web.AppKey("bot", PlanBot)
 SCHEDULER = web.AppKey("scheduler", Scheduler)
 
@@ -94,6 +93,7 @@ def create_app(settings: Settings, clock: Clock | None = None, database: Databas
         stop.set()
         if task is not None:
             await task
+        await adapter.close()
         if owned:
             await db.dispose()
 

@@ -645,8 +645,9 @@ async def summaries_run(ctx: Context, dry_run: bool) -> None:
     from bot.scheduler import Scheduler
 
     database = await _open(ctx)
+    adapter = create_adapter(ctx.settings)
     try:
-        messenger = None if dry_run else Messenger(create_adapter(ctx.settings), ctx.settings.app_id)
+        messenger = None if dry_run else Messenger(adapter, ctx.settings.app_id)
         scheduler = Scheduler(database, ctx.clock, messenger, timetable(ctx.settings))
         report = await scheduler.run_once(dry_run=dry_run)
         for line in report.lines or ["nothing is due now"]:
@@ -654,6 +655,7 @@ async def summaries_run(ctx: Context, dry_run: bool) -> None:
         if report.failed:
             raise click.ClickException(f"{len(report.failed)} could not be sent; the business unit has been told")
     finally:
+        await adapter.close()
         await database.dispose()
 
 

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 from sqlalchemy import select, text
 
-from bot.adapter import create_adapter
+from bot.app import ADAPTER
 from bot.clock import FixedClock
 from bot.messenger import Messenger, Pacing
 from bot.scheduler import Scheduler
@@ -38,7 +38,7 @@ FAST = Pacing(base=0.0, gap=0.0)
 
 
 def scheduler(bot: Harness, db: Database | None = None, who: str = "replica-a", clock: Any = None) -> Scheduler:
-    messenger = Messenger(create_adapter(Settings()), "", FAST)
+    messenger = Messenger(bot.client.app[ADAPTER], "", FAST)  # the server's own adapter: one session
     return Scheduler(db or bot.database, clock or bot.clock, messenger, who=who)
 
 
