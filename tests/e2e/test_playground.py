@@ -169,7 +169,7 @@ async def test_everyday_phrasing_is_understood(teams: Playground) -> None:
 
 async def test_a_sub_group_by_its_abbreviation(teams: Playground) -> None:
     answer = await teams.say(teams.setup.personal_chat, "overdue for L&I")
-    said = str(answer.get("summary") or answer.get("text"))
+    said = " ".join(card_texts(card(answer))) if answer.get("attachments") else str(answer.get("text"))
     assert "for Learning and Improvement subgroup" in said, "not the asker's own overdue actions"
 
 
