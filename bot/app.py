@@ -23,6 +23,7 @@ from bot.handler import PlanBot
 from bot.language import warm
 from bot.messenger import Messenger
 from bot.paper import write_paper
+from bot.refusals import refused
 from bot.scheduler import Scheduler, run_forever
 from bot.settings import Settings
 from bot.summaries import Timetable
@@ -184,6 +185,7 @@ async def paper(request: web.Request) -> web.Response:
     bot = request.app[BOT]
     partnership_id = bot.links.check(request.match_info["token"])
     if partnership_id is None:
+        refused("paper link not valid or expired")
         return _problem(403, "this link has expired or is not valid; ask Plan Tracker for a new one (say: BMG paper)")
     now = bot.clock.now()
     with tempfile.TemporaryDirectory() as folder:

@@ -16,6 +16,7 @@ from bot.language.slots import dates
 from bot.links import PaperLinks
 from bot.privacy import kinds as sensitive
 from bot.queries import Reply
+from bot.refusals import refused
 from bot.revisions import accept_revision
 from bot.rules import parse_due
 from bot.updates import Draft, complete, note_problem, rag_of
@@ -78,7 +79,7 @@ class Desk:
         guided = draft.rag is None and draft.note is None and draft.unknown_rag is None
         known = draft.ref is not None and snapshot.action(draft.ref) is not None
         if known and not posting.may_update(snapshot, person, draft.ref or ""):
-            return Reply(messages.not_yours(draft.ref or "", posting.who_may(snapshot, draft.ref or "")))
+            return Reply(posting.not_yours(snapshot, person, draft.ref or ""))
         draft, problem = self._first_problem(draft)
         if (
             not confirm
@@ -207,6 +208,8 @@ class Desk:
         found = sensitive(note, snapshot.case_patterns)
         seal = self.links.seal(f"{ref}\n{note}")  # "save anyway" holds for this note only, as it was warned about
         if found and not hmac.compare_digest(str(values.get("confirmed") or ""), seal):
+            if values.get("confirmed"):  # a "save anyway" this bot did not make for this note
+                refused("a card's confirmation does not match its note", person=person.id, ref=ref)
             return cards.update_form(action, values, messages.sensitive_warning(found), confirm=seal)
         outcome = await self.turn.save(draft, Source.CARD)
         if isinstance(outcome, posting.Refused):

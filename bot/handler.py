@@ -32,6 +32,7 @@ from bot.language import Intent, IntentName, recognise, vocabulary
 from bot.language.slots import normal, rags_asked, refs
 from bot.links import PaperLinks
 from bot.queries import Ask, Asker, Listing, Reply, answer
+from bot.refusals import refused
 from bot.settings import Settings
 from bot.updates import Draft, rag_of
 from bot.views import SnapshotCache, SubgroupView, for_channel, load_snapshot
@@ -219,6 +220,8 @@ class PlanBot(TeamsActivityHandler):  # type: ignore[misc]
         action: Any = invoke_value.action
         data = (action.get("data") if isinstance(action, dict) else getattr(action, "data", None)) or {}
         verb = str(action.get("verb") if isinstance(action, dict) else getattr(action, "verb", None))
+        if verb not in CARD_VERBS and verb not in VERBS:
+            refused("a card verb this bot never sends", activity=turn_context.activity.id)
         said: Intent | CardAction = (
             CardAction(verb, dict(data))
             if verb in CARD_VERBS
@@ -227,11 +230,9 @@ class PlanBot(TeamsActivityHandler):  # type: ignore[misc]
         reply = await self.respond(turn_context, said)
         if isinstance(reply, dict):
             return AdaptiveCardInvokeResponse(status_code=200, type=CARD_CONTENT_TYPE, value=reply)
-        if reply is None or reply.card is None:
+        if reply is None or reply.card is None:  # as a card: botbuilder cannot send a bare string as the value
             text = reply.text if reply else messages.apology()
-            return AdaptiveCardInvokeResponse(
-                status_code=200, type="application/vnd.microsoft.activity.message", value=text
-            )
+            return AdaptiveCardInvokeResponse(status_code=200, type=CARD_CONTENT_TYPE, value=cards.notice(text))
         return AdaptiveCardInvokeResponse(status_code=200, type=CARD_CONTENT_TYPE, value=reply.card)
 
     def _intent_of(self, turn_context: TurnContext) -> Intent | CardAction | str:
@@ -267,6 +268,7 @@ class PlanBot(TeamsActivityHandler):  # type: ignore[misc]
             )
             snapshot = await self.snapshots.snapshot(session, partnership, now)
             if person is None:
+                refused("unknown in this partnership", partnership=partnership.id, activity=activity.id)
                 return Reply(messages.unknown_person(snapshot.admins, partnership.short_name))
             turn_context.turn_state[PERSON] = person.id
             conversation_id = addresses.base_conversation_id(activity.conversation.id)
@@ -376,10 +378,11 @@ class PlanBot(TeamsActivityHandler):  # type: ignore[misc]
         found = desk.turn.snapshot.action(ref)
         if found is None:
             snap = desk.turn.snapshot
+            refused("a card for an action not in the plan", partnership=desk.turn.person.partnership_id)
             return cards.notice(messages.unknown_action(ref, snap.partnership, snap.plan))
         if action.verb == "update_form":
             if not posting.may_update(desk.turn.snapshot, desk.turn.person, ref):
-                return cards.notice(messages.not_yours(ref, posting.who_may(desk.turn.snapshot, ref)))
+                return cards.notice(posting.not_yours(desk.turn.snapshot, desk.turn.person, ref))
             if desk.shared:  # a form typed into in a channel would be seen there: it is asked privately
                 return cards.notice(desk.privately(private_update(Draft(ref=ref), guided=True)))
             return cards.update_form(found, {})

@@ -8,6 +8,7 @@ from datetime import datetime
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot import messages
+from bot.refusals import refused
 from bot.updates import UNDO_WINDOW, Draft, note_problem
 from bot.views import Snapshot
 from storage.models import Person, Role, Source, Update
@@ -42,6 +43,12 @@ def who_may(snapshot: Snapshot, ref: str) -> str:
     return f"{action.lead} or the business unit"
 
 
+def not_yours(snapshot: Snapshot, person: Person, ref: str) -> str:
+    """The refusal of an update to `ref` by someone who may not update it; logged."""
+    refused("not theirs to update", partnership=person.partnership_id, person=person.id, ref=ref)
+    return messages.not_yours(ref, who_may(snapshot, ref))
+
+
 def refusal(snapshot: Snapshot, person: Person, draft: Draft) -> str | None:
     """Why this update cannot be stored as it is, or None."""
     ref = draft.ref or ""
@@ -49,7 +56,7 @@ def refusal(snapshot: Snapshot, person: Person, draft: Draft) -> str | None:
     if action is None:
         return messages.unknown_action(ref, snapshot.partnership, snapshot.plan)
     if not may_update(snapshot, person, ref):
-        return messages.not_yours(ref, who_may(snapshot, ref))
+        return not_yours(snapshot, person, ref)
     if draft.rag is None:
         return messages.which_rag(draft.unknown_rag)
     return note_problem(draft.rag, draft.note, action.measure)

@@ -11,6 +11,7 @@ from bot import cards, messages, summaries
 from bot.cards import Card
 from bot.language import Intent, IntentName, Scope
 from bot.overview import overview, overview_card, overview_text
+from bot.refusals import refused
 from bot.rules import due_soon_days
 from bot.updates import Draft
 from bot.views import ActionView, Snapshot, SubgroupView, due_by, for_channel, missed, missing, overdue, with_rag
@@ -280,6 +281,7 @@ async def link_channel(ask: Ask) -> Reply:
     if ask.link_channel is None:
         return Reply(messages.link_needs_channel())
     if not ask.asker.is_admin:
+        refused("linking a channel is for the business unit", person=ask.asker.person_id)
         return Reply(messages.link_needs_admin(ask.snapshot.admins))
     group = ask.snapshot.subgroup(ask.intent.subgroup) if ask.intent.subgroup else None
     if group is None:
@@ -325,6 +327,7 @@ async def summary_preview(ask: Ask) -> Reply:
 async def set_bmg(ask: Ask) -> Reply:
     assert ask.desk is not None
     if not ask.asker.is_admin:
+        refused("setting a BMG is for the business unit", person=ask.asker.person_id)
         return Reply(messages.meetings_are_for_admins(ask.snapshot.admins))
     return await ask.desk.set_meeting(ask.intent.rest)
 
@@ -332,6 +335,7 @@ async def set_bmg(ask: Ask) -> Reply:
 async def paper(ask: Ask) -> Reply:
     assert ask.desk is not None
     if not ask.asker.is_admin:
+        refused("the BMG paper is for the business unit", person=ask.asker.person_id)
         return Reply(messages.paper_is_for_admins(ask.snapshot.admins))
     return await ask.desk.paper()
 
@@ -340,6 +344,7 @@ async def accept_date(ask: Ask) -> Reply:
     """The business unit accepts a proposed revised date: it replaces the milestone it revised."""
     assert ask.desk is not None
     if not ask.asker.is_admin:
+        refused("accepting a date is for the business unit", person=ask.asker.person_id)
         return Reply(messages.dates_are_for_admins(ask.snapshot.admins))
     if ask.intent.ref is None:
         return Reply(messages.which_action_to_accept())

@@ -10,6 +10,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot import messages
+from bot.refusals import refused
 from bot.views import Snapshot
 from storage.audit import Actor
 from storage.models import REDACTED_NOTE, Person, Role, Update
@@ -46,6 +47,8 @@ async def candidates(
         return own[:1] or messages.nothing_to_redact(ref, mine=True)
     if person.role is Role.ADMIN:
         return notes or messages.nothing_to_redact(ref, mine=False)
+    if not own:
+        refused("not theirs to redact", partnership=person.partnership_id, person=person.id, ref=ref)
     return own or messages.redaction_refused(ref, snapshot.admins)
 
 

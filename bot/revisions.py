@@ -8,6 +8,7 @@ from datetime import datetime
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot import messages
+from bot.refusals import refused
 from bot.rules import Due, revised_milestone
 from bot.views import Snapshot
 from storage.audit import Actor, AuditRepository
@@ -40,6 +41,7 @@ async def accept(
     """As `accept_revision`, and whether the date now stands accepted (newly or already). A new
     acceptance is recorded in the audit log, as done `by` (the person, from the activity that asked)."""
     if person.role is not Role.ADMIN:
+        refused("accepting a date is for the business unit", partnership=person.partnership_id, person=person.id)
         return False, messages.dates_are_for_admins(snapshot.admins)
     action = snapshot.action(ref)
     if action is None:

@@ -11,6 +11,7 @@ from typing import Any
 from botbuilder.dialogs import Dialog, DialogContext, DialogTurnResult
 
 from bot import cards, messages, redaction
+from bot.refusals import refused
 from dialogs.turn import Turn
 from dialogs.update_action import CANCEL, answer_of, prompt_activity
 from storage.audit import Actor
@@ -67,6 +68,7 @@ class RedactNoteDialog(Dialog):  # type: ignore[misc]
         ref = dc.active_dialog.state["ref"]
         update = await turn.session.get(Update, dc.active_dialog.state["chosen"])
         if update is None or not redaction.may_redact(turn.person, update):
+            refused("not theirs to redact", partnership=turn.person.partnership_id, person=turn.person.id, ref=ref)
             return messages.redaction_refused(ref, turn.snapshot.admins)
         by = Actor.of(turn.person, turn.conversation_id, turn.activity_id)
         done = await redaction.redact(turn.session, update, turn.person.partnership_id, by, reason, turn.now, ref)

@@ -185,7 +185,7 @@ async def _action(state: dict[str, Any], said: str, word: str, turn: Turn) -> st
     if action is None:
         return messages.unknown_action(ref, turn.snapshot.partnership, turn.snapshot.plan)
     if not posting.may_update(turn.snapshot, turn.person, ref):
-        return messages.not_yours(ref, posting.who_may(turn.snapshot, ref))
+        return posting.not_yours(turn.snapshot, turn.person, ref)
     state["draft"]["ref"] = ref
     return None
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 LAYERS = [  # lowest first; a module may import from its own layer or any below
-    ["bot.rules", "bot.updates", "bot.messages", "bot.clock", "bot.links"],
+    ["bot.rules", "bot.updates", "bot.messages", "bot.clock", "bot.links", "bot.refusals"],
     ["bot.language", "bot.privacy"],
     ["storage"],
     ["bot.settings", "bot.views", "bot.posting", "bot.revisions", "bot.redaction", "bot.demo"],
