@@ -20,12 +20,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot import messages
 from bot.clock import Clock, FixedClock, SystemClock
 from bot.demo import load_demo
+from bot.refusals import refused
 from bot.rules import last_meeting, local_today, next_meeting
 from bot.settings import Settings, UnsafeConfigurationError
 from manifests.build import AppDetails, ManifestError, build
 from storage.audit import Actor, Operator
 from storage.db import Database
-from storage.errors import NotFoundError, PlanFileError
+from storage.errors import NotAllowedError, NotFoundError, PlanFileError
 from storage.importer import ImportReport
 from storage.migrate import upgrade
 from storage.models import Partnership, Update
@@ -45,9 +46,10 @@ class Context:
         self.clock = clock
         self.os_user = os_user or _os_user()
 
-    def operator(self, email: str | None) -> Operator:
-        """Who runs a command, for the audit log: the person with `email`, or else the OS user."""
-        return Operator(self.os_user, email)
+    def operator(self, email: str | None, business_unit: bool = False) -> Operator:
+        """Who runs a command, for the audit log: the person with `email`, or else the OS user.
+        `business_unit`: the command is the business unit's, so a person named who is not in it is refused."""
+        return Operator(self.os_user, email, business_unit)
 
 
 def _os_user() -> str:
@@ -68,6 +70,9 @@ def run_async(func: Callable[P, Awaitable[R]]) -> Callable[P, R]:
         try:
             return asyncio.run(func(*args, **kwargs))  # type: ignore[arg-type]
         except (PlanFileError, NotFoundError) as exc:
+            raise click.ClickException(str(exc)) from None
+        except NotAllowedError as exc:
+            refused("a command for the business unit, --by someone else", command=func.__name__)
             raise click.ClickException(str(exc)) from None
 
     return wrapper
@@ -158,6 +163,8 @@ async def import_command(
     What changed (actions added, changed and archived; people added, removed and given another role)
     is printed and recorded in the audit log."""
     async with _transaction(ctx) as session:
+        if by_email:  # checked before the file can change anyone's role
+            await _business_unit_before_import(ctx, session, file, short_name, by_email)
         report = await import_file(
             session,
             file,
@@ -165,10 +172,24 @@ async def import_command(
             partnership=short_name,
             plan_title=plan_title,
             allow_identifying=allow_identifying,
-            by=ctx.operator(by_email),
+            by=ctx.operator(by_email, business_unit=True),
         )
     click.echo(_loaded(report))
     click.echo(f"changes: {report.changes()}")
+
+
+async def _business_unit_before_import(
+    ctx: Context, session: AsyncSession, file: Path, short_name: str | None, by_email: str
+) -> None:
+    """A plan already in the database is re-imported only by its business unit, as it stands now."""
+    from storage.plan_io import PLAN_FILE_SUFFIXES
+    from storage.planfile import load_plan_file
+
+    if short_name is None and file.suffix.lower() in PLAN_FILE_SUFFIXES:
+        short_name = load_plan_file(file).partnership.short_name
+    existing = await PartnershipRepository(session).find(short_name) if short_name else None
+    if existing is not None:
+        await ctx.operator(by_email, business_unit=True).actor(session, existing)
 
 
 @cli.command("export")
@@ -338,7 +359,7 @@ async def meetings_add(ctx: Context, day: datetime, short_name: str, by_email: s
     """Add a BMG meeting (YYYY-MM-DD)."""
     async with _transaction(ctx) as session:
         partnership = await PartnershipRepository(session).by_short_name(short_name)
-        by = await ctx.operator(by_email).actor(session, partnership)
+        by = await ctx.operator(by_email, business_unit=True).actor(session, partnership)
         added = await MeetingRepository(session).add(partnership, day.date(), by=by, at=ctx.clock.now())
     when = messages.day(day.date())
     click.echo(f"added the BMG on {when}" if added else f"there is already a BMG on {when}")
@@ -354,7 +375,7 @@ async def meetings_remove(ctx: Context, day: datetime, short_name: str, by_email
     """Remove a BMG meeting (YYYY-MM-DD)."""
     async with _transaction(ctx) as session:
         partnership = await PartnershipRepository(session).by_short_name(short_name)
-        by = await ctx.operator(by_email).actor(session, partnership)
+        by = await ctx.operator(by_email, business_unit=True).actor(session, partnership)
         removed = await MeetingRepository(session).remove(partnership, day.date(), by=by, at=ctx.clock.now())
     if not removed:
         raise click.ClickException(f"there is no BMG on {messages.day(day.date())} for {partnership.short_name}")
@@ -468,6 +489,7 @@ async def redact_command(ctx: Context, short_name: str, update_id: int, reason: 
 
             person = await session.get_one(Person, by.person_id)
             if not redaction.may_redact(person, update):
+                refused("not theirs to redact", command="redact", person=person.id, update=update_id)
                 raise click.ClickException(
                     f"{person.name} neither wrote update {update_id} nor is in the business unit; nothing was redacted"
                 )
@@ -531,6 +553,7 @@ async def notes_clear(ctx: Context, short_name: str, update_id: int, reason: str
         partnership, update, ref = await _note_of(session, short_name, update_id)
         by = await ctx.operator(by_email).actor(session, partnership)
         if by.person_id is not None and (await session.get_one(Person, by.person_id)).role is not Role.ADMIN:
+            refused("clearing notes is for the business unit", command="notes clear", person=by.person_id)
             raise click.ClickException("only the business unit clears notes; nothing was cleared")
         repo = NoteRepository(session)
         kinds = {r.kind for r in await repo.history(update_id)}
@@ -575,7 +598,7 @@ async def people_erase(ctx: Context, email: str, short_name: str, by_email: str 
 
     async with _transaction(ctx) as session:
         partnership = await PartnershipRepository(session).by_short_name(short_name)
-        by = await ctx.operator(by_email).actor(session, partnership)
+        by = await ctx.operator(by_email, business_unit=True).actor(session, partnership)
         person = await find_by_email(session, partnership, email)
         if person is None:
             click.echo(

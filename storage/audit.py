@@ -10,7 +10,7 @@ from typing import Any
 from sqlalchemy import func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from storage.errors import NotFoundError
+from storage.errors import NotAllowedError, NotFoundError
 from storage.models import AuditEvent, AuditKind, Partnership, Person, Role
 
 CLI = "planbot CLI ({user})"
@@ -44,6 +44,7 @@ class Operator:
 
     os_user: str
     email: str | None = None
+    business_unit: bool = False  # only the business unit may do this: anyone else named is refused
 
     async def actor(self, session: AsyncSession, partnership: Partnership) -> Actor:
         if not self.email:
@@ -59,6 +60,8 @@ class Operator:
         )
         if person is None:
             raise NotFoundError(f"nobody in {partnership.short_name} has the email address {self.email}")
+        if self.business_unit and person.role is not Role.ADMIN:
+            raise NotAllowedError(f"only {partnership.short_name}'s business unit may do this; nothing was changed")
         return Actor.of(person)
 
 
