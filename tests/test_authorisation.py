@@ -86,6 +86,7 @@ class Rule:
     allowed: set[str]
     refusal: Refusal | None
     writes: bool
+    stores: str = ""  # the count an allowed change moves
 
 
 # The policy. Another partnership's person and an unknown person are refused everything with
@@ -97,17 +98,21 @@ POLICY: dict[str, Rule] = {
     "history": Rule(KNOWN, None, writes=False),
     "plan status": Rule(KNOWN, None, writes=False),
     "summary preview": Rule(KNOWN, None, writes=False),
-    "update in one message": Rule(UPDATERS, NOT_YOURS, writes=True),
-    "guided update": Rule(UPDATERS, NOT_YOURS, writes=True),
+    "update in one message": Rule(UPDATERS, NOT_YOURS, writes=True, stores="progress_update"),
+    "guided update": Rule(UPDATERS, NOT_YOURS, writes=True, stores="progress_update"),
     "card: update_form": Rule(UPDATERS, NOT_YOURS, writes=False),
-    "card: save_update": Rule(UPDATERS, NOT_YOURS, writes=True),
-    "undo": Rule(UPDATERS, lambda ref: messages.nothing_to_undo(), writes=True),  # one's own update only
-    "redact": Rule(UPDATERS, lambda ref: messages.redaction_refused(ref, ADMINS), writes=True),  # own note, or admin
-    "set BMG": Rule({ADMIN}, FOR_ADMINS["set BMG"], writes=True),
-    "accept a date": Rule({ADMIN}, FOR_ADMINS["accept a date"], writes=True),
-    "link this channel": Rule({ADMIN}, FOR_ADMINS["link this channel"], writes=True),
+    "card: save_update": Rule(UPDATERS, NOT_YOURS, writes=True, stores="progress_update"),
+    "undo": Rule(
+        UPDATERS, lambda ref: messages.nothing_to_undo(), writes=True, stores="progress_update"
+    ),  # one's own update only
+    "redact": Rule(
+        UPDATERS, lambda ref: messages.redaction_refused(ref, ADMINS), writes=True, stores="note_review"
+    ),  # own note, or admin
+    "set BMG": Rule({ADMIN}, FOR_ADMINS["set BMG"], writes=True, stores="bmg_meeting"),
+    "accept a date": Rule({ADMIN}, FOR_ADMINS["accept a date"], writes=True, stores="milestone_revision"),
+    "link this channel": Rule({ADMIN}, FOR_ADMINS["link this channel"], writes=True, stores="subgroup.channel_id"),
     "BMG paper": Rule({ADMIN}, FOR_ADMINS["BMG paper"], writes=False),
-    "snooze": Rule(KNOWN, None, writes=True),  # one's own reminders
+    "snooze": Rule(KNOWN, None, writes=True, stores="dispatch"),  # one's own reminders
 }
 WHERE = ("1:1 chat", "channel")
 CASES = [(command, who, where) for command in POLICY for who in PEOPLE for where in WHERE]
@@ -161,9 +166,19 @@ class Person:
         self.channel = CHANNEL if where == "channel" else None
         self.ref = ref_of(who)
         self.heard: list[dict[str, Any]] = []
+        self.thread: str | None = None
 
     async def say(self, said: str, privately: bool = False) -> None:
-        self.heard += await self.bot.say(said, self.user, None if privately else self.channel)
+        """In a channel, the first message starts a thread and the rest reply in it, as in Teams."""
+        if privately or self.channel is None:
+            self.heard += await self.bot.say(said, self.user)
+            return
+        activity = make_message(said, self.user, self.bot.tenant, self.bot.connector.url, self.channel)
+        self.thread = self.thread or activity["id"]
+        activity["conversation"]["id"] = f"{self.channel.id};messageid={self.thread}"
+        response = await self.bot.post(activity)
+        assert response.status in {200, 201}, await response.text()
+        self.heard += self.bot.connector.take()
 
     async def submit(self, value: dict[str, Any]) -> None:
         """A card's Action.Submit (the fallback of Action.Execute) in this place."""
@@ -267,7 +282,7 @@ async def _undo(p: Person) -> None:
 async def _redact(p: Person) -> None:
     await p.say(f"redact my last update on {p.ref}" if p.who in UPDATERS else f"redact {p.ref}")
     if p.who in UPDATERS:
-        await p.say("it was posted on the wrong action", privately=p.channel is not None)
+        await p.say("it was posted on the wrong action")
 
 
 @does("set BMG")
@@ -339,7 +354,9 @@ async def test_who_may_do_what_in_teams(
         assert not any(r.getMessage().startswith("refused:") for r in caplog.records), said
         assert not any(t in said for t in (unknown_refusal(), messages.link_needs_channel())), said
         if rule.writes:
-            assert after != before, f"allowed, so something was stored: {said}"
+            assert after[rule.stores] > before[rule.stores], f"allowed, so it was stored: {said}"
+            if command == "redact":
+                assert after["redacted notes"] == before["redacted notes"] + 1, said
     else:
         assert refused in said, said
         assert after == before, f"refused, so nothing changed: {said}"
