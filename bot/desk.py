@@ -49,7 +49,7 @@ def _day_first(text: str) -> date:
     return parser.parse(text, dayfirst=True).date()
 
 
-PRIVATELY = "plan_tracker.continue_privately"  # an update from a channel, to finish in the 1:1 chat
+PRIVATELY = "plan_tracker.continue_privately"  # a dialog begun in a channel, to go on in the 1:1 chat
 
 
 class Desk:
@@ -103,9 +103,9 @@ class Desk:
         await self.dc.begin_dialog(UpdateActionDialog.ID, options)
         return None
 
-    def privately(self, options: dict[str, Any]) -> str:
-        """Go on with this update in the lead's 1:1 chat, after this turn; what to say here."""
-        self.dc.context.turn_state[PRIVATELY] = options
+    def privately(self, options: dict[str, Any], dialog: str = UpdateActionDialog.ID) -> str:
+        """Go on with this conversation in the person's 1:1 chat, after this turn; what to say here."""
+        self.dc.context.turn_state[PRIVATELY] = (dialog, options)
         return messages.continued_privately()
 
     def _first_problem(self, draft: Draft) -> tuple[Draft, str | None]:
@@ -148,7 +148,10 @@ class Desk:
         found = await redaction.candidates(turn.session, turn.snapshot, turn.person, ref, mine)
         if isinstance(found, str):
             return Reply(found)
-        await self.dc.begin_dialog(RedactNoteDialog.ID, {"ref": ref, "ids": [u.id for u in found]})
+        options = {"ref": ref, "ids": [u.id for u in found]}
+        if self.shared:  # it shows the note to choose and asks why: never in the channel
+            return Reply(self.privately(options, RedactNoteDialog.ID))
+        await self.dc.begin_dialog(RedactNoteDialog.ID, options)
         return None
 
     async def set_meeting(self, text: str) -> Reply:

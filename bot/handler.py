@@ -335,9 +335,9 @@ class PlanBot(TeamsActivityHandler):  # type: ignore[misc]
         return reply
 
     async def _continue_privately(self, turn_context: TurnContext) -> bool:
-        """An update typed in a channel that needs a question: the dialog starts in the lead's 1:1 chat,
-        where the note may be shown back. False if the bot cannot write to them there."""
-        options = turn_context.turn_state.pop(PRIVATELY)
+        """A dialog begun in a channel that would show a note (an update that needs a question, a
+        redaction): it starts in the person's 1:1 chat instead. False if the bot cannot write there."""
+        dialog, options = turn_context.turn_state.pop(PRIVATELY)
         person_id: int = turn_context.turn_state[PERSON]
         partnership_id: int = turn_context.turn_state[PARTNERSHIP]
         async with self.database.transaction() as session:
@@ -359,7 +359,7 @@ class PlanBot(TeamsActivityHandler):  # type: ignore[misc]
                     private.turn_state[TURN] = Turn(session, snapshot, person, now, chat.conversation_id, None)
                     dc = await self.dialogs.create_context(private)
                     await dc.cancel_all_dialogs()
-                    await dc.begin_dialog(UpdateActionDialog.ID, options)
+                    await dc.begin_dialog(dialog, options)
                 await self.state.save_changes(private)
             finally:
                 await outbox.release()
@@ -369,7 +369,7 @@ class PlanBot(TeamsActivityHandler):  # type: ignore[misc]
                 addresses.reference_of(chat), in_private, self.settings.app_id
             )
         except Exception:  # the chat is gone or Teams refused: say so in the channel, without the note
-            log.warning("could not continue an update in a 1:1 chat", exc_info=True)
+            log.warning("could not continue a dialog in a 1:1 chat", exc_info=True)
             return False
         return True
 

@@ -255,7 +255,7 @@ def dropped(ref: str | None) -> str:
 
 
 def continued_privately() -> str:
-    return "I've sent you a private message to finish that update; nothing is saved until you do."
+    return "I've sent you a private message to finish that; nothing is saved until you do."
 
 
 def private_chat_needed() -> str:

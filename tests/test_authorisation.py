@@ -281,8 +281,8 @@ async def _undo(p: Person) -> None:
 @does("redact")
 async def _redact(p: Person) -> None:
     await p.say(f"redact my last update on {p.ref}" if p.who in UPDATERS else f"redact {p.ref}")
-    if p.who in UPDATERS:
-        await p.say("it was posted on the wrong action")
+    if p.who in UPDATERS:  # it shows the note and asks why: in the 1:1 chat, wherever it began
+        await p.say("it was posted on the wrong action", privately=True)
 
 
 @does("set BMG")

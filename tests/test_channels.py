@@ -56,7 +56,7 @@ async def test_an_update_needing_a_question_goes_on_in_the_1_1_chat(bot: Harness
     in_channel = [r for r in replies if r["_conversation"].startswith(CDOP.id)]
     private = [r for r in replies if r["_conversation"].startswith("a:1personal")]
     assert [r["text"] for r in in_channel] == [
-        "I've sent you a private message to finish that update; nothing is saved until you do."
+        "I've sent you a private message to finish that; nothing is saved until you do."
     ]
     assert NHS not in everything(in_channel), "the note is never quoted in the channel"
     warning = card_texts(card_of(private[0]))
@@ -112,3 +112,21 @@ async def test_the_partnership_s_own_case_ids_are_checked_in_and_removed_out(bot
     assert "ENC4412345" not in str(in_channel)
     assert f"review {REDACTED} delayed by late returns" in card_texts(card_of(in_channel))
     await bot.one("undo", RACHEL)
+
+
+async def test_redacting_from_a_channel_goes_on_in_the_1_1_chat(bot: Harness, demo_db: Database) -> None:
+    await bot.post(make_installation("add", RACHEL, bot.tenant, bot.connector.url))
+    bot.connector.take()
+    await bot.one(f"8.1 amber: panel paused; NHS {NHS} on the form", RACHEL)
+    assert (await bot.one("save", RACHEL))["text"].startswith("Saved: 8.1 is now Amber.")
+    replies = await bot.say("redact my last update on 8.1", RACHEL, CDOP)
+    in_channel = [r for r in replies if r["_conversation"].startswith(CDOP.id)]
+    private = [r for r in replies if r["_conversation"].startswith("a:1personal")]
+    assert [r["text"] for r in in_channel] == [
+        "I've sent you a private message to finish that; nothing is saved until you do."
+    ]
+    assert NHS not in str(in_channel), "the note to redact is never shown in the channel"
+    assert any("redacted?" in t for t in card_texts(card_of(private[0])))
+    done = await bot.one("it names a child", RACHEL)
+    assert done["text"].startswith("Redacted: ")
+    assert not any("panel paused" in n for n in await notes(demo_db, "8.1")), "that note's text is gone"
