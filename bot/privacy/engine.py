@@ -4,6 +4,7 @@ checks of Presidio's own recognisers need."""
 
 from __future__ import annotations
 
+import logging
 import re
 from functools import cache
 
@@ -71,6 +72,8 @@ class BlankEngine(NlpEngine):
 
 @cache
 def analyzer() -> AnalyzerEngine:
+    # Presidio logs each analysis at INFO ("Fetching all recognizers..."): once per note is noise.
+    logging.getLogger("presidio-analyzer").setLevel(logging.WARNING)
     registry = RecognizerRegistry(
         recognizers=[
             recognisers.Nhs(),
