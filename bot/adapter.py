@@ -23,7 +23,7 @@ from bot.settings import Settings
 
 log = logging.getLogger(__name__)
 
-SEND_TIMEOUT = 30.0  # seconds for one send to the Bot Connector
+SEND_TIMEOUT = 30.0  # seconds for one send to the Bot Connector (PLANBOT_SEND_TIMEOUT)
 
 
 class BotConfiguration:
@@ -101,13 +101,14 @@ class PlanTrackerAdapter(CloudAdapter):  # type: ignore[misc]
     responses) is botbuilder's own.
     """
 
-    def __init__(self, auth: BotFrameworkAuthentication) -> None:
+    def __init__(self, auth: BotFrameworkAuthentication, send_timeout: float = SEND_TIMEOUT) -> None:
         super().__init__(auth)
         self._http: aiohttp.ClientSession | None = None
+        self.send_timeout = send_timeout
 
     def http(self) -> aiohttp.ClientSession:
         if self._http is None or self._http.closed:
-            self._http = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=SEND_TIMEOUT))
+            self._http = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=self.send_timeout))
         return self._http
 
     async def close(self) -> None:
@@ -156,7 +157,7 @@ class PlanTrackerAdapter(CloudAdapter):  # type: ignore[misc]
 def create_adapter(settings: Settings) -> PlanTrackerAdapter:
     speed_up_msrest()
     auth = StrictAuthentication(ConfigurationBotFrameworkAuthentication(BotConfiguration(settings)))
-    adapter = PlanTrackerAdapter(auth)
+    adapter = PlanTrackerAdapter(auth, settings.send_timeout)
     adapter.on_turn_error = on_turn_error
     return adapter
 

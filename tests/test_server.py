@@ -192,3 +192,8 @@ async def test_an_oversized_request_is_refused(bot: Harness) -> None:
     response = await bot.post(activity)
     assert response.status == 413
     assert bot.connector.take() == []
+
+
+def test_the_send_timeout_is_a_setting() -> None:
+    assert create_adapter(Settings()).send_timeout == 30.0
+    assert create_adapter(Settings(send_timeout=2.5)).send_timeout == 2.5
