@@ -11,6 +11,7 @@ from botbuilder.core import TurnContext
 from botbuilder.integration.aiohttp import CloudAdapter
 from botbuilder.schema import Activity
 from msrest.universal_http.requests import ClientRetryPolicy
+from sqlalchemy import event
 
 from bot.adapter import create_adapter
 from bot.app import ADAPTER, BOT, create_app
@@ -197,3 +198,29 @@ async def test_an_oversized_request_is_refused(bot: Harness) -> None:
 def test_the_send_timeout_is_a_setting() -> None:
     assert create_adapter(Settings()).send_timeout == 30.0
     assert create_adapter(Settings(send_timeout=2.5)).send_timeout == 2.5
+
+
+async def test_a_first_turn_holds_one_database_connection_at_a_time(bot: Harness) -> None:
+    """A new conversation's state is read once, before the turn's transaction: botbuilder would read
+    it again from inside that transaction, on a second pooled connection, and with more concurrent
+    turns than connections every turn waited on another (the soak of issue 12 deadlocked so)."""
+    held, most = [0], [0]
+
+    def checkout(*_: Any) -> None:
+        held[0] += 1
+        most[0] = max(most[0], held[0])
+
+    def checkin(*_: Any) -> None:
+        held[0] -= 1
+
+    pool = bot.database.engine.sync_engine.pool
+    event.listen(pool, "checkout", checkout)
+    event.listen(pool, "checkin", checkin)
+    try:
+        reply = await bot.one("my actions", FIONA)  # her first message: no conversation state yet
+        assert reply["summary"].startswith("Actions you lead, Fiona")
+        await bot.say("update", FIONA)  # a dialog begins: its state is asked for inside the transaction
+    finally:
+        event.remove(pool, "checkout", checkout)
+        event.remove(pool, "checkin", checkin)
+    assert most[0] == 1, f"a turn held {most[0]} connections at once"
