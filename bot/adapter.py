@@ -91,6 +91,11 @@ class ConnectorError(Exception):
         self.response = SimpleNamespace(status_code=status, headers=headers)
 
 
+class ReplyNotDelivered(Exception):
+    """A turn's replies did not all reach Teams, after the turn's changes were committed and its state
+    saved: the turn is done, so Teams must not deliver it again, nor the person be told it failed."""
+
+
 class PlanTrackerAdapter(CloudAdapter):  # type: ignore[misc]
     """botbuilder's CloudAdapter, sending replies over one shared aiohttp session.
 
@@ -184,8 +189,14 @@ def database_down(error: BaseException) -> bool:
 async def on_turn_error(turn_context: TurnContext, error: Exception) -> None:
     """The one error boundary: log with the traceback, tell the person briefly, never show a trace.
 
-    When the database is down the turn is handed back to the route (HTTP 503) so Teams retries it.
+    When the database is down the turn is handed back to the route (HTTP 503) so Teams retries it. A
+    reply that could not be delivered once the turn was done is only logged: the turn happened, so no
+    503 (Teams would run it again) and no apology (it would say the change was not made).
     """
+    if isinstance(error, ReplyNotDelivered):
+        cause = error.__cause__
+        log.warning("the reply to activity %s was not delivered: %r", turn_context.activity.id, cause)
+        return
     if database_down(error):
         log.warning("the database is unavailable; activity %s will be retried by Teams", turn_context.activity.id)
         raise DatabaseUnavailable from error
