@@ -156,6 +156,7 @@ class Load:
     concurrency: int
     seconds: float
     seed: int = 7
+    queries_only: bool = False  # no writes: does memory still grow when the plans do not?
     run: str = field(default_factory=lambda: uuid.uuid4().hex[:8])
     sent: int = 0
     statuses: Counter[str] = field(default_factory=Counter)
@@ -199,7 +200,8 @@ class Load:
         await self.post(session, activity)
 
     async def session_of(self, session: aiohttp.ClientSession, who: Someone, rng: random.Random) -> None:
-        kind = rng.choices(list(SESSIONS), weights=list(SESSIONS.values()))[0] if who.refs else "query"
+        chosen = rng.choices(list(SESSIONS), weights=list(SESSIONS.values()))[0]
+        kind = chosen if who.refs and not self.queries_only else "query"
         self.kinds[kind] += 1
         ref = rng.choice(who.refs) if who.refs else rng.choice(who.all_refs)
         n = self.sent
@@ -417,7 +419,7 @@ def soak_one(backend: str, args: argparse.Namespace, folder: Path, mock_port: in
     server = Server(f"planbot-{backend}", argv, free_port(), folder / f"planbot-{backend}.log", env)
     server.argv = [a.replace("{port}", str(server.port)) for a in argv]
     service_url = f"http://{HOST}:{mock_port}"
-    load = Load(server.url, service_url, args.messages, args.concurrency, args.seconds)
+    load = Load(server.url, service_url, args.messages, args.concurrency, args.seconds, queries_only=args.queries_only)
     samples: list[tuple[float, int, float]] = []
     try:
         server.start()
@@ -536,6 +538,7 @@ def parse(argv: list[str]) -> argparse.Namespace:
     p.add_argument("--seconds", type=float, default=2400.0, help="the most seconds of load per backend")
     p.add_argument("--backends", default="postgresql", help="postgresql, sqlite or both (comma-separated)")
     p.add_argument("--fault-rate", type=float, default=0.1)
+    p.add_argument("--queries-only", action="store_true", help="no updates, dialogs or cards (a memory check)")
     p.add_argument("--keep", action="store_true", help="keep the working database afterwards")
     return p.parse_args(argv)
 
