@@ -8,7 +8,7 @@ PIP := $(BIN)/python -m pip --quiet --disable-pip-version-check
 
 NODE_STAMP := node_modules/.installed
 
-.PHONY: install test lint typecheck unit run lock clean screenshot bench bench-turns language-report privacy-report libreoffice
+.PHONY: install test lint typecheck unit run lock clean screenshot bench soak bench-turns language-report privacy-report libreoffice
 
 $(STAMP): requirements-dev.lock pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || \
@@ -84,6 +84,14 @@ $(AGENTS_STAMP): bench/agents-requirements.lock
 
 bench: install $(AGENTS_STAMP)
 	$(BIN)/python -m bench $(if $(QUICK),--quick) $(ARGS)
+
+# The soak of issue 12 (bench/soak.py; not part of `make test`): 50,000 messages from 500 people of 20
+# partnerships at concurrency 32 against one `planbot serve` on PostgreSQL, with a Bot Connector that
+# fails a tenth of the replies. make soak SOAK_MESSAGES=5000 for a quick look; ARGS="--backends postgresql,sqlite".
+SOAK_MESSAGES ?= 50000
+
+soak: install
+	$(BIN)/python -m bench.soak --messages $(SOAK_MESSAGES) $(ARGS)
 
 # How long one turn takes in-process (the older, smaller benchmark).
 bench-turns: install

@@ -58,6 +58,8 @@ class Shape:
 SHAPES = {
     "national": Shape(partnerships=500, objectives=10, per_objective=6, subgroups=8, people=16, years=8),
     "council": Shape(partnerships=1, objectives=100, per_objective=30, subgroups=300, people=2000, years=2),
+    # The soak's (bench/soak.py): 20 partnerships of 25 people each, 500 people in all.
+    "soak": Shape(partnerships=20, objectives=5, per_objective=6, subgroups=5, people=25, years=2),
 }
 
 

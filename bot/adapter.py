@@ -23,7 +23,7 @@ from bot.settings import Settings
 
 log = logging.getLogger(__name__)
 
-SEND_TIMEOUT = 30.0  # seconds for one send to the Bot Connector
+SEND_TIMEOUT = 30.0  # seconds for one send to the Bot Connector (PLANBOT_SEND_TIMEOUT)
 
 
 class BotConfiguration:
@@ -91,6 +91,11 @@ class ConnectorError(Exception):
         self.response = SimpleNamespace(status_code=status, headers=headers)
 
 
+class ReplyNotDelivered(Exception):
+    """A turn's replies did not all reach Teams, after the turn's changes were committed and its state
+    saved: the turn is done, so Teams must not deliver it again, nor the person be told it failed."""
+
+
 class PlanTrackerAdapter(CloudAdapter):  # type: ignore[misc]
     """botbuilder's CloudAdapter, sending replies over one shared aiohttp session.
 
@@ -101,13 +106,14 @@ class PlanTrackerAdapter(CloudAdapter):  # type: ignore[misc]
     responses) is botbuilder's own.
     """
 
-    def __init__(self, auth: BotFrameworkAuthentication) -> None:
+    def __init__(self, auth: BotFrameworkAuthentication, send_timeout: float = SEND_TIMEOUT) -> None:
         super().__init__(auth)
         self._http: aiohttp.ClientSession | None = None
+        self.send_timeout = send_timeout
 
     def http(self) -> aiohttp.ClientSession:
         if self._http is None or self._http.closed:
-            self._http = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=SEND_TIMEOUT))
+            self._http = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=self.send_timeout))
         return self._http
 
     async def close(self) -> None:
@@ -156,7 +162,7 @@ class PlanTrackerAdapter(CloudAdapter):  # type: ignore[misc]
 def create_adapter(settings: Settings) -> PlanTrackerAdapter:
     speed_up_msrest()
     auth = StrictAuthentication(ConfigurationBotFrameworkAuthentication(BotConfiguration(settings)))
-    adapter = PlanTrackerAdapter(auth)
+    adapter = PlanTrackerAdapter(auth, settings.send_timeout)
     adapter.on_turn_error = on_turn_error
     return adapter
 
@@ -183,8 +189,14 @@ def database_down(error: BaseException) -> bool:
 async def on_turn_error(turn_context: TurnContext, error: Exception) -> None:
     """The one error boundary: log with the traceback, tell the person briefly, never show a trace.
 
-    When the database is down the turn is handed back to the route (HTTP 503) so Teams retries it.
+    When the database is down the turn is handed back to the route (HTTP 503) so Teams retries it. A
+    reply that could not be delivered once the turn was done is only logged: the turn happened, so no
+    503 (Teams would run it again) and no apology (it would say the change was not made).
     """
+    if isinstance(error, ReplyNotDelivered):
+        cause = error.__cause__
+        log.warning("the reply to activity %s was not delivered: %r", turn_context.activity.id, cause)
+        return
     if database_down(error):
         log.warning("the database is unavailable; activity %s will be retried by Teams", turn_context.activity.id)
         raise DatabaseUnavailable from error

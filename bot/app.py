@@ -12,7 +12,6 @@ from pathlib import Path
 from typing import Any
 
 from aiohttp import web
-from botbuilder.core import ConversationState
 from botbuilder.schema import Activity
 from sqlalchemy import text
 
@@ -27,7 +26,7 @@ from bot.refusals import refused
 from bot.scheduler import Scheduler, run_forever
 from bot.settings import Settings
 from bot.summaries import Timetable
-from storage.bot_state import SqlStorage
+from storage.bot_state import SqlStorage, TurnConversationState
 from storage.db import Database
 from storage.models import Partnership
 
@@ -81,7 +80,7 @@ def create_app(settings: Settings, clock: Clock | None = None, database: Databas
         db = database or Database(settings.database_url)
         app[DATABASE] = db
         app[ADAPTER] = adapter = create_adapter(settings)
-        app[BOT] = PlanBot(db, clock or SystemClock(), settings, ConversationState(SqlStorage(db)))
+        app[BOT] = PlanBot(db, clock or SystemClock(), settings, TurnConversationState(SqlStorage(db)))
         app[SCHEDULER] = Scheduler(db, clock or SystemClock(), Messenger(adapter, settings.app_id), timetable(settings))
         stop = asyncio.Event()
         task = (

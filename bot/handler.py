@@ -24,6 +24,7 @@ from botbuilder.schema import (
 from botbuilder.schema.teams import ChannelInfo, TeamInfo
 
 from bot import addresses, cards, messages, posting
+from bot.adapter import ReplyNotDelivered
 from bot.cards import CARD_CONTENT_TYPE, Card
 from bot.clock import Clock
 from bot.desk import PRIVATELY, Desk
@@ -151,7 +152,10 @@ class Outbox:
         self.holding = False
         held, self.held = self.held, []
         if held:
-            await self.turn_context.adapter.send_activities(self.turn_context, held)
+            try:
+                await self.turn_context.adapter.send_activities(self.turn_context, held)
+            except Exception as exc:  # a timeout or dropped connection is not the database going away
+                raise ReplyNotDelivered(f"{len(held)} replies held until the turn was done") from exc
 
 
 class PlanBot(TeamsActivityHandler):  # type: ignore[misc]

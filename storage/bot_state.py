@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 from uuid import uuid4
 
-from botbuilder.core import Storage
+from botbuilder.core import ConversationState, Storage, TurnContext
 from sqlalchemy import delete, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
@@ -178,3 +178,17 @@ def _upsert(dialect: str, row: dict[str, Any]) -> Insert:
     statement = dialect_insert[dialect](BotState).values(row)
     replace = {column: statement.excluded[column] for column in ("etag", "data", "updated_at")}
     return statement.on_conflict_do_update(index_elements=[BotState.key], set_=replace)
+
+
+class TurnConversationState(ConversationState):  # type: ignore[misc]
+    """botbuilder's ConversationState, read from storage once a turn.
+
+    botbuilder reads the state again whenever the turn's copy is empty (a new conversation, or one
+    with nothing kept), and a property first asked for inside the turn's transaction then takes a
+    second pooled connection while the first holds locks: with more concurrent turns than the pool
+    has connections, every connection ends up waiting on another (issue 12's soak found this).
+    """
+
+    async def load(self, turn_context: TurnContext, force: bool = False) -> None:
+        if force or self.get_cached_state(turn_context) is None:
+            await super().load(turn_context, force)

@@ -7,6 +7,7 @@ with Teams' own 404 error body.
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 from dataclasses import dataclass, field
 from typing import Any
@@ -181,6 +182,10 @@ class Connector:
     threads: list[dict[str, Any]] = field(default_factory=list)  # new threads (conversations) created
     # (status, headers) to answer the coming new-thread requests with, before accepting them
     fail_threads: list[tuple[int, dict[str, str]]] = field(default_factory=list)
+    # how to answer the coming replies: (status, headers), "late" (answer after `late_by` seconds, when
+    # the bot has given up) or "drop" (close the connection without an answer); then accept them
+    fail_sends: list[tuple[int, dict[str, str]] | str] = field(default_factory=list)
+    late_by: float = 1.0
     sent: list[dict[str, Any]] = field(default_factory=list)
     member_lookups: list[str] = field(default_factory=list)
     server: TestServer | None = None
@@ -228,6 +233,17 @@ class Connector:
 
     async def _send(self, request: web.Request) -> web.Response:
         body = await request.json()
+        if self.fail_sends:
+            failure = self.fail_sends.pop(0)
+            if isinstance(failure, tuple):
+                status, headers = failure
+                error = {"error": {"code": "ServiceError" if status >= 500 else "Throttled", "message": "failed"}}
+                return web.json_response(error, status=status, headers=headers)
+            if failure == "drop":
+                assert request.transport is not None
+                request.transport.abort()
+                return web.Response(status=201)
+            await asyncio.sleep(self.late_by)  # "late"
         body["_conversation"] = request.match_info["conversation"]
         self.sent.append(body)
         return web.json_response({"id": f"reply-{len(self.sent)}"})

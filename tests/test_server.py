@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -11,6 +12,7 @@ from botbuilder.core import TurnContext
 from botbuilder.integration.aiohttp import CloudAdapter
 from botbuilder.schema import Activity
 from msrest.universal_http.requests import ClientRetryPolicy
+from sqlalchemy import event, func, select
 
 from bot.adapter import create_adapter
 from bot.app import ADAPTER, BOT, create_app
@@ -20,7 +22,8 @@ from bot.identity import tenant_of
 from bot.settings import Settings
 from storage.db import Database
 from storage.migrate import upgrade
-from tests.harness import NCSCP_TENANT, NOW, Harness, ncscp_plan, teams_user
+from storage.models import Update
+from tests.harness import NCSCP_TENANT, NOW, Harness, ncscp_plan, start_harness, teams_user
 from tests.teams import BOT_ID, Connector, card_texts, make_invoke, make_message
 
 FIONA = teams_user(ncscp_plan(), "fiona.mcleod@ncscp.example.org")
@@ -192,3 +195,60 @@ async def test_an_oversized_request_is_refused(bot: Harness) -> None:
     response = await bot.post(activity)
     assert response.status == 413
     assert bot.connector.take() == []
+
+
+def test_the_send_timeout_is_a_setting() -> None:
+    assert create_adapter(Settings()).send_timeout == 30.0
+    assert create_adapter(Settings(send_timeout=2.5)).send_timeout == 2.5
+
+
+async def test_a_first_turn_holds_one_database_connection_at_a_time(bot: Harness) -> None:
+    """A new conversation's state is read once, before the turn's transaction: botbuilder would read
+    it again from inside that transaction, on a second pooled connection, and with more concurrent
+    turns than connections every turn waited on another (the soak of issue 12 deadlocked so)."""
+    held, most = [0], [0]
+
+    def checkout(*_: Any) -> None:
+        held[0] += 1
+        most[0] = max(most[0], held[0])
+
+    def checkin(*_: Any) -> None:
+        held[0] -= 1
+
+    pool = bot.database.engine.sync_engine.pool
+    event.listen(pool, "checkout", checkout)
+    event.listen(pool, "checkin", checkin)
+    try:
+        reply = await bot.one("my actions", FIONA)  # her first message: no conversation state yet
+        assert reply["summary"].startswith("Actions you lead, Fiona")
+        await bot.say("update", FIONA)  # a dialog begins: its state is asked for inside the transaction
+    finally:
+        event.remove(pool, "checkout", checkout)
+        event.remove(pool, "checkin", checkin)
+    assert most[0] == 1, f"a turn held {most[0]} connections at once"
+
+
+@pytest.mark.parametrize("failure", ["late", "drop", (500, {}), (429, {"Retry-After": "1"})])
+async def test_a_reply_teams_did_not_take_is_logged_and_the_turn_stands(
+    demo_db: Database, failure: tuple[int, dict[str, str]] | str, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The connector timing out, dropping the connection or answering an error after an update was
+    stored: not 503 (Teams would deliver it again: a dialog would take its step twice), not an apology
+    (it would say the update was not made, and a retyped one would be stored twice); a warning naming
+    the activity. A timeout used to be taken for the database going away (the soak of issue 12)."""
+    settings = Settings(database_url=demo_db.url, scheduler=False, send_timeout=0.3)
+    async for bot in start_harness(demo_db, settings):
+        bot.connector.late_by = 1.0
+        bot.connector.fail_sends = [failure]
+        message = make_message("4.2 amber: partner returns reviewed", FIONA, NCSCP_TENANT, bot.connector.url)
+        response = await bot.post(message)
+        assert response.status == 201
+        await asyncio.sleep(1.2)  # a late reply is answered, too late, by now
+        texts = [r.get("text") or r.get("summary") or "" for r in bot.connector.take()]
+        assert not any(t.startswith("Sorry") for t in texts), texts
+        assert f"the reply to activity {message['id']} was not delivered" in caplog.text
+        async with demo_db.transaction() as session:
+            stored = await session.scalar(
+                select(func.count()).select_from(Update).where(Update.activity_id == message["id"])
+            )
+        assert stored == 1
