@@ -409,8 +409,9 @@ def _read_text(path: Path) -> str:
 def load_plan_file(path: Path, loader: Callable[[str], _Guards] | None = None) -> PlanFile:
     """Read and validate a plan file; every problem is a PlanFileError naming the file and place."""
     text = _read_text(path)
-    reader = (loader or LOADERS[0])(text)
+    reader: _Guards | None = None
     try:
+        reader = (loader or LOADERS[0])(text)  # PyYAML's reader checks the characters here
         raw = reader.get_single_data()
     except _Refused as exc:
         mark = exc.problem_mark
@@ -422,7 +423,8 @@ def load_plan_file(path: Path, loader: Callable[[str], _Guards] | None = None) -
         problem = getattr(exc, "problem", None) or str(exc)
         raise PlanFileError(f"{path}:{where}: not valid YAML: {_clip(problem)}") from None
     finally:
-        reader.dispose()
+        if reader is not None:
+            reader.dispose()
     if not isinstance(raw, dict):
         raise PlanFileError(f"{path}: a plan file is a YAML mapping with partnership, plan and objectives")
     return parse_plan(raw, str(path))

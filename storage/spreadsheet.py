@@ -47,7 +47,9 @@ MAX_ERRORS = 20
 # What a plan table may be, checked before (or while) it is read. A plan table has 8 columns and a row
 # per action or success measure: the NCSCP plan exports as 60 rows, 17 KB of XLSX, 200 KB unpacked.
 FILE_LIMIT = 5 * 1024 * 1024  # bytes of XLSX or CSV
-UNPACKED_LIMIT = 50 * 1024 * 1024  # bytes of an XLSX's parts once unzipped
+# bytes of an XLSX's parts once unzipped: openpyxl reads a whole sheet without a <dimension> on opening it,
+# about 70 ms a MB, so this bounds that too
+UNPACKED_LIMIT = 20 * 1024 * 1024
 RATIO_LIMIT = 100  # how many times a large part may be smaller packed than unpacked (sheet XML packs ~10x)
 RATIO_FLOOR = 1024 * 1024  # parts smaller than this unpacked may pack as tightly as they like
 PARTS_LIMIT = 1000  # files inside an XLSX
