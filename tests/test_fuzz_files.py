@@ -116,12 +116,14 @@ SCALARS = st.one_of(
     st.floats(allow_nan=False),
     st.text(max_size=30),
     st.dates().map(date.isoformat),
-    st.sampled_from(["1.1", "2019-06", "amber", "Purple", "ann@example.org", "Europe/London", "(((", "x" * 5000]),
+    st.sampled_from(
+        ["1.1", "2019-06", "amber", "Purple", "ann@example.org", "Europe/London", "(((", "x" * 5000, "(" * 2000]
+    ),
 )
 KEYS = st.one_of(
     st.sampled_from(
         "partnership plan people subgroups priorities objectives meetings name short_name title number actions "
-        "ref description lead measures due updates at rag".split()
+        "ref description lead measures due updates at rag timezone privacy case_id_patterns".split()
     ),
     st.text(max_size=10),
 )
@@ -148,8 +150,26 @@ def test_any_yaml_document_is_a_plan_or_a_message(document: object) -> None:
         assert isinstance(outcome, PlanFile | str)
 
 
+# Pieces of YAML that have tripped loaders: impossible dates, huge numbers, tags, anchors and aliases,
+# merge keys, deep brackets, tabs, documents markers, odd characters.
+YAML_PIECES = st.sampled_from(
+    [
+        *("partnership:", "plan:", "objectives:", "meetings:", "timezone:", "case_id_patterns:", "- ", "  ", "\n"),
+        *("2024-13-45", "0000-01-01", "2019-02-29", "2019-06-15T25:00:00+01:00", "1" * 5000, "0x" + "f" * 5000),
+        *("1e999", ".nan", "!!binary 'not base64'", "!!python/object:os.system", "!!set {a}", "&a [1, 2]", "*a"),
+        *("*b", "<<: *a", "? [a]\n: b", "[" * 30, "{" * 30, "]", "}", "\t", "---", "...", "%YAML 1.1", "'", '"'),
+        *("\u00a0", "\ufeff", "\u2028", "👍", "x" * 5000, "(" * 2000, ":", ",", "#", "|", ">"),
+    ]
+)
+
+
 @FUZZ
-@given(st.text(alphabet=st.characters(codec="utf-8"), max_size=400) | st.text(string.printable, max_size=400))
+@given(
+    st.text(alphabet=st.characters(codec="utf-8"), max_size=400)
+    | st.text(string.printable, max_size=400)
+    | st.lists(YAML_PIECES, max_size=30).map(" ".join)
+    | st.lists(YAML_PIECES, max_size=30).map("".join)
+)
 def test_any_text_is_a_plan_or_a_message(text: str) -> None:
     path = write_text(text)
     outcomes = [load_or_refuse(path, loader) for loader in LOADERS]
