@@ -8,9 +8,10 @@ and optionally a history of progress updates. Errors name the file and the place
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from datetime import date, datetime
 from pathlib import Path
-from typing import Annotated, Any, Generic, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any, Generic, TypeVar
 
 import yaml
 from pydantic import (
@@ -24,12 +25,25 @@ from pydantic import (
     field_validator,
     model_validator,
 )
+from yaml.composer import Composer
+from yaml.constructor import ConstructorError, SafeConstructor
+from yaml.parser import Parser
+from yaml.reader import Reader
+from yaml.resolver import Resolver
+from yaml.scanner import Scanner
 
 from bot.rules import Due, Rag, parse_due
 from storage.errors import PlanFileError
 from storage.models import Role
 
 COMMENT_LIMIT = 2000
+# What a plan file may be, checked before the work they bound is done. The demo plans are 34 KB, about
+# 1,300 values and 9 levels deep; a partnership's plan with years of updates stays far inside these.
+SIZE_LIMIT = 5 * 1024 * 1024  # bytes
+DEPTH_LIMIT = 20  # levels of nesting (mappings and lists)
+VALUE_LIMIT = 50_000  # values (keys, items, scalars) once YAML aliases are expanded, as validation sees them
+SHOWN_PROBLEMS = 20  # problems listed in a refusal; the rest are counted
+SHOWN_TEXT = 200  # characters of a problem's message
 T = TypeVar("T")
 
 
@@ -69,6 +83,8 @@ def _regex(value: str) -> str:
         re.compile(value)
     except re.error as exc:
         raise ValueError(f"'{value}' is not a valid regular expression ({exc}); e.g. MOS-\\d{{6}}") from None
+    except (RecursionError, OverflowError):
+        raise ValueError("the regular expression is nested too deeply or too long to use") from None
     if re.fullmatch(value, ""):
         raise ValueError(f"'{value}' matches empty text, so it would find a case reference everywhere")
     return value
@@ -95,7 +111,7 @@ class PartnershipSpec(Strict):
 
         try:
             ZoneInfo(value)
-        except (ZoneInfoNotFoundError, ValueError):
+        except (ZoneInfoNotFoundError, ValueError, OSError):
             raise ValueError(f"'{value}' is not a timezone name such as Europe/London") from None
         return value
 
@@ -259,19 +275,156 @@ def lead_key(name: str) -> str:
     return " ".join(re.sub(r"[^a-z0-9@.]+", " ", text).split())
 
 
-def load_plan_file(path: Path) -> PlanFile:
-    """Read and validate a plan file; every problem is a PlanFileError naming the file and place."""
+class _Refused(yaml.MarkedYAMLError):
+    """A plan file this will not read although it may be valid YAML: too deep, too many values."""
+
+
+DEEP = f"nested more than {DEPTH_LIMIT} levels deep; a plan file needs about 9"
+
+
+class _Guards(Composer, SafeConstructor, Resolver):
+    """PyYAML's safe loading with the limits a plan file needs, checked event by event while the document
+    is composed, before any Python object is built: nesting deeper than DEPTH_LIMIT, and more than
+    VALUE_LIMIT values once aliases are expanded (a "billion laughs": safe_load shares an aliased object,
+    but validating the plan walks every copy). Values YAML cannot represent (2024-13-45, a 5,000-digit
+    number) are errors with a place, not a ValueError from deep in the constructor."""
+
+    def __init__(self) -> None:
+        Composer.__init__(self)
+        SafeConstructor.__init__(self)
+        Resolver.__init__(self)
+        self._depth = 0
+        self._total = 0
+        self._values: dict[int, int] = {}  # id(node) -> the values it stands for, aliases expanded
+
+    if TYPE_CHECKING:  # from the parser each loader brings
+
+        def peek_event(self) -> yaml.Event | None: ...
+
+        def dispose(self) -> None: ...
+
+    def compose_node(self, parent: yaml.Node | None, index: int) -> yaml.Node | None:
+        event = self.peek_event()
+        mark: Any = event.start_mark if event else None  # yaml.Mark, or libyaml's own
+        if isinstance(event, yaml.AliasEvent):
+            target = self.anchors.get(event.anchor or "")
+            if target is not None:
+                if id(target) not in self._values:
+                    raise _Refused(None, None, f"the alias *{event.anchor} refers to itself", mark)
+                self._add(self._values[id(target)], mark)
+            return super().compose_node(parent, index)
+        self._depth += 1
+        if self._depth > DEPTH_LIMIT:
+            raise _Refused(None, None, DEEP, mark)
+        self._add(1, mark)
+        try:
+            node = super().compose_node(parent, index)
+        finally:
+            self._depth -= 1
+        if isinstance(node, yaml.SequenceNode):
+            self._values[id(node)] = 1 + sum(self._values[id(child)] for child in node.value)
+        elif isinstance(node, yaml.MappingNode):
+            self._values[id(node)] = 1 + sum(self._values[id(k)] + self._values[id(v)] for k, v in node.value)
+        elif node is not None:
+            self._values[id(node)] = 1
+        return node
+
+    def _add(self, values: int, mark: Any) -> None:
+        self._total += values
+        if self._total > VALUE_LIMIT:
+            raise _Refused(
+                None,
+                None,
+                f"holds more than {VALUE_LIMIT:,} values (counting each use of an alias *name in full); "
+                "a plan file has a few thousand",
+                mark,
+            )
+
+    def construct_object(self, node: yaml.Node, deep: bool = False) -> Any:
+        try:
+            return super().construct_object(node, deep)
+        except (ValueError, OverflowError) as exc:
+            text = str(node.value) if isinstance(node, yaml.ScalarNode) else node.tag
+            raise ConstructorError(
+                None, None, f"cannot read '{_clip(text, 40)}' ({_clip(str(exc), 80)})", node.start_mark
+            ) from None
+
+
+class _PureLoader(_Guards, Reader, Scanner, Parser):
+    """The guards over PyYAML's own parser, where libyaml is missing. Its scanner looks ahead across every
+    open flow collection, so a document of "[[[[..." costs time in the square of its depth: refused there."""
+
+    def __init__(self, text: str) -> None:
+        Reader.__init__(self, text)
+        Scanner.__init__(self)
+        Parser.__init__(self)
+        _Guards.__init__(self)
+
+    def fetch_flow_collection_start(self, TokenClass: Any) -> None:
+        if self.flow_level >= DEPTH_LIMIT:
+            raise _Refused(None, None, DEEP, self.get_mark())
+        super().fetch_flow_collection_start(TokenClass)
+
+
+# The loaders in the order they are preferred; the tests try each.
+LOADERS: list[Callable[[str], _Guards]] = [_PureLoader]
+
+if yaml.__with_libyaml__:
+    from yaml._yaml import CParser
+
+    class _FastLoader(_Guards, CParser):
+        """The guards over libyaml's parser (C): events come one at a time, so a refusal is as quick as the
+        problem is near the start."""
+
+        def __init__(self, text: str) -> None:
+            CParser.__init__(self, text)
+            _Guards.__init__(self)
+
+    LOADERS.insert(0, _FastLoader)
+
+
+def _clip(text: str, limit: int = SHOWN_TEXT) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def _read_text(path: Path) -> str:
+    """The file's text, refused unread beyond SIZE_LIMIT (reading at most one byte more, so a device or
+    a file still growing cannot make this read on)."""
     try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+        with path.open("rb") as stream:
+            data = stream.read(SIZE_LIMIT + 1)
     except OSError as exc:
         raise PlanFileError(f"{path}: cannot be read ({exc.strerror})") from None
+    if len(data) > SIZE_LIMIT:
+        raise PlanFileError(
+            f"{path}: is larger than {SIZE_LIMIT // 1024 // 1024} MB; a plan file is a few tens of KB, "
+            "so this is not one"
+        )
+    try:
+        return data.decode("utf-8")
     except UnicodeDecodeError:
         raise PlanFileError(f"{path}: is not a text file (UTF-8)") from None
+
+
+def load_plan_file(path: Path, loader: Callable[[str], _Guards] | None = None) -> PlanFile:
+    """Read and validate a plan file; every problem is a PlanFileError naming the file and place."""
+    text = _read_text(path)
+    reader: _Guards | None = None
+    try:
+        reader = (loader or LOADERS[0])(text)  # PyYAML's reader checks the characters here
+        raw = reader.get_single_data()
+    except _Refused as exc:
+        mark = exc.problem_mark
+        where = f" line {mark.line + 1}, column {mark.column + 1}:" if mark else ""
+        raise PlanFileError(f"{path}:{where} {exc.problem}") from None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" line {mark.line + 1}, column {mark.column + 1}" if mark else ""
         problem = getattr(exc, "problem", None) or str(exc)
-        raise PlanFileError(f"{path}:{where}: not valid YAML: {problem}") from None
+        raise PlanFileError(f"{path}:{where}: not valid YAML: {_clip(problem)}") from None
+    finally:
+        if reader is not None:
+            reader.dispose()
     if not isinstance(raw, dict):
         raise PlanFileError(f"{path}: a plan file is a YAML mapping with partnership, plan and objectives")
     return parse_plan(raw, str(path))
@@ -285,11 +438,14 @@ def parse_plan(raw: dict[str, Any], source: str) -> PlanFile:
 
 
 def _describe(exc: ValidationError, source: str, raw: dict[str, Any]) -> str:
-    lines = [f"{source}: the plan file has {exc.error_count()} problem(s):"]
-    for error in exc.errors():
-        place = _place(error["loc"], raw)
-        message = error["msg"].removeprefix("Value error, ")
+    count = exc.error_count()
+    lines = [f"{source}: the plan file has {count} problem(s):"]
+    for error in exc.errors(include_url=False, include_input=False)[:SHOWN_PROBLEMS]:
+        place = _clip(_place(error["loc"], raw))
+        message = _clip(error["msg"].removeprefix("Value error, "))
         lines.append(f"  - {place}: {message}" if place else f"  - {message}")
+    if count > SHOWN_PROBLEMS:
+        lines.append(f"  - and {count - SHOWN_PROBLEMS} more")
     return "\n".join(lines)
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import csv
 import re
 import zipfile
+import zlib
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
@@ -43,6 +44,17 @@ REQUIRED = HEADINGS[:6]
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 RAG_FILLS = {Rag.RED: "E06666", Rag.AMBER: "F6B26B", Rag.GREEN: "93C47D", Rag.BLUE: "6FA8DC"}
 MAX_ERRORS = 20
+# What a plan table may be, checked before (or while) it is read. A plan table has 8 columns and a row
+# per action or success measure: the NCSCP plan exports as 60 rows, 17 KB of XLSX, 200 KB unpacked.
+FILE_LIMIT = 5 * 1024 * 1024  # bytes of XLSX or CSV
+# bytes of an XLSX's parts once unzipped: openpyxl reads a whole sheet without a <dimension> on opening it,
+# about 70 ms a MB, so this bounds that too
+UNPACKED_LIMIT = 20 * 1024 * 1024
+RATIO_LIMIT = 100  # how many times a large part may be smaller packed than unpacked (sheet XML packs ~10x)
+RATIO_FLOOR = 1024 * 1024  # parts smaller than this unpacked may pack as tightly as they like
+PARTS_LIMIT = 1000  # files inside an XLSX
+ROW_LIMIT = 10_000
+COLUMN_LIMIT = 100
 
 
 @dataclass
@@ -70,19 +82,98 @@ def read_plan_table(path: Path) -> SheetPlan:
     return _parse(path.name, rows)
 
 
+def _check_size(path: Path) -> None:
+    try:
+        size = path.stat().st_size
+    except OSError as exc:
+        raise PlanFileError(f"{path}: cannot be read ({exc.strerror})") from None
+    if size > FILE_LIMIT:
+        raise PlanFileError(
+            f"{path}: is {size / 1024 / 1024:.0f} MB; a plan table is a few tens of KB and this reads at most "
+            f"{FILE_LIMIT // 1024 // 1024} MB"
+        )
+
+
+def _check_archive(path: Path) -> None:
+    """Refuse a zip bomb from the archive's directory, before openpyxl unpacks anything: the parts'
+    declared sizes bound what zipfile will unpack (it stops at the declared size)."""
+    try:
+        with zipfile.ZipFile(path) as archive:
+            parts = archive.infolist()
+    except (zipfile.BadZipFile, OSError, ValueError) as exc:
+        raise PlanFileError(f"{path}: is not a readable XLSX workbook ({exc.__class__.__name__})") from None
+    if len(parts) > PARTS_LIMIT:
+        raise PlanFileError(f"{path}: holds {len(parts):,} files; an XLSX workbook holds a few dozen")
+    unpacked = sum(part.file_size for part in parts)
+    if unpacked > UNPACKED_LIMIT:
+        raise PlanFileError(
+            f"{path}: unpacks to {unpacked / 1024 / 1024:,.0f} MB, more than the {UNPACKED_LIMIT // 1024 // 1024} MB "
+            "a plan table could need; it is not read"
+        )
+    for part in parts:
+        if part.file_size > RATIO_FLOOR and part.file_size > RATIO_LIMIT * max(part.compress_size, 1):
+            raise PlanFileError(
+                f"{path}: its part {part.filename[:80]} unpacks {part.file_size // max(part.compress_size, 1):,} "
+                "times larger than it is packed, as a zip bomb does; it is not read"
+            )
+
+
+# What openpyxl raises on a damaged workbook, opening it or reading its rows: a truncated or corrupt part,
+# XML that does not parse (ParseError is a SyntaxError), a cell reference or value it cannot make sense of.
+UNREADABLE = (
+    InvalidFileException,
+    zipfile.BadZipFile,
+    zlib.error,
+    EOFError,
+    KeyError,
+    IndexError,
+    ValueError,
+    TypeError,
+    AttributeError,
+    SyntaxError,
+    OSError,
+)
+
+
 def _xlsx_rows(path: Path) -> list[tuple[int, list[str]]]:
+    _check_size(path)
+    _check_archive(path)
     try:
         book = load_workbook(path, read_only=True, data_only=True)
-    except (InvalidFileException, zipfile.BadZipFile, KeyError, OSError) as exc:
+    except UNREADABLE as exc:
         raise PlanFileError(f"{path}: is not a readable XLSX workbook ({exc.__class__.__name__})") from None
     try:
+        if not book.worksheets:
+            raise PlanFileError(f"{path}: the workbook has no worksheet")
         sheet = book.worksheets[0]
-        return [
-            (number, [_cell_text(v) for v in values])
-            for number, values in enumerate(sheet.iter_rows(values_only=True), start=1)
-        ]
+        # The sheet's own claim of its size (A1:XFD1048576 from some programs) would pad every row and
+        # add empty rows to the end; read what is there instead.
+        sheet.reset_dimensions()
+        rows: list[tuple[int, list[str]]] = []
+        for number, values in enumerate(sheet.iter_rows(values_only=True), start=1):
+            _check_shape(path, number, values)
+            rows.append((number, [_cell_text(v) for v in values]))
+        return rows
+    except PlanFileError:
+        raise
+    except UNREADABLE as exc:
+        raise PlanFileError(f"{path}: is not a readable XLSX workbook ({exc.__class__.__name__})") from None
     finally:
         book.close()
+
+
+def _check_shape(path: Path, number: int, values: Sequence[object]) -> None:
+    """Stop reading at the first row past ROW_LIMIT or with a value past COLUMN_LIMIT."""
+    if number > ROW_LIMIT:
+        raise PlanFileError(
+            f"{path}: goes on past row {ROW_LIMIT:,}; a plan table has a row per action or measure "
+            "(delete what is below the table)"
+        )
+    if len(values) > COLUMN_LIMIT and any(v not in (None, "") for v in values[COLUMN_LIMIT:]):
+        raise PlanFileError(
+            f"{path}: row {number} has values beyond column {get_column_letter(COLUMN_LIMIT)}; "
+            f"a plan table has {len(HEADINGS)} columns (delete what is to the right of the table)"
+        )
 
 
 def _cell_text(value: object) -> str:
@@ -98,6 +189,7 @@ def _cell_text(value: object) -> str:
 
 
 def _csv_rows(path: Path) -> list[tuple[int, list[str]]]:
+    _check_size(path)
     try:
         text = path.read_text(encoding="utf-8-sig")
     except UnicodeDecodeError:
@@ -108,9 +200,16 @@ def _csv_rows(path: Path) -> list[tuple[int, list[str]]]:
         dialect: type[csv.Dialect] | csv.Dialect = csv.Sniffer().sniff(text[:4096], delimiters=",;\t")
     except csv.Error:
         dialect = csv.excel
-    return [
-        (n, [restored(c) for c in cells]) for n, cells in enumerate(csv.reader(text.splitlines(), dialect), start=1)
-    ]
+    rows: list[tuple[int, list[str]]] = []
+    reader = csv.reader(text.splitlines(), dialect)
+    try:
+        # The csv module refuses a cell over csv.field_size_limit() (128 KB unless raised): a csv.Error.
+        for number, cells in enumerate(reader, start=1):
+            _check_shape(path, number, cells)
+            rows.append((number, [restored(c) for c in cells]))
+    except csv.Error as exc:
+        raise PlanFileError(f"{path}: row {reader.line_num}: cannot be read as CSV ({exc})") from None
+    return rows
 
 
 def _norm(text: str) -> str:
@@ -144,6 +243,7 @@ def _parse(source: str, rows: Sequence[tuple[int, list[str]]]) -> SheetPlan:
     header, columns = _find_header(source, rows)
     errors: list[str] = []
     drafts: list[_Draft] = []
+    numbers: set[int] = set()
     plan = SheetPlan(source=source, objectives=[])
     measures: list[MeasureSpec] = []
     action_fields: dict[str, str] = {}
@@ -170,16 +270,17 @@ def _parse(source: str, rows: Sequence[tuple[int, list[str]]]) -> SheetPlan:
 
         if cells[NO]:
             finish_action()
-            if not cells[NO].isdigit() or int(cells[NO]) < 1:
+            if not (cells[NO].isascii() and cells[NO].isdigit() and len(cells[NO]) <= 6) or int(cells[NO]) < 1:
                 errors.append(f"{where(NO)}: '{cells[NO]}' is not an objective number")
                 continue
             objective_number = int(cells[NO])
-            if any(d.number == objective_number for d in drafts):
+            if objective_number in numbers:
                 errors.append(f"{where(NO)}: objective {objective_number} appears twice")
                 continue
             if not cells[WHAT]:
                 errors.append(f"{where(WHAT)}: objective {objective_number} has no text")
             drafts.append(_Draft(objective_number, cells[WHAT] or "?"))
+            numbers.add(objective_number)
         elif not drafts:
             errors.append(f"{where(NO)}: the first row of the table needs an objective number")
             continue
