@@ -119,8 +119,10 @@ def _check_archive(path: Path) -> None:
 
 
 # What openpyxl raises on a damaged workbook, opening it or reading its rows: a truncated or corrupt part,
-# XML that does not parse (ParseError is a SyntaxError), a cell reference or value it cannot make sense of.
+# XML that does not parse (ParseError is a SyntaxError), a cell reference or value it cannot make sense of,
+# a part packed by a method zipfile does not know (NotImplementedError).
 UNREADABLE = (
+    NotImplementedError,
     InvalidFileException,
     zipfile.BadZipFile,
     zlib.error,

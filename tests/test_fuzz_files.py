@@ -538,3 +538,20 @@ def test_a_csv_cell_of_a_megabyte_is_refused(tmp_path: Path) -> None:
     path = tmp_path / "cell.csv"
     path.write_text(",".join(HEADINGS) + '\n1,"' + "x" * 1024 * 1024 + '",a\n', encoding="utf-8")
     refused_quickly(lambda: read_plan_table(path), "cell.csv: row 2: cannot be read as CSV (field larger than")
+
+
+def test_a_workbook_packed_by_an_unknown_method_is_a_message(tmp_path: Path) -> None:
+    """Found by the fuzzing above: zipfile raises NotImplementedError for a compression method it lacks."""
+    book = Workbook()
+    book.active.append(list(HEADINGS))  # type: ignore[union-attr]
+    path = tmp_path / "odd.xlsx"
+    book.save(path)
+    data = bytearray(path.read_bytes())
+    for signature, offset in ((b"PK\x03\x04", 8), (b"PK\x01\x02", 10)):  # local headers, central directory
+        at = data.find(signature)
+        while at != -1:
+            data[at + offset : at + offset + 2] = (99).to_bytes(2, "little")
+            at = data.find(signature, at + 4)
+    path.write_bytes(bytes(data))
+    with pytest.raises(PlanFileError, match=r"odd\.xlsx"):
+        read_plan_table(path)
