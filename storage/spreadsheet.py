@@ -100,7 +100,7 @@ def _check_archive(path: Path) -> None:
     try:
         with zipfile.ZipFile(path) as archive:
             parts = archive.infolist()
-    except (zipfile.BadZipFile, OSError, ValueError) as exc:
+    except (zipfile.BadZipFile, OSError, ValueError, NotImplementedError) as exc:
         raise PlanFileError(f"{path}: is not a readable XLSX workbook ({exc.__class__.__name__})") from None
     if len(parts) > PARTS_LIMIT:
         raise PlanFileError(f"{path}: holds {len(parts):,} files; an XLSX workbook holds a few dozen")

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pytest
+from hypothesis import settings as hypothesis_settings
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -23,6 +24,12 @@ if TYPE_CHECKING:
     from tests.harness import Harness
 
 SEEDS = Path(__file__).resolve().parents[2] / "shared" / "seeds"
+
+# Fuzzing explores new inputs on each run here; in CI it replays the same ones, so that a run's result
+# does not depend on its luck (what a local run finds is fixed and becomes a test of its own).
+hypothesis_settings.register_profile("ci", derandomize=True)
+if os.environ.get("CI"):
+    hypothesis_settings.load_profile("ci")
 PG_ENV = "TEST_DATABASE_URL"
 
 
