@@ -140,3 +140,15 @@ async def test_the_patterns_are_stored_on_the_partnership(session: AsyncSession,
 
 def test_own_patterns_compile_to_what_findings_takes() -> None:
     assert own_patterns([r"MOS-\d{6}"]) == (re.compile(r"MOS-\d{6}"),)
+
+
+def test_a_partnership_pattern_that_backtracks_for_ever_cannot_hang_the_check() -> None:
+    import time
+
+    catastrophic = own_patterns(["(a|aa)+$"])
+    note = "Case " + "a" * 40 + "! reviewed at panel"
+    started = time.monotonic()
+    found = kinds(note, catastrophic)
+    assert time.monotonic() - started < 2, "bounded, not for ever"
+    assert "a case reference" in found, "a note the pattern could not finish is treated as identifying"
+    assert redact(note, catastrophic) == REDACTED, "and withheld whole on the way out"

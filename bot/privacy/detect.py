@@ -7,11 +7,17 @@ is found there is mapped back to the characters the lead wrote.
 
 from __future__ import annotations
 
+import logging
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import lru_cache
+
+import regex
 
 from bot.privacy.normalise import plain
+
+log = logging.getLogger(__name__)
 
 REDACTED = "[identifying detail removed]"
 
@@ -46,13 +52,36 @@ def warm() -> None:
     analyzer()
 
 
+OWN_TIMEOUT = 0.05  # seconds a partnership's own pattern may take on one note
+
+
+@lru_cache(maxsize=256)
+def _guarded(source: str, flags: int) -> regex.Pattern[str]:
+    return regex.compile(source, flags)
+
+
+def own_spans(text: str, own: Sequence[re.Pattern[str]]) -> list[tuple[str, int, int]]:
+    """Where the partnership's own patterns match. They come from a plan file, so one may backtrack
+    for ever on some text ("(a|aa)+$"): each runs with a time limit, and a note it could not finish
+    is treated as identifying throughout (warned about on the way in, withheld on the way out)."""
+    spans: list[tuple[str, int, int]] = []
+    for index, pattern in enumerate(own):
+        try:
+            found = _guarded(pattern.pattern, pattern.flags).finditer(text, timeout=OWN_TIMEOUT)
+            spans += [("case_reference", *m.span()) for m in found if m.end() > m.start()]
+        except TimeoutError:
+            log.warning("case-id pattern %d took too long on a note; the whole note is treated as identifying", index)
+            spans.append(("case_reference", 0, len(text)))
+    return spans
+
+
 def findings(text: str, own: Sequence[re.Pattern[str]] = ()) -> list[Finding]:
     """Every identifying detail found, in order; `own` are the partnership's own patterns (case ids)."""
     from bot.privacy.engine import analyse  # Presidio is imported when the first note is checked
 
     made = plain(text)
     spans = analyse(made.text)
-    spans += [("case_reference", *m.span()) for p in own for m in p.finditer(made.text) if m.end() > m.start()]
+    spans += own_spans(made.text, own)
     found = {Finding(LABELS[category], *made.span(start, end)) for category, start, end in spans}
     return sorted(found, key=lambda f: (f.start, -f.end, f.kind))
 
