@@ -17,7 +17,6 @@ from bot.updates import Draft
 from bot.views import ActionView, Snapshot, SubgroupView, due_by, for_channel, missed, missing, overdue, with_rag
 
 PAGE_SIZE = 8
-DUE_SOON_DAYS = 30
 
 
 @dataclass(frozen=True)
@@ -144,7 +143,7 @@ def _due_window(ask: Ask) -> tuple[str, int]:
     """The next 30 days, or up to the next BMG when that is later."""
     snap = ask.snapshot
     today = snap.now.astimezone(snap.tz).date()
-    days = due_soon_days(today, snap.next_bmg, DUE_SOON_DAYS)
+    days = due_soon_days(today, snap.next_bmg)
     if snap.next_bmg is not None and (snap.next_bmg - today).days >= days:
         return f"before the next BMG ({messages.day(snap.next_bmg)})", days
     return f"in the next {days} days", days

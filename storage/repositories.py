@@ -306,39 +306,36 @@ class NoteRepository:
             .execution_options(append_only_rewrite=Rewrite.REDACTION)
         )
         await self.session.refresh(update, ["comment"])
-        review = NoteReview(
-            update_id=update.id, kind=ReviewKind.REDACTED, by_id=by.person_id, by_name=by.name, at=at, reason=reason
-        )
-        self.session.add(review)
-        await self.session.flush()
-        if audit:
-            await AuditRepository(self.session).record(
-                partnership_id,
-                AuditKind.NOTE_REDACTED,
-                by,
-                f"redacted the note of update {update.id} on {ref}: {reason}",
-                {"update_id": update.id, "ref": ref, "reason": reason},
-                at,
-            )
-        return review
+        summary = f"redacted the note of update {update.id} on {ref}: {reason}"
+        return await self._review(update, ReviewKind.REDACTED, partnership_id, by, reason, at, ref, summary, audit)
 
     async def clear(
         self, update: Update, partnership_id: int, by: Actor, reason: str, at: datetime, ref: str
     ) -> NoteReview:
         """The business unit checked the note: shown as written wherever notes leave the bot."""
-        review = NoteReview(
-            update_id=update.id, kind=ReviewKind.CLEARED, by_id=by.person_id, by_name=by.name, at=at, reason=reason
-        )
+        summary = f"cleared the note of update {update.id} on {ref} to be shown as written: {reason}"
+        return await self._review(update, ReviewKind.CLEARED, partnership_id, by, reason, at, ref, summary)
+
+    async def _review(
+        self,
+        update: Update,
+        kind: ReviewKind,
+        partnership_id: int,
+        by: Actor,
+        reason: str,
+        at: datetime,
+        ref: str,
+        summary: str,
+        audit: bool = True,
+    ) -> NoteReview:
+        """Record who reviewed the note, when and why, and (unless told not to) in the audit log."""
+        review = NoteReview(update_id=update.id, kind=kind, by_id=by.person_id, by_name=by.name, at=at, reason=reason)
         self.session.add(review)
         await self.session.flush()
-        await AuditRepository(self.session).record(
-            partnership_id,
-            AuditKind.NOTE_CLEARED,
-            by,
-            f"cleared the note of update {update.id} on {ref} to be shown as written: {reason}",
-            {"update_id": update.id, "ref": ref, "reason": reason},
-            at,
-        )
+        if audit:
+            detail = {"update_id": update.id, "ref": ref, "reason": reason}
+            event = AuditKind.NOTE_REDACTED if kind is ReviewKind.REDACTED else AuditKind.NOTE_CLEARED
+            await AuditRepository(self.session).record(partnership_id, event, by, summary, detail, at)
         return review
 
 
