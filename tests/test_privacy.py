@@ -149,6 +149,6 @@ def test_a_partnership_pattern_that_backtracks_for_ever_cannot_hang_the_check() 
     note = "Case " + "a" * 40 + "! reviewed at panel"
     started = time.monotonic()
     found = kinds(note, catastrophic)
-    assert time.monotonic() - started < 2, "bounded, not for ever"
+    assert time.monotonic() - started < 10, "bounded (the pattern alone runs for minutes), not for ever"
     assert "a case reference" in found, "a note the pattern could not finish is treated as identifying"
     assert redact(note, catastrophic) == REDACTED, "and withheld whole on the way out"
