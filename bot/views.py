@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 from collections import OrderedDict
-from collections.abc import Iterable
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
 from functools import lru_cache
@@ -31,7 +31,7 @@ from bot.rules import (
     next_meeting,
     overdue_since,
 )
-from storage.models import DataVersion, Membership, Partnership, Person, ReviewKind, Role, Update
+from storage.models import Membership, Partnership, Person, ReviewKind, Role, Update
 from storage.repositories import (
     MeetingRepository,
     NoteRepository,
@@ -44,6 +44,7 @@ from storage.repositories import (
     facts,
     revision,
 )
+from storage.versions import DataStamp, data_stamp
 
 
 @dataclass(frozen=True)
@@ -192,40 +193,75 @@ def missed(actions: Iterable[ActionView]) -> list[ActionView]:
 
 
 @dataclass(frozen=True)
-class _Kept:
-    epoch: str
-    version: int
+class Known:
+    """What a turn needs about one partnership while its plan is unchanged: the snapshot, and its
+    people by Entra object id (rows read with the snapshot, to be read and never changed)."""
+
+    stamp: DataStamp
     day: date
     snapshot: Snapshot
+    people: dict[str, Person]
+
+    def person(self, aad_object_id: str | None, teams_user_id: str | None) -> Person | None:
+        """The person, if known by object id with this Teams id already remembered (else None: the turn
+        that finds them by email, or remembers the id, writes)."""
+        person = self.people.get(aad_object_id or "")
+        return person if person is not None and person.teams_user_id == teams_user_id else None
 
 
 class SnapshotCache:
     """Snapshots of recently asked-about plans, kept in this process while the plan is unchanged.
 
-    A snapshot is good while the database's data version (bumped by triggers on every write to the
-    plan, whoever makes it: this process, another replica, the CLI) and the partnership's day are
-    the same; everything in it that depends on the time depends only on the day. The epoch tells one
-    database from another. At most `size` partnerships are kept, the least recently asked dropped.
+    A snapshot is good while the database's data stamp (its epoch, and the version bumped by triggers
+    on every write to the plan, whoever makes it: this process, another replica, the command line) and
+    the partnership's day are the same; everything in it that depends on the time depends only on the
+    day. At most `size` partnerships are kept, the least recently asked dropped; and the partnership
+    each tenant belongs to, for the same stamp.
     """
 
     def __init__(self, size: int = 64) -> None:
         self.size = size
-        self.kept: OrderedDict[int, _Kept] = OrderedDict()
+        self.kept: OrderedDict[int, Known] = OrderedDict()
+        self.tenants: dict[str, tuple[DataStamp, Partnership | None]] = {}
 
-    async def snapshot(self, session: AsyncSession, partnership: Partnership, now: datetime) -> Snapshot:
-        row = (await session.execute(select(DataVersion.epoch, DataVersion.version).where(DataVersion.id == 1))).first()
+    async def partnership(
+        self, tenant: str, stamp: DataStamp | None, read: Callable[[], Awaitable[Partnership | None]]
+    ) -> Partnership | None:
+        """The partnership whose tenant this is (a row to be read, never changed), or None; `read`
+        finds it in the database when it is not kept for this stamp."""
+        kept = self.tenants.get(tenant)
+        if stamp is not None and kept is not None and kept[0] == stamp:
+            return kept[1]
+        found = await read()
+        if stamp is not None:
+            if len(self.tenants) >= 16 * self.size:  # tenants nobody of a partnership writes from
+                self.tenants.clear()
+            self.tenants[tenant] = (stamp, found)
+        return found
+
+    async def snapshot(
+        self, session: AsyncSession, partnership: Partnership, now: datetime, stamp: DataStamp | None = None
+    ) -> Snapshot:
+        return (await self.known(session, partnership, now, stamp or await data_stamp(session))).snapshot
+
+    async def known(
+        self, session: AsyncSession, partnership: Partnership, now: datetime, stamp: DataStamp | None
+    ) -> Known:
+        """Everything kept about the partnership as of `stamp` (read with `session` if it is not kept)."""
         day = now.astimezone(ZoneInfo(partnership.timezone)).date()
         kept = self.kept.get(partnership.id)
-        if row is not None and kept is not None and (kept.epoch, kept.version, kept.day) == (row[0], row[1], day):
+        if stamp is not None and kept is not None and (kept.stamp, kept.day) == (stamp, day):
             self.kept.move_to_end(partnership.id)
-            return replace(kept.snapshot, now=now)
+            return replace(kept, snapshot=replace(kept.snapshot, now=now))
         snapshot = await load_snapshot(session, partnership, now)
-        if row is not None:
-            self.kept[partnership.id] = _Kept(row[0], row[1], day, snapshot)
+        people = {p.aad_object_id: p for p in await PeopleRepository(session).people(partnership) if p.aad_object_id}
+        known = Known(stamp or DataStamp("", -1), day, snapshot, people)
+        if stamp is not None:
+            self.kept[partnership.id] = known
             self.kept.move_to_end(partnership.id)
             while len(self.kept) > self.size:
                 self.kept.popitem(last=False)
-        return snapshot
+        return known
 
 
 async def load_snapshot(session: AsyncSession, partnership: Partnership, now: datetime) -> Snapshot:

@@ -11,20 +11,22 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 from uuid import uuid4
 
 from botbuilder.core import ConversationState, Storage, TurnContext
-from sqlalchemy import delete, insert, select, update
+from botbuilder.core.bot_state import CachedBotState
+from sqlalchemy import Row, Select, delete, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.sql.dml import Insert
 
 from bot.clock import Clock, SystemClock
 from storage.db import Database
-from storage.models import BotState
+from storage.models import BotState, DataVersion
 from storage.state_codec import TAG, Json, StateCodec
+from storage.versions import DataStamp
 
 E_TAG = "e_tag"
 """Where botbuilder items carry their e-tag: a dict key or an attribute."""
@@ -76,6 +78,36 @@ class SqlStorage(Storage):  # type: ignore[misc]  # botbuilder ships no type inf
         async with self._database.sessions() as session:
             rows = {row_key: (etag, data) for row_key, etag, data in await session.execute(query)}
         return {key: self._item(*rows[row_key]) for row_key, key in row_keys.items() if row_key in rows}
+
+    async def glance(self, key: str) -> tuple[DataStamp | None, object | None]:
+        """The data stamp and the item stored under `key` (None if nothing is), in one query: what
+        every turn reads first."""
+        query = (
+            select(DataVersion.epoch, DataVersion.version, BotState.etag, BotState.data)
+            .select_from(DataVersion)
+            .outerjoin(BotState, BotState.key == _row_key(key))
+            .where(DataVersion.id == 1)
+        )
+        row: Any = self._quickly(query)
+        if row is False:
+            async with self._database.engine.connect() as connection:
+                row = (await connection.execute(query)).first()
+        if row is None:
+            return None, None
+        epoch, version, etag, data = row
+        return DataStamp(epoch, version), (self._item(etag, data) if etag is not None else None)
+
+    def _quickly(self, query: Select[Any]) -> Row[Any] | Literal[False] | None:
+        """The row, read on the event loop where the database allows it (`Database.quick`); False if
+        it must be read the usual way (PostgreSQL, or SQLite busy for longer than a moment)."""
+        quick = self._database.quick
+        if quick is None:
+            return False
+        try:
+            with quick.connect() as connection:
+                return connection.execute(query).first()
+        except OperationalError:
+            return False
 
     async def write(self, changes: Mapping[str, object] | None) -> None:
         """Store every item or none: an e-tag conflict on one item (EtagConflictError) leaves all unwritten."""
@@ -192,3 +224,13 @@ class TurnConversationState(ConversationState):  # type: ignore[misc]
     async def load(self, turn_context: TurnContext, force: bool = False) -> None:
         if force or self.get_cached_state(turn_context) is None:
             await super().load(turn_context, force)
+
+    async def glance(self, turn_context: TurnContext) -> DataStamp | None:
+        """Load the turn's state and read the data stamp with it, in one query (on `SqlStorage`)."""
+        storage = self._storage
+        if not isinstance(storage, SqlStorage):
+            await self.load(turn_context)
+            return None
+        stamp, item = await storage.glance(self.get_storage_key(turn_context))
+        turn_context.turn_state[self._context_service_key] = CachedBotState(item)
+        return stamp
