@@ -14,7 +14,12 @@ import jwt
 from botbuilder.core import TurnContext
 from botbuilder.integration.aiohttp import CloudAdapter, ConfigurationBotFrameworkAuthentication
 from botbuilder.schema import Activity, ActivityTypes, ResourceResponse
-from botframework.connector.auth import AuthenticateRequestResult, BotFrameworkAuthentication, ClaimsIdentity
+from botframework.connector.auth import (
+    AuthenticateRequestResult,
+    BotFrameworkAuthentication,
+    ClaimsIdentity,
+    ConnectorFactory,
+)
 from msrest.universal_http.requests import ClientRetryPolicy
 from sqlalchemy.exc import DisconnectionError, InterfaceError, OperationalError
 
@@ -47,15 +52,22 @@ class StrictAuthentication(BotFrameworkAuthentication):  # type: ignore[misc]
 
     def __init__(self, inner: BotFrameworkAuthentication) -> None:
         self._inner = inner
+        self._connectors: dict[tuple[str, str, str | None], Any] = {}
+        self._token_clients: dict[str, Any] = {}
 
     async def authenticate_request(self, activity: Activity, auth_header: str) -> AuthenticateRequestResult:
         try:
-            return await self._inner.authenticate_request(activity, auth_header or None)
+            result = await self._inner.authenticate_request(activity, auth_header or None)
         except PermissionError:
             raise
         except (jwt.PyJWTError, IndexError, KeyError, ValueError, AttributeError) as exc:
             log.warning("refused a request with an invalid token: %s", exc)
             raise PermissionError("invalid token") from exc
+        if result.connector_factory is not None:
+            result.connector_factory = ReusedConnectors(
+                result.connector_factory, _app_of(result.claims_identity), self._connectors
+            )
+        return result
 
     async def authenticate_streaming_request(self, auth_header: str, channel_id_header: str) -> Any:
         return await self._inner.authenticate_streaming_request(auth_header, channel_id_header)
@@ -64,7 +76,12 @@ class StrictAuthentication(BotFrameworkAuthentication):  # type: ignore[misc]
         return self._inner.create_connector_factory(claims_identity)
 
     async def create_user_token_client(self, claims_identity: ClaimsIdentity) -> Any:
-        return await self._inner.create_user_token_client(claims_identity)
+        """One client per app, reused: botbuilder makes one (and its HTTP session) for every turn."""
+        app = _app_of(claims_identity)
+        client = self._token_clients.get(app)
+        if client is None:
+            client = self._token_clients[app] = await self._inner.create_user_token_client(claims_identity)
+        return client
 
     def create_bot_framework_client(self) -> Any:
         return self._inner.create_bot_framework_client()
@@ -74,6 +91,59 @@ class StrictAuthentication(BotFrameworkAuthentication):  # type: ignore[misc]
 
     async def authenticate_channel_request(self, auth_header: str) -> ClaimsIdentity:
         return await self._inner.authenticate_channel_request(auth_header)
+
+
+KEPT_CONNECTORS = 256  # service URLs (Teams has a handful per region) x apps x audiences
+
+
+def _app_of(claims_identity: ClaimsIdentity | None) -> str:
+    """The app a request's token was issued to (empty when authentication is off)."""
+    claims = getattr(claims_identity, "claims", None) or {}
+    return str(claims.get("aud") or claims.get("appid") or claims.get("azp") or "")
+
+
+class ReusedConnectors(ConnectorFactory):  # type: ignore[misc]
+    """botbuilder's connector factory, keeping each client it makes for its app, service URL and audience.
+
+    botbuilder 4.17.1 makes a new ConnectorClient every turn, and with it new app credentials whose
+    token cache starts empty: every reply would first fetch a token from Entra. A client (and its
+    credentials, which renew their token themselves) is made once and reused.
+    """
+
+    def __init__(self, inner: ConnectorFactory, app: str, kept: dict[tuple[str, str, str | None], Any]) -> None:
+        self._inner = inner
+        self._app = app
+        self._kept = kept
+
+    async def create(self, service_url: str, audience: str | None = None) -> Any:
+        key = (self._app, service_url, audience)
+        client = self._kept.get(key)
+        if client is None:
+            client = await self._inner.create(service_url, audience)
+            if len(self._kept) >= KEPT_CONNECTORS:
+                self._kept.clear()
+            self._kept[key] = client
+        return client
+
+
+def wire(activity: Activity) -> dict[str, Any]:
+    """The activity as JSON for the Bot Connector, as `activity.serialize()` makes it, except that a
+    card's content (a dict of plain JSON, as the cards module builds it) is put in as it is rather
+    than walked value by value by msrest, which costs more than the rest of the turn."""
+    attachments = activity.attachments or []
+    contents = [attachment.content for attachment in attachments]
+    if not contents or not all(isinstance(content, dict) for content in contents):
+        return dict(activity.serialize())
+    try:
+        for attachment in attachments:
+            attachment.content = None
+        body: dict[str, Any] = activity.serialize()
+    finally:
+        for attachment, content in zip(attachments, contents, strict=True):
+            attachment.content = content
+    for serialized, content in zip(body["attachments"], contents, strict=True):
+        serialized["content"] = content
+    return body
 
 
 def speed_up_msrest() -> None:
@@ -151,7 +221,7 @@ class PlanTrackerAdapter(CloudAdapter):  # type: ignore[misc]
         if credentials is not None and credentials._should_set_token(None):  # as msrest's signed session decides
             token = await asyncio.to_thread(credentials.get_access_token)  # cached by MSAL; a refresh may block
             headers["Authorization"] = f"Bearer {token}"
-        data = json.dumps(activity.serialize())
+        data = json.dumps(wire(activity))
         async with self.http().request(method, f"{base}/{path}", data=data, headers=headers) as response:
             text = await response.text()
             if response.status >= 400:

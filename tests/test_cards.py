@@ -92,3 +92,21 @@ def _nodes(node: object) -> list[dict[str, object]]:
         for item in node:
             found.extend(_nodes(item))
     return found
+
+
+def test_a_card_reply_reaches_the_connector_as_msrest_would_write_it() -> None:
+    """Replies are written without msrest walking the card value by value; what Teams receives is the same."""
+    from bot.adapter import wire
+    from bot.handler import to_activity
+    from bot.queries import Reply
+
+    listing = listing_reply("Your actions", "led by you", [action(f"4.{n}") for n in range(1, 12)], "none")
+    text_only = to_activity(Reply("Nothing rated Red for you."))
+    with_card = to_activity(listing)
+    notice = to_activity(Reply("Saved.", cards.notice("Saved", ["4.2 is now Amber", "‘quotes’ & <b>tags</b>"])))
+    for activity in (text_only, with_card, notice):
+        activity.conversation = None
+        expected = activity.serialize()
+        assert json.loads(json.dumps(wire(activity))) == expected
+        assert activity.serialize() == expected, "the activity itself is left as it was"
+    assert wire(with_card)["attachments"][0]["content"]["type"] == "AdaptiveCard"
