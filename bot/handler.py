@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import asdict, dataclass
+from datetime import datetime
 from typing import Any
 
 from botbuilder.core import MessageFactory, TurnContext
@@ -22,6 +23,7 @@ from botbuilder.schema import (
     Attachment,
 )
 from botbuilder.schema.teams import ChannelInfo, TeamInfo
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot import addresses, cards, messages, posting
 from bot.adapter import ReplyNotDelivered
@@ -37,7 +39,7 @@ from bot.queries import Ask, Asker, Listing, Reply, answer
 from bot.refusals import refused
 from bot.settings import Settings
 from bot.updates import Draft, rag_of
-from bot.views import Snapshot, SnapshotCache, SubgroupView, for_channel, load_snapshot
+from bot.views import Snapshot, SnapshotCache, SubgroupView, for_channel, load_snapshot, with_actions_reread
 from dialogs.redact_note import RedactNoteDialog
 from dialogs.turn import TURN, Turn
 from dialogs.update_action import UpdateActionDialog, draft_data
@@ -55,6 +57,7 @@ TENANT = "plan_tracker.tenant_id"
 PERSON = "plan_tracker.person_id"
 GLANCE = "plan_tracker.glance"
 REMEMBERED = "plan_tracker.remembered"
+ADVANCED = "plan_tracker.advanced"
 RECOGNISED = "plan_tracker.recognised"
 VERBS = {"show": IntentName.SHOW, "history": IntentName.HISTORY, "more": IntentName.MORE}
 MESSAGE_CONTENT_TYPE = "application/vnd.microsoft.activity.message"
@@ -304,6 +307,9 @@ class PlanBot(TeamsActivityHandler):  # type: ignore[misc]
         stored = turn_context.turn_state.pop(REMEMBERED, None)
         if stored is not None:  # committed: later turns in this conversation need not store it again
             self.remembered.add(*stored)
+        advanced = turn_context.turn_state.pop(ADVANCED, None)
+        if advanced is not None:  # committed: the kept plan, with this turn's update in it
+            self.snapshots.advance(*advanced)
         return reply
 
     async def _quickly(self, turn_context: TurnContext, said: Intent | CardAction | str) -> Reply | None:
@@ -397,7 +403,10 @@ class PlanBot(TeamsActivityHandler):  # type: ignore[misc]
             shared = conversation.kind is not ConversationKind.PERSONAL
             desk = Desk(dc, turn, self.links, shared=shared)
             if isinstance(said, CardAction):
-                return await self._card(desk, said)
+                held = await self._hold(session, stamp, said.verb == "save_update")
+                card = await self._card(desk, said)
+                await self._advance(turn_context, session, partnership, held, str(said.data.get("ref") or ""), now)
+                return card
             intent = self._recognise(turn_context, said, snapshot)
             if dc.active_dialog is not None:
                 if dialog_takes(dc, said, intent):
@@ -444,9 +453,39 @@ class PlanBot(TeamsActivityHandler):  # type: ignore[misc]
                 link_channel=link if conversation.kind is ConversationKind.CHANNEL else None,
                 desk=desk,
             )
+            held = await self._hold(session, stamp, intent.name is IntentName.UPDATE and dc.active_dialog is None)
             reply = await answer(ask)
+            await self._advance(turn_context, session, partnership, held, intent.ref or "", now)
         await self._keep_listing(turn_context, reply)
         return reply
+
+    async def _hold(self, session: AsyncSession, stamp: DataStamp | None, updating: bool) -> DataStamp | None:
+        """Before a turn stores an update: the data stamp, held so that no one else changes the plan
+        before this turn ends, if it is still the stamp the turn's snapshot was read at."""
+        if not updating or stamp is None:
+            return None
+        held = await data_stamp(session, hold=True)
+        return held if held == stamp else None
+
+    async def _advance(
+        self,
+        turn_context: TurnContext,
+        session: AsyncSession,
+        partnership: Partnership,
+        held: DataStamp | None,
+        ref: str,
+        now: datetime,
+    ) -> None:
+        """After this turn's update: the kept snapshot with that action read again, to be kept for the
+        new stamp once the turn commits, rather than the whole plan read again by the next turn."""
+        if held is None or not ref:
+            return
+        after = await data_stamp(session)
+        known = self.snapshots.kept_at(partnership.id, held)
+        if after is None or after == held or known is None:
+            return
+        snapshot = await with_actions_reread(session, known, [ref], now)
+        turn_context.turn_state[ADVANCED] = (partnership.id, held, after, snapshot)
 
     async def _continue_privately(self, turn_context: TurnContext) -> bool:
         """A dialog begun in a channel that would show a note (an update that needs a question, a

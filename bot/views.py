@@ -31,7 +31,7 @@ from bot.rules import (
     next_meeting,
     overdue_since,
 )
-from storage.models import Membership, Partnership, Person, ReviewKind, Role, Update
+from storage.models import Action, Membership, MilestoneRevision, Partnership, Person, ReviewKind, Role, Update
 from storage.repositories import (
     MeetingRepository,
     NoteRepository,
@@ -201,6 +201,7 @@ class Known:
     day: date
     snapshot: Snapshot
     people: dict[str, Person]
+    others: dict[int, Person] = field(default_factory=dict)  # by id: those without an Entra object id
 
     def person(self, aad_object_id: str | None, teams_user_id: str | None) -> Person | None:
         """The person, if known by object id with this Teams id already remembered (else None: the turn
@@ -244,6 +245,20 @@ class SnapshotCache:
     ) -> Snapshot:
         return (await self.known(session, partnership, now, stamp or await data_stamp(session))).snapshot
 
+    def kept_at(self, partnership_id: int, stamp: DataStamp | None) -> Known | None:
+        kept = self.kept.get(partnership_id)
+        return kept if kept is not None and stamp is not None and kept.stamp == stamp else None
+
+    def advance(self, partnership_id: int, before: DataStamp, after: DataStamp, snapshot: Snapshot) -> None:
+        """After a committed turn whose own writes (and no one else's) took the data from `before` to
+        `after`: keep `snapshot`, with those writes in it, for `after`."""
+        kept = self.kept_at(partnership_id, before)
+        if kept is not None:
+            self.kept[partnership_id] = replace(kept, stamp=after, snapshot=snapshot)
+        for tenant, (stamp, partnership) in list(self.tenants.items()):
+            if stamp == before:
+                self.tenants[tenant] = (after, partnership)
+
     async def known(
         self, session: AsyncSession, partnership: Partnership, now: datetime, stamp: DataStamp | None
     ) -> Known:
@@ -254,8 +269,10 @@ class SnapshotCache:
             self.kept.move_to_end(partnership.id)
             return replace(kept, snapshot=replace(kept.snapshot, now=now))
         snapshot = await load_snapshot(session, partnership, now)
-        people = {p.aad_object_id: p for p in await PeopleRepository(session).people(partnership) if p.aad_object_id}
-        known = Known(stamp or DataStamp("", -1), day, snapshot, people)
+        everyone = await PeopleRepository(session).people(partnership)
+        people = {p.aad_object_id: p for p in everyone if p.aad_object_id}
+        others = {p.id: p for p in everyone if not p.aad_object_id}
+        known = Known(stamp or DataStamp("", -1), day, snapshot, people, others)
         if stamp is not None:
             self.kept[partnership.id] = known
             self.kept.move_to_end(partnership.id)
@@ -284,52 +301,21 @@ async def load_snapshot(session: AsyncSession, partnership: Partnership, now: da
         members[subgroup_id].add(person_id)
     group_names = {g.id: g.name for g in groups}
 
-    views = []
-    for action in actions:
-        history = histories[action.id]
-        withdrawn = {u.withdraws_id for u in history if u.withdraws_id is not None}
-        current = current_of(history)
-        rag = current.rag if current else None
-        history_facts = [facts(u) for u in history]
-        accepted = revisions[action.id]
-        agreed = [replace(revision(r), agreed=r.accepted_at.astimezone(tz)) for r in accepted]
-        milestones = effective_milestones(dues(action), agreed)
-        action_dues = tuple(m.due for m in milestones)
-        late = overdue_since(action_dues, rag, now, tz)
-        proposal = _proposed(history, withdrawn)
-        pending = proposal is not None and proposal.id not in {r.proposal_id for r in accepted}
-        views.append(
-            ActionView(
-                id=action.id,
-                ref=action.ref,
-                description=action.description,
-                objective=objectives[action.objective_id].title,
-                lead=_lead_label(action.lead_subgroup_id, action.lead_person_id, action.lead_text, group_names, people),
-                lead_subgroup_id=action.lead_subgroup_id,
-                lead_person_id=action.lead_person_id,
-                measure=action.success_measure,
-                dues=action_dues,
-                rag=rag,
-                latest=_update_view(current, people, tz, reviews=reviews) if current else None,
-                history=tuple(
-                    _update_view(u, people, tz, withdrawn=u.id in withdrawn, reviews=reviews)
-                    for u in history
-                    if u.withdraws_id is None
-                ),
-                next_due=next_due(action_dues, now, tz),
-                overdue=late is not None,
-                missing=is_missing_update(history_facts, meetings, now, tz),
-                proposed=Due(proposal.revised_due_on, proposal.revised_precision)
-                if pending and proposal and proposal.revised_due_on and proposal.revised_precision
-                else None,
-                overdue_since=late,
-                overdue_for=late_by(late, now, tz) if late else None,
-                missed=missed_reports(action_dues, history_facts, now, tz),
-                milestones=milestones,
-                proposal_id=proposal.id if proposal else None,
-                proposed_at=proposal.created_at if proposal else None,
-            )
+    views = [
+        _action_view(
+            action,
+            histories[action.id],
+            revisions[action.id],
+            reviews,
+            objectives[action.objective_id].title,
+            _lead_label(action.lead_subgroup_id, action.lead_person_id, action.lead_text, group_names, people),
+            meetings,
+            people,
+            now,
+            tz,
         )
+        for action in actions
+    ]
     return Snapshot(
         partnership=partnership.short_name,
         plan=plan.title,
@@ -342,6 +328,92 @@ async def load_snapshot(session: AsyncSession, partnership: Partnership, now: da
         admins=[p.name for p in people.values() if p.role is Role.ADMIN],
         case_patterns=_compiled(tuple(partnership.privacy_patterns or ())),
     )
+
+
+def _action_view(
+    action: Action,
+    history: list[Update],
+    accepted: list[MilestoneRevision],
+    reviews: dict[int, set[ReviewKind]],
+    objective: str,
+    lead: str,
+    meetings: list[date],
+    people: dict[int, Person],
+    now: datetime,
+    tz: ZoneInfo,
+) -> ActionView:
+    withdrawn = {u.withdraws_id for u in history if u.withdraws_id is not None}
+    current = current_of(history)
+    rag = current.rag if current else None
+    history_facts = [facts(u) for u in history]
+    agreed = [replace(revision(r), agreed=r.accepted_at.astimezone(tz)) for r in accepted]
+    milestones = effective_milestones(dues(action), agreed)
+    action_dues = tuple(m.due for m in milestones)
+    late = overdue_since(action_dues, rag, now, tz)
+    proposal = _proposed(history, withdrawn)
+    pending = proposal is not None and proposal.id not in {r.proposal_id for r in accepted}
+    return ActionView(
+        id=action.id,
+        ref=action.ref,
+        description=action.description,
+        objective=objective,
+        lead=lead,
+        lead_subgroup_id=action.lead_subgroup_id,
+        lead_person_id=action.lead_person_id,
+        measure=action.success_measure,
+        dues=action_dues,
+        rag=rag,
+        latest=_update_view(current, people, tz, reviews=reviews) if current else None,
+        history=tuple(
+            _update_view(u, people, tz, withdrawn=u.id in withdrawn, reviews=reviews)
+            for u in history
+            if u.withdraws_id is None
+        ),
+        next_due=next_due(action_dues, now, tz),
+        overdue=late is not None,
+        missing=is_missing_update(history_facts, meetings, now, tz),
+        proposed=Due(proposal.revised_due_on, proposal.revised_precision)
+        if pending and proposal and proposal.revised_due_on and proposal.revised_precision
+        else None,
+        overdue_since=late,
+        overdue_for=late_by(late, now, tz) if late else None,
+        missed=missed_reports(action_dues, history_facts, now, tz),
+        milestones=milestones,
+        proposal_id=proposal.id if proposal else None,
+        proposed_at=proposal.created_at if proposal else None,
+    )
+
+
+async def with_actions_reread(session: AsyncSession, known: Known, refs: Iterable[str], now: datetime) -> Snapshot:
+    """The kept snapshot with these actions read again (their updates, revisions and reviews), the rest
+    as they were: for a turn whose own writes changed only these actions."""
+    snapshot = known.snapshot
+    old = {a.id: a for a in snapshot.actions if a.ref in set(refs)}
+    if not old:
+        return snapshot
+    ids = list(old)
+    rows = {a.id: a for a in await session.scalars(select(Action).where(Action.id.in_(ids)))}
+    histories = await UpdateRepository(session).histories(ids)
+    revisions = await RevisionRepository(session).for_actions(ids)
+    reviews = await NoteRepository(session).reviews(u.id for h in histories.values() for u in h)
+    people = {p.id: p for p in known.people.values()} | known.others
+    fresh = {
+        i: _action_view(
+            rows[i],
+            histories[i],
+            revisions[i],
+            reviews,
+            old[i].objective,
+            old[i].lead,
+            snapshot.meetings,
+            people,
+            now,
+            snapshot.tz,
+        )
+        for i in ids
+        if i in rows
+    }
+    return replace(snapshot, now=now, actions=[fresh.get(a.id, a) for a in snapshot.actions])
 
 
 @lru_cache(maxsize=64)

@@ -17,6 +17,10 @@ class DataStamp:
     version: int
 
 
-async def data_stamp(session: AsyncSession) -> DataStamp | None:
-    row = (await session.execute(select(DataVersion.epoch, DataVersion.version).where(DataVersion.id == 1))).first()
+async def data_stamp(session: AsyncSession, *, hold: bool = False) -> DataStamp | None:
+    """The stamp as this transaction sees it. `hold`: and no other transaction may change it until this
+    one ends (PostgreSQL locks the row, as the first write would; on SQLite a transaction that writes
+    after another committed fails, so what it saw stays true until it commits)."""
+    query = select(DataVersion.epoch, DataVersion.version).where(DataVersion.id == 1)
+    row = (await session.execute(query.with_for_update() if hold else query)).first()
     return DataStamp(row[0], row[1]) if row is not None else None
