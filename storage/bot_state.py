@@ -9,6 +9,8 @@ Its e-tag check is made by the database, so two replicas writing the same conver
 from __future__ import annotations
 
 import hashlib
+import json
+import sqlite3
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -16,9 +18,9 @@ from uuid import uuid4
 
 from botbuilder.core import ConversationState, Storage, TurnContext
 from botbuilder.core.bot_state import CachedBotState
-from sqlalchemy import Row, Select, delete, insert, select, update
+from sqlalchemy import bindparam, delete, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.exc import IntegrityError, OperationalError
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.sql.dml import Insert
 
@@ -54,6 +56,16 @@ class _Change:
     data: Json
 
 
+# What every turn reads first: the data stamp and the conversation's state, in one query.
+GLANCE = (
+    select(DataVersion.epoch, DataVersion.version, BotState.etag, BotState.data)
+    .select_from(DataVersion)
+    .outerjoin(BotState, BotState.key == bindparam("key"))
+    .where(DataVersion.id == 1)
+)
+GLANCE_SQLITE = GLANCE.compile(dialect=sqlite.dialect())
+
+
 class SqlStorage(Storage):  # type: ignore[misc]  # botbuilder ships no type information
     """A botbuilder `Storage` on the `bot_state` table, with e-tags checked by the database.
 
@@ -82,32 +94,38 @@ class SqlStorage(Storage):  # type: ignore[misc]  # botbuilder ships no type inf
     async def glance(self, key: str) -> tuple[DataStamp | None, object | None]:
         """The data stamp and the item stored under `key` (None if nothing is), in one query: what
         every turn reads first."""
-        query = (
-            select(DataVersion.epoch, DataVersion.version, BotState.etag, BotState.data)
-            .select_from(DataVersion)
-            .outerjoin(BotState, BotState.key == _row_key(key))
-            .where(DataVersion.id == 1)
-        )
-        row: Any = self._quickly(query)
+        row_key = _row_key(key)
+        row: Any = self._quickly(row_key)
         if row is False:
             async with self._database.engine.connect() as connection:
-                row = (await connection.execute(query)).first()
+                row = (await connection.execute(GLANCE, {"key": row_key})).first()
         if row is None:
             return None, None
         epoch, version, etag, data = row
         return DataStamp(epoch, version), (self._item(etag, data) if etag is not None else None)
 
-    def _quickly(self, query: Select[Any]) -> Row[Any] | Literal[False] | None:
-        """The row, read on the event loop where the database allows it (`Database.quick`); False if
-        it must be read the usual way (PostgreSQL, or SQLite busy for longer than a moment)."""
+    def _quickly(self, row_key: str) -> tuple[str, int, str | None, Json] | Literal[False] | None:
+        """The glance's row, read on the event loop where the database allows it (`Database.quick`,
+        through the driver with the statement compiled once); False if it must be read the usual way
+        (PostgreSQL, or SQLite busy for longer than a moment)."""
         quick = self._database.quick
         if quick is None:
             return False
+        values = {**GLANCE_SQLITE.params, "key": row_key}
+        connection = quick.raw_connection()
         try:
-            with quick.connect() as connection:
-                return connection.execute(query).first()
-        except OperationalError:
+            cursor = connection.cursor()
+            cursor.execute(GLANCE_SQLITE.string, [values[name] for name in GLANCE_SQLITE.positiontup or ()])
+            row = cursor.fetchone()
+            cursor.close()
+        except sqlite3.OperationalError:
             return False
+        finally:
+            connection.close()
+        if row is None:
+            return None
+        epoch, version, etag, data = row
+        return epoch, version, etag, (json.loads(data) if data is not None else None)
 
     async def write(self, changes: Mapping[str, object] | None) -> None:
         """Store every item or none: an e-tag conflict on one item (EtagConflictError) leaves all unwritten."""
