@@ -155,8 +155,25 @@ def private_update(draft: Draft, guided: bool) -> dict[str, Any]:
     return {"draft": draft_data(draft), "guided": guided, "source": source.value, "problem": None}
 
 
+class CardAttachment(Attachment):  # type: ignore[misc]
+    """A card on its way out. botbuilder deep-copies every activity it sends, card and all; a card is
+    never changed once built, so the copy shares it rather than copying every value."""
+
+    def __deepcopy__(self, memo: dict[int, Any]) -> CardAttachment:
+        return CardAttachment(
+            content_type=self.content_type,
+            content=self.content,
+            content_url=self.content_url,
+            name=self.name,
+            thumbnail_url=self.thumbnail_url,
+        )
+
+
 def card_activity(card: Card) -> Activity:
-    return Activity(type=ActivityTypes.message, attachments=[Attachment(content_type=CARD_CONTENT_TYPE, content=card)])
+    return Activity(
+        type=ActivityTypes.message,
+        attachments=[CardAttachment(content_type=CARD_CONTENT_TYPE, content=card)],
+    )
 
 
 class Outbox:
@@ -326,8 +343,10 @@ class PlanBot(TeamsActivityHandler):  # type: ignore[misc]
         if dc.active_dialog is not None:
             return None
         now = self.clock.now()
-        async with self.database.reading() as session:  # read from only when the plan is not kept
-            known = await self.snapshots.known(session, glance.partnership, now, glance.stamp)
+        known = self.snapshots.kept_at(glance.partnership.id, glance.stamp, now)
+        if known is None:
+            async with self.database.reading() as session:
+                known = await self.snapshots.known(session, glance.partnership, now, glance.stamp)
         sender = activity.from_property
         person = known.person(getattr(sender, "aad_object_id", None), getattr(sender, "id", None))
         if person is None:
@@ -618,5 +637,5 @@ def to_activity(reply: Reply) -> Activity:
     return Activity(
         type=ActivityTypes.message,
         summary=reply.text,
-        attachments=[Attachment(content_type=CARD_CONTENT_TYPE, content=reply.card)],
+        attachments=[CardAttachment(content_type=CARD_CONTENT_TYPE, content=reply.card)],
     )

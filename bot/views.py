@@ -245,9 +245,17 @@ class SnapshotCache:
     ) -> Snapshot:
         return (await self.known(session, partnership, now, stamp or await data_stamp(session))).snapshot
 
-    def kept_at(self, partnership_id: int, stamp: DataStamp | None) -> Known | None:
+    def kept_at(self, partnership_id: int, stamp: DataStamp | None, now: datetime | None = None) -> Known | None:
+        """What is kept for the partnership at this stamp (and, given `now`, for its day, as of `now`)."""
         kept = self.kept.get(partnership_id)
-        return kept if kept is not None and stamp is not None and kept.stamp == stamp else None
+        if kept is None or stamp is None or kept.stamp != stamp:
+            return None
+        if now is None:
+            return kept
+        if now.astimezone(kept.snapshot.tz).date() != kept.day:
+            return None
+        self.kept.move_to_end(partnership_id)
+        return replace(kept, snapshot=replace(kept.snapshot, now=now))
 
     def advance(self, partnership_id: int, before: DataStamp, after: DataStamp, snapshot: Snapshot) -> None:
         """After a committed turn whose own writes (and no one else's) took the data from `before` to

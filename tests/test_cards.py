@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from copy import deepcopy
 from datetime import date
 
 from bot import cards
@@ -110,3 +111,5 @@ def test_a_card_reply_reaches_the_connector_as_msrest_would_write_it() -> None:
         assert json.loads(json.dumps(wire(activity))) == expected
         assert activity.serialize() == expected, "the activity itself is left as it was"
     assert wire(with_card)["attachments"][0]["content"]["type"] == "AdaptiveCard"
+    copied = deepcopy(with_card)  # as botbuilder copies every activity it sends
+    assert copied.serialize() == with_card.serialize() and copied is not with_card
