@@ -46,7 +46,7 @@ from dialogs.update_action import UpdateActionDialog, draft_data
 from storage.audit import Actor, AuditRepository
 from storage.bot_state import EtagConflictError, TurnConversationState
 from storage.db import Database
-from storage.models import AuditKind, ConversationKind, Partnership, Person, Role, Source
+from storage.models import AuditKind, Conversation, ConversationKind, Partnership, Person, Role, Source
 from storage.repositories import PartnershipRepository, PeopleRepository
 from storage.versions import DataStamp, data_stamp
 
@@ -400,13 +400,15 @@ class PlanBot(TeamsActivityHandler):  # type: ignore[misc]
         async with self.database.transaction() as session:
             partnership = await session.get_one(Partnership, turn_context.turn_state[PARTNERSHIP])
             person = await find_person(turn_context, session, partnership)
-            conversation = await addresses.remember(
-                session, activity, partnership, turn_context.turn_state[TENANT], now, person
-            )
             stamp = await data_stamp(session)  # with this turn's own writes so far
+            address = addresses.address_of(activity, partnership, turn_context.turn_state[TENANT], person)
+            conversation: Conversation | None = None  # a 1:1 chat whose address this process stored
+            if address.kind is not ConversationKind.PERSONAL or not self.remembered.holds(address, stamp):
+                conversation = await addresses.remember(
+                    session, activity, partnership, turn_context.turn_state[TENANT], now, person
+                )
             snapshot = await self.snapshots.snapshot(session, partnership, now, stamp)
             if stamp is not None and person is not None:
-                address = addresses.address_of(activity, partnership, turn_context.turn_state[TENANT], person)
                 turn_context.turn_state[REMEMBERED] = (address, stamp)
             if person is None:
                 refused("unknown in this partnership", partnership=partnership.id, activity=activity.id)
@@ -419,7 +421,7 @@ class PlanBot(TeamsActivityHandler):  # type: ignore[misc]
             turn = Turn(session, snapshot, person, now, conversation_id, activity.id)
             turn_context.turn_state[TURN] = turn
             dc = await self.dialogs.create_context(turn_context)
-            shared = conversation.kind is not ConversationKind.PERSONAL
+            shared = address.kind is not ConversationKind.PERSONAL
             desk = Desk(dc, turn, self.links, shared=shared)
             if isinstance(said, CardAction):
                 held = await self._hold(session, stamp, said.verb == "save_update")
@@ -434,11 +436,12 @@ class PlanBot(TeamsActivityHandler):  # type: ignore[misc]
                 set_aside = dc.active_dialog.state.get("draft", {}).get("ref")
                 await dc.cancel_all_dialogs()
                 await turn_context.send_activity(messages.dropped(set_aside))
-            linked = await PeopleRepository(session).subgroup_for_channel(conversation)
+            linked = await PeopleRepository(session).subgroup_for_channel(conversation) if conversation else None
             channel_subgroup = next((g for g in snapshot.subgroups if linked and g.id == linked.id), None)
 
             async def link(group: SubgroupView) -> str:
                 """Make this channel the sub-group's (a channel serves one sub-group at a time); recorded."""
+                assert conversation is not None  # offered only in a channel, whose address is always stored
                 name = await addresses.channel_name(turn_context, conversation)
                 subgroups = await PeopleRepository(session).subgroups(partnership)
                 if any(g.id == group.id and g.channel_id == conversation.id for g in subgroups):
@@ -469,7 +472,7 @@ class PlanBot(TeamsActivityHandler):  # type: ignore[misc]
                 asker=Asker(person.id, person.name.split()[0], person.role is Role.ADMIN),
                 channel_subgroup=channel_subgroup,
                 listing=Listing(**{**stored, "refs": tuple(stored["refs"])}) if stored else None,
-                link_channel=link if conversation.kind is ConversationKind.CHANNEL else None,
+                link_channel=link if conversation and conversation.kind is ConversationKind.CHANNEL else None,
                 desk=desk,
             )
             held = await self._hold(session, stamp, intent.name is IntentName.UPDATE and dc.active_dialog is None)
