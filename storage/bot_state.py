@@ -20,7 +20,7 @@ from botbuilder.core import ConversationState, Storage, TurnContext
 from botbuilder.core.bot_state import CachedBotState
 from sqlalchemy import bindparam, delete, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.sql.dml import Insert
 
@@ -112,16 +112,17 @@ class SqlStorage(Storage):  # type: ignore[misc]  # botbuilder ships no type inf
         if quick is None:
             return False
         values = {**GLANCE_SQLITE.params, "key": row_key}
-        connection = quick.raw_connection()
         try:
-            cursor = connection.cursor()
-            cursor.execute(GLANCE_SQLITE.string, [values[name] for name in GLANCE_SQLITE.positiontup or ()])
-            row = cursor.fetchone()
-            cursor.close()
-        except sqlite3.OperationalError:
+            connection = quick.raw_connection()
+            try:
+                cursor = connection.cursor()
+                cursor.execute(GLANCE_SQLITE.string, [values[name] for name in GLANCE_SQLITE.positiontup or ()])
+                row = cursor.fetchone()
+                cursor.close()
+            finally:
+                connection.close()
+        except (sqlite3.Error, DBAPIError):  # busy, or not there at all: the usual way says which
             return False
-        finally:
-            connection.close()
         if row is None:
             return None
         epoch, version, etag, data = row

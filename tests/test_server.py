@@ -174,6 +174,8 @@ async def test_malformed_requests(bot: Harness, body: str, content_type: str, st
         ({"text": {"not": "text"}}, "the activity's text is not text"),
         ({"entities": "mentions"}, "the activity's entities is not a list"),
         ({"channelData": [1, 2]}, "the activity's channelData is not an object"),
+        ({"timestamp": "yesterday"}, "the activity has a field that is not of the type Teams sends"),
+        ({"attachments": "a card"}, "the activity has a field that is not of the type Teams sends"),
     ],
 )
 async def test_an_activity_missing_what_a_turn_needs_is_refused_and_nothing_runs(
@@ -252,3 +254,24 @@ async def test_a_reply_teams_did_not_take_is_logged_and_the_turn_stands(
                 select(func.count()).select_from(Update).where(Update.activity_id == message["id"])
             )
         assert stored == 1
+
+
+def test_an_activity_is_read_as_botbuilder_reads_it() -> None:
+    """Read with one deserializer made once, a Teams message, a channel message, a card's invoke and a
+    malformed field come out as `Activity().deserialize` makes them."""
+    from botbuilder.schema import Activity
+
+    from bot.app import read_activity
+    from tests.harness import ncscp_plan, teams_user
+    from tests.teams import Channel, make_invoke, make_message
+
+    lead = teams_user(ncscp_plan(), "rachel.dunmore@ncscp.example.org")
+    channel = Channel(id="19:channel@thread.tacv2", name="CDOP", team_id="19:team@thread.tacv2")
+    bodies = [
+        make_message("4.2 amber: analysis delayed", lead, "tenant", "https://smba.example.org/"),
+        make_message("overdue", lead, "tenant", "https://smba.example.org/", channel=channel),
+        make_invoke("save_update", {"ref": "7.3", "rag": "green", "note": "done"}, lead, "tenant", "https://x/"),
+        {"type": "message", "text": "hi", "channelData": {"tenant": {"id": "t"}}, "value": {"a": [1, {"b": None}]}},
+    ]
+    for body in bodies:
+        assert read_activity(body).serialize() == Activity().deserialize(body).serialize()
