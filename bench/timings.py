@@ -16,7 +16,7 @@ import time
 from datetime import datetime
 from pathlib import Path
 
-from bench.data import DATA, DATA_VERSION, personas, planbot, sqlite_url
+from bench.data import DATA, DATA_VERSION, import_many, personas, planbot, sqlite_url
 
 
 async def _summaries(url: str) -> dict[str, float]:
@@ -70,6 +70,6 @@ def council_timings(cached: Path, work: Path) -> dict[str, float]:
     if plan.exists():
         empty = work / "council-import.db"
         start = time.perf_counter()
-        planbot(["import", str(plan)], sqlite_url(empty))
+        import_many([plan], sqlite_url(empty))
         figures["import_s"] = round(time.perf_counter() - start, 2)
     return figures
