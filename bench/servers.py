@@ -28,6 +28,7 @@ class Server:
     ready_path: str = "/readyz"
     process: subprocess.Popen[bytes] | None = None
     startup_s: float | None = None
+    workers: int = 1  # `planbot serve --workers N`: the memory figures add up the worker processes
 
     @property
     def url(self) -> str:
@@ -60,19 +61,31 @@ class Server:
         raise RuntimeError(f"{self.name} was not ready within {timeout:.0f} s; see {self.log}")
 
     def memory(self) -> dict[str, float]:
-        """Peak and current resident memory of the server process, in MB (from /proc)."""
+        """Peak and current resident memory of the server process, in MB (from /proc); with several
+        workers, the sum over the parent and its workers (pages they share are counted in each)."""
         figures = {"peak_rss_mb": float("nan"), "rss_mb": float("nan")}
         if self.process is None:
             return figures
-        try:
-            status = Path(f"/proc/{self.process.pid}/status").read_text()
-        except OSError:
-            return figures
-        for line in status.splitlines():
-            if line.startswith("VmHWM:"):
-                figures["peak_rss_mb"] = round(int(line.split()[1]) / 1024, 1)
-            elif line.startswith("VmRSS:"):
-                figures["rss_mb"] = round(int(line.split()[1]) / 1024, 1)
+        pids = [self.process.pid]
+        if self.workers > 1:
+            try:
+                children = Path(f"/proc/{self.process.pid}/task/{self.process.pid}/children").read_text()
+            except OSError:
+                children = ""
+            pids += [int(pid) for pid in children.split()]
+        peak = current = 0
+        for pid in pids:
+            try:
+                status = Path(f"/proc/{pid}/status").read_text()
+            except OSError:
+                return figures
+            for line in status.splitlines():
+                if line.startswith("VmHWM:"):
+                    peak += int(line.split()[1])
+                elif line.startswith("VmRSS:"):
+                    current += int(line.split()[1])
+        figures["peak_rss_mb"] = round(peak / 1024, 1)
+        figures["rss_mb"] = round(current / 1024, 1)
         return figures
 
     def signal(self, sig: int) -> None:
