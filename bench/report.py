@@ -26,6 +26,7 @@ COLUMNS = [
     ("msg/s", "throughput"),
     ("errors", "errors"),
     ("peak RSS MB", "peak_rss_mb"),
+    ("CPU ms/req", "cpu_ms_per_request"),
     ("p50 / Agents", "p50_x_agents"),
     ("msg/s / Agents", "tput_x_agents"),
     ("p50 / bb echo", "p50_x_bb"),
@@ -47,7 +48,8 @@ def line(row: dict[str, Any]) -> str:
     where = f"{row['server']}{workers} {row['auth']} {row['backend']} {row['size']} {row['case']} c{row['concurrency']}"
     text = (
         f"{where}: p50 {row['p50_ms']} ms, p99 {row['p99_ms']} ms, {row['throughput']} msg/s, "
-        f"{row['ok']} ok, {row['errors']} errors, peak RSS {row['peak_rss_mb']} MB"
+        f"{row['ok']} ok, {row['errors']} errors, peak RSS {row['peak_rss_mb']} MB, "
+        f"server CPU {row.get('cpu_ms_per_request', '-')} ms a request"
     )
     if row["errors"]:
         text += f" ({row['error_sample'][0]})"

@@ -109,10 +109,16 @@ class Run:
             "token": token(self.pem, self.service_url) if auth else None,
         }
         before = mock_stats(self.mock_port)
+        cpu = server.cpu_seconds()
         result = run_load(spec, self.work)
+        cpu = server.cpu_seconds() - cpu
         after = mock_stats(self.mock_port)
         result["replies"] = int(after["posted"]) - int(before["posted"])  # type: ignore[call-overload]
         result["last_reply"] = (after["last"] or [""])[-1][:300]  # type: ignore[index]
+        # The server's CPU time per request, warm-up included: what a turn costs whatever else the machine
+        # runs (with several workers, their sum), where throughput depends on the cores left free.
+        sent = int(result["ok"]) + int(result["errors"]) + int(spec["warmup"])  # type: ignore[call-overload]
+        result["cpu_ms_per_request"] = round(1000 * cpu / sent, 2) if sent else float("nan")
         return result
 
     def measure(
