@@ -39,7 +39,11 @@ def parse(argv: list[str]) -> argparse.Namespace:
     p.add_argument("--baselines", default=",".join(BASELINES))
     p.add_argument("--no-baselines", action="store_true")
     p.add_argument("--no-timings", action="store_true")
-    p.add_argument("--profile", action="store_true", help="cProfile of 'my actions' at concurrency 16 (demo, SQLite)")
+    p.add_argument(
+        "--profile",
+        action="store_true",
+        help="cProfile of 'my actions' at concurrency 16 (SQLite, each size of --sizes)",
+    )
     p.add_argument(
         "--requests", type=int, default=0, help="most requests per measurement (default 300 at c1, 1000 above)"
     )
@@ -197,7 +201,7 @@ class Run:
         try:
             server.start()
             if profile:
-                self.profile(server, prof)
+                self.profile(server, prof, size)
                 return
             label = {"server": "planbot", "auth": mode, "backend": backend, "size": size, "workers": workers}
             # Several workers are compared with one on throughput under load: at concurrency 16 only.
@@ -207,18 +211,18 @@ class Run:
             if backend == "postgresql":
                 drop_working(size)
 
-    def profile(self, server: Server, prof: Path) -> None:
-        who = personas("demo")
+    def profile(self, server: Server, prof: Path, size: str) -> None:
+        who = personas(size)
         self.load(server, "my_actions", 16, False, who.people(), who.tenant)  # warm
         server.signal(signal.SIGUSR1)
         time.sleep(0.5)
         result = self.load(server, "my_actions", 16, False, who.people(), who.tenant)
         server.signal(signal.SIGUSR2)
         time.sleep(2)
-        text = report.profile_text(prof, int(result["ok"]))
-        out = RESULTS / f"{self.stamp}-profile.txt"
+        text = report.profile_text(prof, int(result["ok"]), size)
+        out = RESULTS / (f"{self.stamp}-profile.txt" if size == "demo" else f"{self.stamp}-profile-{size}.txt")
         out.write_text(text)
-        self.log(f"profile of {result['ok']} 'my actions' turns at concurrency 16: {out}")
+        self.log(f"profile of {result['ok']} 'my actions' turns at concurrency 16 ({size}): {out}")
 
     def go(self) -> Path:
         args = self.args
@@ -247,7 +251,8 @@ class Run:
                         if args.workers > 1 and "my_actions" in split(args.cases):
                             self.bot(auth, backend, size, ["my_actions"], workers=args.workers)
             if args.profile:
-                self.bot(False, "sqlite", "demo", ["my_actions"], profile=True)
+                for size in split(args.sizes):
+                    self.bot(False, "sqlite", size, ["my_actions"], profile=True)
             if not args.no_timings:
                 from bench.timings import council_timings
 

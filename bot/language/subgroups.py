@@ -135,6 +135,8 @@ class SubgroupIndex:
             if span := _find_words(said, pair):
                 return Found(name, span)
         for word, name in self.words.items():
+            if word not in said:
+                continue
             cued = re.search(
                 rf"(?:\b{CUE_BEFORE}\s+(?:the\s+)?)({re.escape(word)})\b|\b({re.escape(word)})\s+{CUE_AFTER}", said
             )
@@ -171,6 +173,8 @@ def _meetings_masked(said: str) -> str:
 
 
 def _find_words(said: str, phrase: str) -> Span | None:
+    if phrase not in said:  # most phrases are not in the text at all: no pattern to build or run
+        return None
     m = re.search(rf"(?<![\w&]){re.escape(phrase)}(?![\w&])", said)
     return Span(m.start(), m.end(), m.group()) if m else None
 
