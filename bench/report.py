@@ -19,12 +19,14 @@ COLUMNS = [
     ("db", "backend"),
     ("size", "size"),
     ("case", "case"),
+    ("workers", "workers"),
     ("c", "concurrency"),
     ("p50 ms", "p50_ms"),
     ("p99 ms", "p99_ms"),
     ("msg/s", "throughput"),
     ("errors", "errors"),
     ("peak RSS MB", "peak_rss_mb"),
+    ("CPU ms/req", "cpu_ms_per_request"),
     ("p50 / Agents", "p50_x_agents"),
     ("msg/s / Agents", "tput_x_agents"),
     ("p50 / bb echo", "p50_x_bb"),
@@ -42,10 +44,12 @@ def _fmt(value: Any) -> str:
 
 
 def line(row: dict[str, Any]) -> str:
-    where = f"{row['server']} {row['auth']} {row['backend']} {row['size']} {row['case']} c{row['concurrency']}"
+    workers = f" {row['workers']} workers" if row.get("workers", 1) > 1 else ""
+    where = f"{row['server']}{workers} {row['auth']} {row['backend']} {row['size']} {row['case']} c{row['concurrency']}"
     text = (
         f"{where}: p50 {row['p50_ms']} ms, p99 {row['p99_ms']} ms, {row['throughput']} msg/s, "
-        f"{row['ok']} ok, {row['errors']} errors, peak RSS {row['peak_rss_mb']} MB"
+        f"{row['ok']} ok, {row['errors']} errors, peak RSS {row['peak_rss_mb']} MB, "
+        f"server CPU {row.get('cpu_ms_per_request', '-')} ms a request"
     )
     if row["errors"]:
         text += f" ({row['error_sample'][0]})"
@@ -67,6 +71,44 @@ def add_ratios(rows: list[dict[str, Any]]) -> None:
             ok = base is not None and base["p50_ms"] and base["throughput"]
             row[f"p50_x_{short}"] = round(row["p50_ms"] / base["p50_ms"], 2) if ok and base else float("nan")
             row[f"tput_x_{short}"] = round(row["throughput"] / base["throughput"], 2) if ok and base else float("nan")
+
+
+def worker_ratios(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Throughput of `planbot serve --workers N` against one worker's, same case, size, database,
+    authentication and concurrency, in the same run."""
+    found = []
+    for row in rows:
+        if row["server"] != "planbot" or row.get("workers", 1) == 1:
+            continue
+        same = ("auth", "backend", "size", "case", "concurrency")
+        one = next(
+            (
+                r
+                for r in rows
+                if r["server"] == "planbot" and r.get("workers", 1) == 1 and all(r[k] == row[k] for k in same)
+            ),
+            None,
+        )
+        if one is None or not one["throughput"]:
+            continue
+        found.append(
+            {
+                **{k: row[k] for k in same},
+                "workers": row["workers"],
+                "throughput": row["throughput"],
+                "one_worker": one["throughput"],
+                "ratio": round(row["throughput"] / one["throughput"], 2),
+            }
+        )
+    return found
+
+
+def worker_line(ratio: dict[str, Any]) -> str:
+    return (
+        f"{ratio['workers']} workers against 1, {ratio['case']} at c{ratio['concurrency']} ({ratio['backend']}, "
+        f"{ratio['size']}, {ratio['auth']}): {ratio['throughput']} against {ratio['one_worker']} msg/s, "
+        f"{ratio['ratio']:.2f}x"
+    )
 
 
 def table(rows: list[dict[str, Any]], markdown: bool) -> str:
@@ -94,6 +136,7 @@ def write(results: dict[str, Any], folder: Path, stamp: str) -> Path:
     rows = results["rows"]
     add_ratios(rows)
     results["startup_s"] = startups(rows)
+    results["workers"] = worker_ratios(rows)
     out = folder / f"{stamp}.json"
     out.write_text(json.dumps(results, indent=1, default=str))
     machine = results["machine"]
@@ -107,6 +150,8 @@ def write(results: dict[str, Any], folder: Path, stamp: str) -> Path:
         "",
         "Start-up to /readyz (s): " + ", ".join(f"{k}: {v}" for k, v in results["startup_s"].items()),
         "",
+        *[f"- {worker_line(w)}" for w in results["workers"]],
+        "",
         f"Timings on the council-wide plan: {json.dumps(results['timings'])}",
         "",
         f"Data made (s, once, cached): {json.dumps(results['data_made_s'])}",
@@ -116,6 +161,8 @@ def write(results: dict[str, Any], folder: Path, stamp: str) -> Path:
     print()
     print(table(rows, markdown=False))
     print("\nstart-up to /readyz (s):", results["startup_s"])
+    for ratio in results["workers"]:
+        print(worker_line(ratio))
     if results["timings"]:
         print("timings on the council-wide plan:", results["timings"])
     for note in results["notes"]:
@@ -128,9 +175,9 @@ def write(results: dict[str, Any], folder: Path, stamp: str) -> Path:
     return out
 
 
-def profile_text(path: Path, turns: int) -> str:
+def profile_text(path: Path, turns: int, size: str = "demo") -> str:
     stream = io.StringIO()
-    stream.write(f"cProfile of {turns} 'my actions' turns at concurrency 16 (demo plans, SQLite, anonymous)\n\n")
+    stream.write(f"cProfile of {turns} 'my actions' turns at concurrency 16 ({size} data, SQLite, anonymous)\n\n")
     stats = pstats.Stats(str(path), stream=stream)
     stats.sort_stats("cumulative").print_stats(45)
     stats.sort_stats("tottime").print_stats(30)

@@ -2,7 +2,7 @@
 
 python -m bench [--quick] [--cases my_actions,overdue] [--sizes demo] [--backends sqlite]
                 [--auth anonymous,authenticated] [--concurrency 1,16] [--no-baselines] [--no-timings]
-                [--profile] [--requests N] [--seconds S]
+                [--profile] [--requests N] [--seconds S] [--workers N]
 """
 
 from __future__ import annotations
@@ -23,6 +23,7 @@ from bench.data import DATA_VERSION, SIZES, data_made, drop_working, personas, p
 from bench.loadgen import CASES
 from bench.servers import AGENTS_PYTHON, Server, mock_stats, run_load
 
+WORKERS_CONCURRENCY = 16
 BASELINES = ("floor", "botbuilder_echo", "botbuilder_echo_shipped", "agents_echo")
 RESULTS = ROOT / "results"
 
@@ -38,11 +39,22 @@ def parse(argv: list[str]) -> argparse.Namespace:
     p.add_argument("--baselines", default=",".join(BASELINES))
     p.add_argument("--no-baselines", action="store_true")
     p.add_argument("--no-timings", action="store_true")
-    p.add_argument("--profile", action="store_true", help="cProfile of 'my actions' at concurrency 16 (demo, SQLite)")
+    p.add_argument(
+        "--profile",
+        action="store_true",
+        help="cProfile of 'my actions' at concurrency 16 (SQLite, each size of --sizes)",
+    )
     p.add_argument(
         "--requests", type=int, default=0, help="most requests per measurement (default 300 at c1, 1000 above)"
     )
     p.add_argument("--seconds", type=float, default=0, help="most seconds per measurement (default 10)")
+    p.add_argument(
+        "--workers",
+        type=int,
+        default=None,
+        help="also run `planbot serve --workers N` for 'my actions' at concurrency 16 and print its throughput "
+        "against one worker's (default 2; --quick: 1, not run)",
+    )
     args = p.parse_args(argv)
     full = {"cases": ",".join(CASES), "sizes": ",".join(SIZES), "backends": "sqlite,postgresql"}
     full["auth"] = "anonymous,authenticated"
@@ -50,6 +62,8 @@ def parse(argv: list[str]) -> argparse.Namespace:
     for key, value in (quick if args.quick else full).items():
         if getattr(args, key) is None:
             setattr(args, key, value)
+    if args.workers is None:
+        args.workers = 1 if args.quick else 2
     if args.quick:
         args.no_timings = True
         args.requests = args.requests or 150
@@ -78,8 +92,8 @@ class Run:
     def log(self, text: str) -> None:
         print(text, flush=True)
 
-    def server(self, name: str, argv: list[str], env: dict[str, str] | None = None) -> Server:
-        server = Server(name, argv, free_port(), self.work / f"{name}.log", env or {})
+    def server(self, name: str, argv: list[str], env: dict[str, str] | None = None, workers: int = 1) -> Server:
+        server = Server(name, argv, free_port(), self.work / f"{name}.log", env or {}, workers=workers)
         server.argv = [a.replace("{port}", str(server.port)) for a in argv]
         self.servers.append(server)
         return server
@@ -99,16 +113,30 @@ class Run:
             "token": token(self.pem, self.service_url) if auth else None,
         }
         before = mock_stats(self.mock_port)
+        cpu = server.cpu_seconds()
         result = run_load(spec, self.work)
+        cpu = server.cpu_seconds() - cpu
         after = mock_stats(self.mock_port)
         result["replies"] = int(after["posted"]) - int(before["posted"])  # type: ignore[call-overload]
         result["last_reply"] = (after["last"] or [""])[-1][:300]  # type: ignore[index]
+        # The server's CPU time per request, warm-up included: what a turn costs whatever else the machine
+        # runs (with several workers, their sum), where throughput depends on the cores left free.
+        sent = int(result["ok"]) + int(result["errors"]) + int(spec["warmup"])  # type: ignore[call-overload]
+        result["cpu_ms_per_request"] = round(1000 * cpu / sent, 2) if sent else float("nan")
         return result
 
-    def measure(self, server: Server, label: dict[str, Any], cases: list[str], auth: bool, size: str) -> None:
+    def measure(
+        self,
+        server: Server,
+        label: dict[str, Any],
+        cases: list[str],
+        auth: bool,
+        size: str,
+        concurrencies: list[int] | None = None,
+    ) -> None:
         who = personas(size) if size != "-" else personas("demo")
         for case in cases:
-            for concurrency in map(int, split(self.args.concurrency)):
+            for concurrency in concurrencies or list(map(int, split(self.args.concurrency))):
                 result = self.load(server, case, concurrency, auth, who.people(), who.tenant)
                 row = {**label, "case": case, "concurrency": concurrency, **result, **server.memory()}
                 row["startup_s"] = round(server.startup_s or float("nan"), 2)
@@ -148,7 +176,9 @@ class Run:
             finally:
                 server.stop()
 
-    def bot(self, auth: bool, backend: str, size: str, cases: list[str], profile: bool = False) -> None:
+    def bot(
+        self, auth: bool, backend: str, size: str, cases: list[str], profile: bool = False, workers: int = 1
+    ) -> None:
         mode = "authenticated" if auth else "anonymous"
         url = working_copy(size, backend, self.work)
         env = {"DATABASE_URL": url, "PLANBOT_SCHEDULER": "false", "PLANBOT_LINK_SECRET": "bench"}
@@ -160,32 +190,39 @@ class Run:
         if profile:
             argv += ["--profile", str(prof)]
         argv += ["--", "serve", "--host", HOST, "--port", "{port}"]
-        server = self.server(f"planbot-{mode}-{backend}-{size}" + ("-profile" if profile else ""), argv, env)
+        if workers > 1:
+            argv += ["--workers", str(workers)]
+        name = (
+            f"planbot-{mode}-{backend}-{size}"
+            + ("-profile" if profile else "")
+            + (f"-w{workers}" if workers > 1 else "")
+        )
+        server = self.server(name, argv, env, workers=workers)
         try:
             server.start()
             if profile:
-                self.profile(server, prof)
+                self.profile(server, prof, size)
                 return
-            self.measure(
-                server, {"server": "planbot", "auth": mode, "backend": backend, "size": size}, cases, auth, size
-            )
+            label = {"server": "planbot", "auth": mode, "backend": backend, "size": size, "workers": workers}
+            # Several workers are compared with one on throughput under load: at concurrency 16 only.
+            self.measure(server, label, cases, auth, size, [WORKERS_CONCURRENCY] if workers > 1 else None)
         finally:
             server.stop()
             if backend == "postgresql":
                 drop_working(size)
 
-    def profile(self, server: Server, prof: Path) -> None:
-        who = personas("demo")
+    def profile(self, server: Server, prof: Path, size: str) -> None:
+        who = personas(size)
         self.load(server, "my_actions", 16, False, who.people(), who.tenant)  # warm
         server.signal(signal.SIGUSR1)
         time.sleep(0.5)
         result = self.load(server, "my_actions", 16, False, who.people(), who.tenant)
         server.signal(signal.SIGUSR2)
         time.sleep(2)
-        text = report.profile_text(prof, int(result["ok"]))
-        out = RESULTS / f"{self.stamp}-profile.txt"
+        text = report.profile_text(prof, int(result["ok"]), size)
+        out = RESULTS / (f"{self.stamp}-profile.txt" if size == "demo" else f"{self.stamp}-profile-{size}.txt")
         out.write_text(text)
-        self.log(f"profile of {result['ok']} 'my actions' turns at concurrency 16: {out}")
+        self.log(f"profile of {result['ok']} 'my actions' turns at concurrency 16 ({size}): {out}")
 
     def go(self) -> Path:
         args = self.args
@@ -211,8 +248,11 @@ class Run:
                 for backend in backends:
                     for size in split(args.sizes):
                         self.bot(auth, backend, size, split(args.cases))
+                        if args.workers > 1 and "my_actions" in split(args.cases):
+                            self.bot(auth, backend, size, ["my_actions"], workers=args.workers)
             if args.profile:
-                self.bot(False, "sqlite", "demo", ["my_actions"], profile=True)
+                for size in split(args.sizes):
+                    self.bot(False, "sqlite", size, ["my_actions"], profile=True)
             if not args.no_timings:
                 from bench.timings import council_timings
 

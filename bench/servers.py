@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -28,6 +29,7 @@ class Server:
     ready_path: str = "/readyz"
     process: subprocess.Popen[bytes] | None = None
     startup_s: float | None = None
+    workers: int = 1  # `planbot serve --workers N`: the memory figures add up the worker processes
 
     @property
     def url(self) -> str:
@@ -59,20 +61,46 @@ class Server:
         self.stop()
         raise RuntimeError(f"{self.name} was not ready within {timeout:.0f} s; see {self.log}")
 
+    def pids(self) -> list[int]:
+        """The server's process and, with several workers, its workers."""
+        if self.process is None:
+            return []
+        pids = [self.process.pid]
+        if self.workers > 1:
+            with contextlib.suppress(OSError):
+                pids += [int(p) for p in Path(f"/proc/{pids[0]}/task/{pids[0]}/children").read_text().split()]
+        return pids
+
+    def cpu_seconds(self) -> float:
+        """CPU time (user and system) the server's processes have used so far (from /proc/<pid>/stat)."""
+        ticks = 0
+        for pid in self.pids():
+            try:
+                fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                return float("nan")
+            ticks += int(fields[11]) + int(fields[12])  # utime, stime
+        return ticks / os.sysconf("SC_CLK_TCK")
+
     def memory(self) -> dict[str, float]:
-        """Peak and current resident memory of the server process, in MB (from /proc)."""
+        """Peak and current resident memory of the server process, in MB (from /proc); with several
+        workers, the sum over the parent and its workers (pages they share are counted in each)."""
         figures = {"peak_rss_mb": float("nan"), "rss_mb": float("nan")}
         if self.process is None:
             return figures
-        try:
-            status = Path(f"/proc/{self.process.pid}/status").read_text()
-        except OSError:
-            return figures
-        for line in status.splitlines():
-            if line.startswith("VmHWM:"):
-                figures["peak_rss_mb"] = round(int(line.split()[1]) / 1024, 1)
-            elif line.startswith("VmRSS:"):
-                figures["rss_mb"] = round(int(line.split()[1]) / 1024, 1)
+        peak = current = 0
+        for pid in self.pids():
+            try:
+                status = Path(f"/proc/{pid}/status").read_text()
+            except OSError:
+                return figures
+            for line in status.splitlines():
+                if line.startswith("VmHWM:"):
+                    peak += int(line.split()[1])
+                elif line.startswith("VmRSS:"):
+                    current += int(line.split()[1])
+        figures["peak_rss_mb"] = round(peak / 1024, 1)
+        figures["rss_mb"] = round(current / 1024, 1)
         return figures
 
     def signal(self, sig: int) -> None:

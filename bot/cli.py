@@ -267,9 +267,23 @@ async def _print_restored(ctx: Context) -> None:
 @click.option("--playground", is_flag=True, help="Also start the Agents Playground (a local Teams client).")
 @click.option("--playground-port", type=int, default=56150, show_default=True)
 @click.option("--as", "as_email", default=None, help="Email of the demo person at the playground's keyboard.")
+@click.option(
+    "--workers",
+    type=click.IntRange(min=1),
+    default=1,
+    show_default=True,
+    help="Processes serving the port, each with its own event loop and database pool (Linux); "
+    "the scheduler runs in the first.",
+)
 @click.pass_obj
 def serve(
-    ctx: Context, host: str | None, port: int | None, playground: bool, playground_port: int, as_email: str | None
+    ctx: Context,
+    host: str | None,
+    port: int | None,
+    playground: bool,
+    playground_port: int,
+    as_email: str | None,
+    workers: int,
 ) -> None:
     """Run the bot: POST /api/messages for Teams, GET /healthz and /readyz."""
     from aiohttp import web
@@ -283,6 +297,9 @@ def serve(
         settings.check_safe_to_serve(host)
     except UnsafeConfigurationError as exc:
         raise click.ClickException(str(exc)) from None
+    if workers > 1:
+        _serve_workers(ctx, host, port, workers, playground, playground_port, as_email)
+        return
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     mode = "anonymous (local development)" if settings.anonymous else f"app {settings.app_id}"
     client = (
@@ -296,6 +313,49 @@ def serve(
     finally:
         if client is not None:
             client.terminate()
+
+
+def _serve_workers(
+    ctx: Context, host: str, port: int, workers: int, playground: bool, playground_port: int, as_email: str | None
+) -> None:
+    """`planbot serve --workers N` (bot/workers.py): N forked processes on one port, supervised here."""
+    from aiohttp import web
+
+    from bot.app import create_app
+    from bot.language import warm
+    from bot.workers import LOG_FORMAT, WorkersUnavailableError, check_available, run_workers
+
+    settings = ctx.settings
+    try:
+        check_available()
+    except WorkersUnavailableError as exc:
+        raise click.ClickException(str(exc)) from None
+    logging.basicConfig(level=logging.INFO, format=LOG_FORMAT)
+    # The language model, trained (if this corpus is new) and kept once, here: every worker then has it
+    # without training it again at the same moment, and shares its memory.
+    warm()
+    only_first = settings.model_copy(update={"scheduler": False})  # one scheduler is enough (its claims keep
+    # several safe together, but each would read every partnership's timetable on every interval)
+
+    def make_app(index: int) -> web.Application:
+        return create_app(settings if index == 0 else only_first, ctx.clock)
+
+    mode = "anonymous (local development)" if settings.anonymous else f"app {settings.app_id}"
+    client = (
+        _start_playground(ctx, f"http://127.0.0.1:{port}/api/messages", playground_port, as_email)
+        if playground
+        else None
+    )
+    click.echo(f"Plan Tracker listening on http://{host}:{port}/api/messages, {mode}, {workers} workers")
+    try:
+        code = run_workers(host, port, workers, make_app)
+    except OSError as exc:
+        raise click.ClickException(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from None
+    finally:
+        if client is not None:
+            client.terminate()
+    if code != 0:
+        raise click.ClickException("a worker stopped unexpectedly, so the server has stopped (see the log)")
 
 
 def _start_playground(ctx: Context, endpoint: str, port: int, as_email: str | None) -> subprocess.Popen[bytes] | None:

@@ -12,6 +12,7 @@ from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
 from functools import lru_cache
+from typing import NamedTuple
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
@@ -21,7 +22,10 @@ from bot.privacy import own_patterns, redact
 from bot.rules import (
     Due,
     EffectiveMilestone,
+    Precision,
     Rag,
+    UpdateFacts,
+    current_update,
     effective_milestones,
     is_missing_update,
     last_meeting,
@@ -38,10 +42,7 @@ from storage.repositories import (
     PeopleRepository,
     PlanRepository,
     RevisionRepository,
-    UpdateRepository,
-    current_of,
     dues,
-    facts,
     revision,
 )
 from storage.versions import DataStamp, data_stamp
@@ -148,7 +149,8 @@ def shareable(update: UpdateView, own: tuple[re.Pattern[str], ...] = ()) -> Upda
         return replace(update, comment="")
     if update.cleared or not update.comment:
         return update
-    return replace(update, comment=_redacted(update.comment, own))
+    comment = _redacted(update.comment, own)
+    return update if comment == update.comment else replace(update, comment=comment)
 
 
 @lru_cache(maxsize=8192)
@@ -295,7 +297,7 @@ async def load_snapshot(session: AsyncSession, partnership: Partnership, now: da
     plan = await plans.current(partnership)
     actions = await plans.actions(plan)
     objectives = {o.id: o for o in await plans.objectives(plan)}
-    histories = await UpdateRepository(session).histories([a.id for a in actions])
+    histories = await _histories(session, [a.id for a in actions])
     revisions = await RevisionRepository(session).for_actions([a.id for a in actions])
     reviews = await NoteRepository(session).reviews(u.id for h in histories.values() for u in h)
     meetings = await MeetingRepository(session).dates(partnership)
@@ -340,7 +342,7 @@ async def load_snapshot(session: AsyncSession, partnership: Partnership, now: da
 
 def _action_view(
     action: Action,
-    history: list[Update],
+    history: list[Entry],
     accepted: list[MilestoneRevision],
     reviews: dict[int, set[ReviewKind]],
     objective: str,
@@ -351,9 +353,16 @@ def _action_view(
     tz: ZoneInfo,
 ) -> ActionView:
     withdrawn = {u.withdraws_id for u in history if u.withdraws_id is not None}
-    current = current_of(history)
+    history_facts = [UpdateFacts(id=u.id, at=u.created_at, rag=u.rag, withdraws=u.withdraws_id) for u in history]
+    latest = current_update(history_facts)
+    current = next(u for u in history if u.id == latest.id) if latest else None
     rag = current.rag if current else None
-    history_facts = [facts(u) for u in history]
+    # Each update as shown, once; the current one is never withdrawn, so it is shown as in the history.
+    shown = {
+        u.id: _update_view(u, people, tz, withdrawn=u.id in withdrawn, reviews=reviews)
+        for u in history
+        if u.withdraws_id is None
+    }
     agreed = [replace(revision(r), agreed=r.accepted_at.astimezone(tz)) for r in accepted]
     milestones = effective_milestones(dues(action), agreed)
     action_dues = tuple(m.due for m in milestones)
@@ -371,12 +380,8 @@ def _action_view(
         measure=action.success_measure,
         dues=action_dues,
         rag=rag,
-        latest=_update_view(current, people, tz, reviews=reviews) if current else None,
-        history=tuple(
-            _update_view(u, people, tz, withdrawn=u.id in withdrawn, reviews=reviews)
-            for u in history
-            if u.withdraws_id is None
-        ),
+        latest=shown[current.id] if current else None,
+        history=tuple(shown.values()),
         next_due=next_due(action_dues, now, tz),
         overdue=late is not None,
         missing=is_missing_update(history_facts, meetings, now, tz),
@@ -401,7 +406,7 @@ async def with_actions_reread(session: AsyncSession, known: Known, refs: Iterabl
         return snapshot
     ids = list(old)
     rows = {a.id: a for a in await session.scalars(select(Action).where(Action.id.in_(ids)))}
-    histories = await UpdateRepository(session).histories(ids)
+    histories = await _histories(session, ids)
     revisions = await RevisionRepository(session).for_actions(ids)
     reviews = await NoteRepository(session).reviews(u.id for h in histories.values() for u in h)
     people = {p.id: p for p in known.people.values()} | known.others
@@ -429,7 +434,37 @@ def _compiled(sources: tuple[str, ...]) -> tuple[re.Pattern[str], ...]:
     return own_patterns(sources)
 
 
-def _proposed(history: list[Update], withdrawn: set[int]) -> Update | None:
+class Entry(NamedTuple):
+    """An update as a snapshot reads it: the columns it needs, as a plain row (a plan's whole history is
+    read for every snapshot, and ORM objects cost several times as much to build and to read)."""
+
+    id: int
+    action_id: int
+    rag: Rag | None
+    comment: str
+    author_id: int | None
+    author_name: str | None
+    created_at: datetime
+    revised_due_on: date | None
+    revised_precision: Precision | None
+    withdraws_id: int | None
+
+
+_ENTRY_COLUMNS = [getattr(Update, name) for name in Entry._fields]
+
+
+async def _histories(session: AsyncSession, action_ids: list[int]) -> dict[int, list[Entry]]:
+    """Each action's updates, oldest first, in one query (as `UpdateRepository.histories`, as rows)."""
+    found: dict[int, list[Entry]] = {action_id: [] for action_id in action_ids}
+    if action_ids:
+        query = select(*_ENTRY_COLUMNS).where(Update.action_id.in_(action_ids)).order_by(Update.created_at, Update.id)
+        for row in await session.execute(query):
+            entry = Entry(*row)
+            found[entry.action_id].append(entry)
+    return found
+
+
+def _proposed(history: list[Entry], withdrawn: set[int]) -> Entry | None:
     """The latest live update that proposed a revised date, if any."""
     for update in reversed(history):
         if update.revised_due_on and update.revised_precision and update.id not in withdrawn:
@@ -453,7 +488,7 @@ def _lead_label(
 
 
 def _update_view(
-    update: Update,
+    update: Entry,
     people: dict[int, Person],
     tz: ZoneInfo,
     withdrawn: bool = False,

@@ -64,8 +64,17 @@ def _sqlite_connect(dbapi_connection: Any, _record: Any) -> None:
     cursor.close()
 
 
+WRITES = "plan_tracker_writes"
+"""Execution option of a SQLite connection whose transaction may write: it begins IMMEDIATE."""
+
+
 def _sqlite_begin(connection: Any) -> None:
-    connection.exec_driver_sql("BEGIN")
+    # A transaction that may write takes SQLite's write lock when it begins, waiting for it (the busy
+    # timeout) while another process holds it. Begun DEFERRED, it would read first and then, on its
+    # first write, fail at once with "database is locked" if another process had written meanwhile:
+    # waiting cannot help a transaction whose reads are out of date. Readers begin DEFERRED and never wait.
+    immediate = connection.get_execution_options().get(WRITES, False)
+    connection.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
 
 
 QUICK_BUSY_MS = 50  # the most a quick read may wait for SQLite (a WAL reader waits only in rare moments)
@@ -103,7 +112,9 @@ class Database:
         self.engine = create_engine(self.url, **engine_kwargs)
         self.sessions = async_sessionmaker(self.engine, expire_on_commit=False)
         # SQLite has one writer at a time, and two transactions that both read and then write fail
-        # at once ("database is locked") rather than wait: in this process they take turns.
+        # at once ("database is locked") rather than wait: in this process they take turns, and with
+        # other processes (`planbot serve --workers`, the command line beside the server) each begins
+        # IMMEDIATE, so it waits for the write lock before it reads.
         self._one_writer = asyncio.Lock() if self.engine.dialect.name == "sqlite" else None
         self.quick = _quick_engine(self.url)
 
@@ -111,6 +122,8 @@ class Database:
     async def transaction(self) -> AsyncIterator[AsyncSession]:
         """A session whose work is committed together, or not at all. Do not open one inside another."""
         async with self._one_writer or contextlib.nullcontext(), self.sessions() as session, session.begin():
+            if self._one_writer is not None:
+                await session.connection(execution_options={WRITES: True})
             yield session
 
     @asynccontextmanager

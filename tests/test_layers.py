@@ -23,6 +23,7 @@ LAYERS = [  # lowest first; a module may import from its own layer or any below
         "bot.scheduler",
         "bot.app",
         "bot.playground",
+        "bot.workers",
     ],
     ["bot.cli"],
 ]

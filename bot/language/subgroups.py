@@ -125,28 +125,29 @@ class SubgroupIndex:
     def find(self, text: str) -> Found | None:
         """The sub-group the text (in its `normal` form) names, with where; None if it names none."""
         said = _meetings_masked(MEETING.sub(lambda m: " " * len(m.group()), text))
-        for pattern, name in self._phrases:
-            if m := pattern.search(said):
+        for phrase, pattern, name in self._phrases:
+            if phrase in said and (m := pattern.search(said)):  # most names are not in the text at all
                 return Found(name, Span(m.start(), m.end(), m.group()))
-        for pattern, name in self._cued:
-            if cued := pattern.search(said):
+        for word, pattern, name in self._cued:
+            if word in said and (cued := pattern.search(said)):
                 group = 1 if cued.group(1) else 2
                 return Found(name, Span(cued.start(group), cued.end(group), cued.group(group)))
         return self._close(said)
 
     @cached_property
-    def _phrases(self) -> list[tuple[re.Pattern[str], str]]:
+    def _phrases(self) -> list[tuple[str, re.Pattern[str], str]]:
         """Names and aliases, then abbreviations (longest first), then distinctive pairs, as whole
         words, in the order they are tried: compiled once, since every message is looked through."""
         abbreviations = sorted(self.abbreviations.items(), key=lambda item: len(item[0]), reverse=True)
         found = [(label_key, label) for label_key, label in self.literal if label_key]
-        return [(_whole(phrase), name) for phrase, name in (*found, *abbreviations, *self.pairs.items())]
+        return [(phrase, _whole(phrase), name) for phrase, name in (*found, *abbreviations, *self.pairs.items())]
 
     @cached_property
-    def _cued(self) -> list[tuple[re.Pattern[str], str]]:
+    def _cued(self) -> list[tuple[str, re.Pattern[str], str]]:
         """Distinctive single words, with a cue before or after them ("overdue for training")."""
         return [
             (
+                word,
                 re.compile(
                     rf"(?:\b{CUE_BEFORE}\s+(?:the\s+)?)({re.escape(word)})\b|\b({re.escape(word)})\s+{CUE_AFTER}"
                 ),
