@@ -5,6 +5,8 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import time
+from collections.abc import Awaitable, Callable
 from enum import Enum
 from types import SimpleNamespace
 from typing import Any
@@ -26,11 +28,20 @@ from msrest.universal_http.requests import ClientRetryPolicy
 from sqlalchemy.exc import DisconnectionError, InterfaceError, OperationalError
 
 from bot import messages
+from bot.retries import CALLER_RETRIES, Retries, SendFailed, SendUnknown, Sleep, retried
 from bot.settings import Settings
 
 log = logging.getLogger(__name__)
 
 SEND_TIMEOUT = 30.0  # seconds for one send to the Bot Connector (PLANBOT_SEND_TIMEOUT)
+# A reply Teams refused or did not answer is sent again, a few times within a few seconds: the
+# person is waiting for it (and Teams for the answer to the activity). A timeout or a dropped
+# connection is retried too, although that send may have arrived: a reply shown twice is visibly a
+# repeat, while one missing leaves the person not knowing whether their update was saved (and one
+# typed again would be stored twice). Proactive messages choose otherwise (bot.messenger.Pacing).
+REPLY_RETRIES = Retries(
+    attempts=4, base=0.25, cap=5.0, budget=10.0, statuses=frozenset({412, 429, 500, 502, 503, 504}), unknown=True
+)
 
 
 class BotConfiguration:
@@ -198,6 +209,14 @@ class ConnectorError(Exception):
         self.response = SimpleNamespace(status_code=status, headers=headers)
 
 
+class RepliesFailed(Exception):
+    """Some of a batch of replies did not arrive after their retries; the others were sent."""
+
+    def __init__(self, failures: list[SendFailed | SendUnknown], of: int) -> None:
+        super().__init__(f"{len(failures)} of {of} replies: " + "; ".join(str(f) for f in failures))
+        self.failures = failures
+
+
 class ReplyNotDelivered(Exception):
     """A turn's replies did not all reach Teams, after the turn's changes were committed and its state
     saved: the turn is done, so Teams must not deliver it again, nor the person be told it failed."""
@@ -213,10 +232,15 @@ class PlanTrackerAdapter(CloudAdapter):  # type: ignore[misc]
     responses) is botbuilder's own.
     """
 
-    def __init__(self, auth: BotFrameworkAuthentication, send_timeout: float = SEND_TIMEOUT) -> None:
+    def __init__(
+        self, auth: BotFrameworkAuthentication, send_timeout: float = SEND_TIMEOUT, retries: Retries = REPLY_RETRIES
+    ) -> None:
         super().__init__(auth)
         self._http: aiohttp.ClientSession | None = None
         self.send_timeout = send_timeout
+        self.retries = retries
+        self.sleep: Sleep = asyncio.sleep  # waits between attempts and the time they count against
+        self.clock: Callable[[], float] = time.monotonic
 
     def http(self) -> aiohttp.ClientSession:
         if self._http is None or self._http.closed:
@@ -228,9 +252,13 @@ class PlanTrackerAdapter(CloudAdapter):  # type: ignore[misc]
             await self._http.close()
 
     async def send_activities(self, context: TurnContext, activities: list[Activity]) -> list[ResourceResponse]:
+        """Each activity in order, each retried by `retries`, all within one budget; one that does not
+        arrive does not keep the next from being sent (RepliesFailed names them at the end)."""
         if not activities:
             raise TypeError("Expecting one or more activities, but the list was empty.")
         responses = []
+        failures: list[SendFailed | SendUnknown] = []
+        deadline = self.clock() + self.retries.budget
         for activity in activities:
             if activity.type in {"delay", ActivityTypes.invoke_response, ActivityTypes.trace}:
                 responses.extend(await super().send_activities(context, [activity]))
@@ -239,14 +267,36 @@ class PlanTrackerAdapter(CloudAdapter):  # type: ignore[misc]
             path = f"v3/conversations/{quote(activity.conversation.id, safe='')}/activities"
             if activity.reply_to_id:
                 path += f"/{quote(activity.reply_to_id, safe='')}"
-            body = await self._call(context, "POST", activity, path)
+            try:
+                body = await self._retried(context, "POST", activity, path, deadline)
+            except (SendFailed, SendUnknown) as failure:
+                failures.append(failure)
+                responses.append(ResourceResponse(id=""))
+                continue
             responses.append(ResourceResponse(id=str(body.get("id") or "")))
+        if failures:
+            raise RepliesFailed(failures, len(activities)) from failures[0].__cause__
         return responses
 
     async def update_activity(self, context: TurnContext, activity: Activity) -> ResourceResponse | None:
         path = f"v3/conversations/{quote(activity.conversation.id, safe='')}/activities/{quote(activity.id, safe='')}"
-        body = await self._call(context, "PUT", activity, path)
+        body = await self._retried(context, "PUT", activity, path, self.clock() + self.retries.budget)
         return ResourceResponse(id=str(body["id"])) if body.get("id") else None
+
+    async def _retried(
+        self, context: TurnContext, method: str, activity: Activity, path: str, deadline: float
+    ) -> dict[str, Any]:
+        """One send, retried unless the caller retries on its own (then its errors reach it as they are)."""
+        if context.turn_state.get(CALLER_RETRIES):
+            return await self._call(context, method, activity, path)
+
+        def attempt() -> Awaitable[dict[str, Any]]:
+            return self._call(context, method, activity, path)
+
+        body, attempts = await retried(attempt, self.retries, sleep=self.sleep, clock=self.clock, deadline=deadline)
+        if attempts > 1:
+            log.info("a reply reached Teams at attempt %d", attempts)
+        return body
 
     async def _call(self, context: TurnContext, method: str, activity: Activity, path: str) -> dict[str, Any]:
         client = context.turn_state.get(self.BOT_CONNECTOR_CLIENT_KEY)
@@ -285,6 +335,8 @@ def database_down(error: BaseException) -> bool:
     current: BaseException | None = error
     while current is not None and id(current) not in seen:
         seen.add(id(current))
+        if isinstance(current, SendFailed | SendUnknown | RepliesFailed):  # a send to Teams, timed out or not
+            return False
         if isinstance(current, OperationalError | InterfaceError | DisconnectionError | ConnectionError | TimeoutError):
             return True
         if isinstance(current, OSError) and current.errno is not None:

@@ -23,7 +23,7 @@ from bot.settings import Settings
 from storage.db import Database
 from storage.migrate import upgrade
 from storage.models import Update
-from tests.harness import NCSCP_TENANT, NOW, Harness, ncscp_plan, start_harness, teams_user
+from tests.harness import NCSCP_TENANT, NOW, Harness, InstantWaits, ncscp_plan, start_harness, teams_user
 from tests.teams import BOT_ID, Connector, card_texts, make_invoke, make_message
 
 FIONA = teams_user(ncscp_plan(), "fiona.mcleod@ncscp.example.org")
@@ -234,14 +234,16 @@ async def test_a_first_turn_holds_one_database_connection_at_a_time(bot: Harness
 async def test_a_reply_teams_did_not_take_is_logged_and_the_turn_stands(
     demo_db: Database, failure: tuple[int, dict[str, str]] | str, caplog: pytest.LogCaptureFixture
 ) -> None:
-    """The connector timing out, dropping the connection or answering an error after an update was
-    stored: not 503 (Teams would deliver it again: a dialog would take its step twice), not an apology
-    (it would say the update was not made, and a retyped one would be stored twice); a warning naming
-    the activity. A timeout used to be taken for the database going away (the soak of issue 12)."""
+    """The connector timing out, dropping the connection or answering an error, every time it is tried,
+    after an update was stored: not 503 (Teams would deliver it again: a dialog would take its step
+    twice), not an apology (it would say the update was not made, and a retyped one would be stored
+    twice); a warning naming the activity. A timeout used to be taken for the database going away (the
+    soak of issue 12). tests/test_replies.py has the replies that arrive when sent again."""
     settings = Settings(database_url=demo_db.url, scheduler=False, send_timeout=0.3)
     async for bot in start_harness(demo_db, settings):
+        InstantWaits().install(bot)
         bot.connector.late_by = 1.0
-        bot.connector.fail_sends = [failure]
+        bot.connector.fail_sends = [failure] * 10
         message = make_message("4.2 amber: partner returns reviewed", FIONA, NCSCP_TENANT, bot.connector.url)
         response = await bot.post(message)
         assert response.status == 201
