@@ -486,6 +486,8 @@ class PlanBot(TeamsActivityHandler):  # type: ignore[misc]
         before this turn ends, if it is still the stamp the turn's snapshot was read at."""
         if not updating or stamp is None:
             return None
+        if self.database.serialised:  # the stamp was read under the write lock this transaction holds
+            return stamp
         held = await data_stamp(session, hold=True)
         return held if held == stamp else None
 

@@ -126,6 +126,12 @@ class Database:
                 await session.connection(execution_options={WRITES: True})
             yield session
 
+    @property
+    def serialised(self) -> bool:
+        """Does a transaction hold the write lock from its beginning (SQLite: BEGIN IMMEDIATE), so that
+        nothing it has read can be changed by anyone else before it ends?"""
+        return self._one_writer is not None
+
     @asynccontextmanager
     async def reading(self) -> AsyncIterator[AsyncSession]:
         """A session that only reads: one consistent view of the database, which on SQLite does not wait
