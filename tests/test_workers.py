@@ -147,6 +147,11 @@ async def test_both_workers_answer_on_one_port(server: Server, connector: Connec
     assert len(replies) == 16
     assert all("4.2" in (r.get("text") or "") + str(r.get("attachments")) for r in replies)
     answered = server.answered_by()
+    for _ in range(50):  # the access log line is written as the response goes out: wait for the last
+        if len(answered) >= 16:
+            break
+        await asyncio.sleep(0.1)
+        answered = server.answered_by()
     assert len(answered) == 16
     assert set(answered) == server.workers(), "each worker answered some of the sixteen"
     assert server.process.pid not in answered, "the parent only supervises"
