@@ -39,7 +39,7 @@ from bot.queries import Ask, Asker, Listing, Reply, answer
 from bot.refusals import refused
 from bot.settings import Settings
 from bot.updates import Draft, rag_of
-from bot.views import Snapshot, SnapshotCache, SubgroupView, for_channel, load_snapshot, with_actions_reread
+from bot.views import Snapshot, SnapshotCache, SubgroupView, for_channel, load_snapshot
 from dialogs.redact_note import RedactNoteDialog
 from dialogs.turn import TURN, Turn
 from dialogs.update_action import UpdateActionDialog, draft_data
@@ -508,8 +508,8 @@ class PlanBot(TeamsActivityHandler):  # type: ignore[misc]
         known = self.snapshots.kept_at(partnership.id, held)
         if after is None or after == held or known is None:
             return
-        snapshot = await with_actions_reread(session, known, [ref], now)
-        turn_context.turn_state[ADVANCED] = (partnership.id, held, after, snapshot)
+        reread = await self.snapshots.reread(session, known, [ref], now)
+        turn_context.turn_state[ADVANCED] = (partnership.id, held, after, reread)
 
     async def _continue_privately(self, turn_context: TurnContext) -> bool:
         """A dialog begun in a channel that would show a note (an update that needs a question, a

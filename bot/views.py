@@ -212,6 +212,22 @@ class Known:
         return person if person is not None and person.teams_user_id == teams_user_id else None
 
 
+@dataclass(frozen=True)
+class History:
+    """An action's updates (oldest first) and their notes' reviews, as a turn last read them."""
+
+    entries: tuple[Entry, ...]
+    reviews: dict[int, set[ReviewKind]]
+
+
+@dataclass(frozen=True)
+class Reread:
+    """A kept snapshot with some actions read again after a turn's own update, and what was read."""
+
+    snapshot: Snapshot
+    histories: dict[int, History]
+
+
 class SnapshotCache:
     """Snapshots of recently asked-about plans, kept in this process while the plan is unchanged.
 
@@ -226,6 +242,8 @@ class SnapshotCache:
         self.size = size
         self.kept: OrderedDict[int, Known] = OrderedDict()
         self.tenants: dict[str, tuple[DataStamp, Partnership | None]] = {}
+        # The histories of actions updated lately here, each good for the stamp it is kept with.
+        self.histories: OrderedDict[int, tuple[DataStamp, History]] = OrderedDict()
 
     async def partnership(
         self, tenant: str, stamp: DataStamp | None, read: Callable[[], Awaitable[Partnership | None]]
@@ -259,15 +277,64 @@ class SnapshotCache:
         self.kept.move_to_end(partnership_id)
         return replace(kept, snapshot=replace(kept.snapshot, now=now))
 
-    def advance(self, partnership_id: int, before: DataStamp, after: DataStamp, snapshot: Snapshot) -> None:
+    def advance(self, partnership_id: int, before: DataStamp, after: DataStamp, reread: Reread) -> None:
         """After a committed turn whose own writes (and no one else's) took the data from `before` to
-        `after`: keep `snapshot`, with those writes in it, for `after`."""
+        `after`: keep the snapshot with those writes in it, and the histories read for it, for `after`."""
         kept = self.kept_at(partnership_id, before)
         if kept is not None:
-            self.kept[partnership_id] = replace(kept, stamp=after, snapshot=snapshot)
+            self.kept[partnership_id] = replace(kept, stamp=after, snapshot=reread.snapshot)
         for tenant, (stamp, partnership) in list(self.tenants.items()):
             if stamp == before:
                 self.tenants[tenant] = (after, partnership)
+        for action_id, history in reread.histories.items():
+            self.histories[action_id] = (after, history)
+            self.histories.move_to_end(action_id)
+        while len(self.histories) > 4 * self.size:
+            self.histories.popitem(last=False)
+
+    async def reread(self, session: AsyncSession, known: Known, refs: Iterable[str], now: datetime) -> Reread:
+        """The kept snapshot with these actions read again, the rest as they were: for a turn whose own
+        writes changed only these actions. An action whose history is kept for the snapshot's stamp
+        reads only the updates stored since."""
+        snapshot = known.snapshot
+        old = {a.id: a for a in snapshot.actions if a.ref in set(refs)}
+        if not old:
+            return Reread(snapshot, {})
+        ids = list(old)
+        rows = {a.id: a for a in await session.scalars(select(Action).where(Action.id.in_(ids)))}
+        histories: dict[int, History] = {}
+        for action_id in ids:
+            kept = self.histories.get(action_id)
+            if kept is not None and kept[0] == known.stamp:
+                prior = kept[1]
+                since = max((e.id for e in prior.entries), default=0)
+                new = (await _histories(session, [action_id], since=since))[action_id]
+                entries = tuple(sorted((*prior.entries, *new), key=lambda e: (e.created_at, e.id)))
+                reviews = prior.reviews | await NoteRepository(session).reviews(e.id for e in new)
+            else:
+                entries = tuple((await _histories(session, [action_id]))[action_id])
+                reviews = dict(await NoteRepository(session).reviews(e.id for e in entries))
+            histories[action_id] = History(entries, reviews)
+        revisions = await RevisionRepository(session).for_actions(ids)
+        people = {p.id: p for p in known.people.values()} | known.others
+        fresh = {
+            i: _action_view(
+                rows[i],
+                list(histories[i].entries),
+                revisions[i],
+                histories[i].reviews,
+                old[i].objective,
+                old[i].lead,
+                snapshot.meetings,
+                people,
+                now,
+                snapshot.tz,
+            )
+            for i in ids
+            if i in rows
+        }
+        updated = replace(snapshot, now=now, actions=[fresh.get(a.id, a) for a in snapshot.actions])
+        return Reread(updated, histories)
 
     async def known(
         self, session: AsyncSession, partnership: Partnership, now: datetime, stamp: DataStamp | None
@@ -397,38 +464,6 @@ def _action_view(
     )
 
 
-async def with_actions_reread(session: AsyncSession, known: Known, refs: Iterable[str], now: datetime) -> Snapshot:
-    """The kept snapshot with these actions read again (their updates, revisions and reviews), the rest
-    as they were: for a turn whose own writes changed only these actions."""
-    snapshot = known.snapshot
-    old = {a.id: a for a in snapshot.actions if a.ref in set(refs)}
-    if not old:
-        return snapshot
-    ids = list(old)
-    rows = {a.id: a for a in await session.scalars(select(Action).where(Action.id.in_(ids)))}
-    histories = await _histories(session, ids)
-    revisions = await RevisionRepository(session).for_actions(ids)
-    reviews = await NoteRepository(session).reviews(u.id for h in histories.values() for u in h)
-    people = {p.id: p for p in known.people.values()} | known.others
-    fresh = {
-        i: _action_view(
-            rows[i],
-            histories[i],
-            revisions[i],
-            reviews,
-            old[i].objective,
-            old[i].lead,
-            snapshot.meetings,
-            people,
-            now,
-            snapshot.tz,
-        )
-        for i in ids
-        if i in rows
-    }
-    return replace(snapshot, now=now, actions=[fresh.get(a.id, a) for a in snapshot.actions])
-
-
 @lru_cache(maxsize=64)
 def _compiled(sources: tuple[str, ...]) -> tuple[re.Pattern[str], ...]:
     return own_patterns(sources)
@@ -453,11 +488,16 @@ class Entry(NamedTuple):
 _ENTRY_COLUMNS = [getattr(Update, name) for name in Entry._fields]
 
 
-async def _histories(session: AsyncSession, action_ids: list[int]) -> dict[int, list[Entry]]:
-    """Each action's updates, oldest first, in one query (as `UpdateRepository.histories`, as rows)."""
+async def _histories(session: AsyncSession, action_ids: list[int], since: int = 0) -> dict[int, list[Entry]]:
+    """Each action's updates (those after the update `since`), oldest first, in one query (as
+    `UpdateRepository.histories`, as rows)."""
     found: dict[int, list[Entry]] = {action_id: [] for action_id in action_ids}
     if action_ids:
-        query = select(*_ENTRY_COLUMNS).where(Update.action_id.in_(action_ids)).order_by(Update.created_at, Update.id)
+        query = (
+            select(*_ENTRY_COLUMNS)
+            .where(Update.action_id.in_(action_ids), Update.id > since)
+            .order_by(Update.created_at, Update.id)
+        )
         for row in await session.execute(query):
             entry = Entry(*row)
             found[entry.action_id].append(entry)

@@ -132,3 +132,25 @@ async def test_a_list_shown_whole_replaces_a_longer_one_that_had_more(bot: Harne
     assert "[Show more]" not in card_texts(whole)
     done = await bot.one("more", FIONA)
     assert done["text"].startswith("There is nothing more to show"), "not the rest of the sub-group's list"
+
+
+async def test_updates_in_a_row_are_each_in_the_history_once_and_in_order(bot: Harness) -> None:
+    """Each update moves the kept plan on with that action read again (after the first, only what was
+    stored since); an undo in between is the usual way, and the next update reads the action whole."""
+    bot.clock.instant = NOW
+    for step, rag in (("one", "amber"), ("two", "green"), ("three", "amber")):
+        bot.clock.instant += timedelta(minutes=1)
+        assert (await bot.one(f"4.2 {rag}: audit step {step} finished with the partners", FIONA))["text"].startswith(
+            "Saved"
+        )
+    assert (await bot.one("undo", FIONA))["text"]
+    bot.clock.instant += timedelta(minutes=1)
+    await bot.one("4.2 green: audit step four finished with the partners", FIONA)
+    texts = " ".join(card_texts(card_of(await bot.one("history 4.2", FIONA))))
+    found = [texts.find(f"audit step {step} finished") for step in ("one", "two", "four")]
+    assert all(at >= 0 for at in found), texts[:500]
+    assert sorted(found) == found or sorted(found, reverse=True) == found, "in the order they were written"
+    assert texts.count("audit step two finished") == 1
+    assert texts.count("audit step three finished") == 1
+    assert "(withdrawn) audit step three finished" in texts, "withdrawn by the undo"
+    assert "Green" in " ".join(card_texts(card_of(await bot.one("show 4.2", FIONA))))
