@@ -400,7 +400,11 @@ class PlanBot(TeamsActivityHandler):  # type: ignore[misc]
         async with self.database.transaction() as session:
             partnership = await session.get_one(Partnership, turn_context.turn_state[PARTNERSHIP])
             person = await find_person(turn_context, session, partnership)
-            stamp = await data_stamp(session)  # with this turn's own writes so far
+            # With this turn's own writes so far; for what is already known to be an update, held from
+            # here on (PostgreSQL locks the row as the update's first write would), so that the plan
+            # the turn reads is the one its update is stored into.
+            early = self._updating(turn_context, said) and not self.database.serialised
+            stamp = await data_stamp(session, hold=early)
             address = addresses.address_of(activity, partnership, turn_context.turn_state[TENANT], person)
             conversation: Conversation | None = None  # a 1:1 chat whose address this process stored
             if address.kind is not ConversationKind.PERSONAL or not self.remembered.holds(address, stamp):
@@ -424,7 +428,7 @@ class PlanBot(TeamsActivityHandler):  # type: ignore[misc]
             shared = address.kind is not ConversationKind.PERSONAL
             desk = Desk(dc, turn, self.links, shared=shared)
             if isinstance(said, CardAction):
-                held = await self._hold(session, stamp, said.verb == "save_update")
+                held = await self._hold(session, stamp, said.verb == "save_update", early)
                 card = await self._card(desk, said)
                 await self._advance(turn_context, session, partnership, held, str(said.data.get("ref") or ""), now)
                 return card
@@ -475,21 +479,33 @@ class PlanBot(TeamsActivityHandler):  # type: ignore[misc]
                 link_channel=link if conversation and conversation.kind is ConversationKind.CHANNEL else None,
                 desk=desk,
             )
-            held = await self._hold(session, stamp, intent.name is IntentName.UPDATE and dc.active_dialog is None)
+            updating = intent.name is IntentName.UPDATE and dc.active_dialog is None
+            held = await self._hold(session, stamp, updating, early)
             reply = await answer(ask)
             await self._advance(turn_context, session, partnership, held, intent.ref or "", now)
         await self._keep_listing(turn_context, reply)
         return reply
 
-    async def _hold(self, session: AsyncSession, stamp: DataStamp | None, updating: bool) -> DataStamp | None:
+    def _updating(self, turn_context: TurnContext, said: Intent | CardAction | str) -> bool:
+        """Is this turn, before its transaction, already known to store an update (a card's save, or
+        text read as an update when the turn was tried quickly)?"""
+        if isinstance(said, CardAction):
+            return said.verb == "save_update"
+        seen: tuple[str, SubgroupIndex, Intent] | None = turn_context.turn_state.get(RECOGNISED)
+        return seen is not None and seen[0] == said and seen[2].name is IntentName.UPDATE
+
+    async def _hold(
+        self, session: AsyncSession, stamp: DataStamp | None, updating: bool, held: bool
+    ) -> DataStamp | None:
         """Before a turn stores an update: the data stamp, held so that no one else changes the plan
-        before this turn ends, if it is still the stamp the turn's snapshot was read at."""
+        before this turn ends, if it is still the stamp the turn's snapshot was read at. `held`: the
+        stamp was read holding it already."""
         if not updating or stamp is None:
             return None
-        if self.database.serialised:  # the stamp was read under the write lock this transaction holds
+        if held or self.database.serialised:  # read under a lock this transaction holds
             return stamp
-        held = await data_stamp(session, hold=True)
-        return held if held == stamp else None
+        now_held = await data_stamp(session, hold=True)
+        return now_held if now_held == stamp else None
 
     async def _advance(
         self,
