@@ -21,6 +21,7 @@ import os
 import random
 import re
 import shutil
+import signal
 import sqlite3
 import subprocess
 import sys
@@ -37,7 +38,7 @@ import aiohttp
 from aiohttp import web
 
 from bench import mock
-from bench.common import HOST, ROOT, free_port, invoke, loopback, make_key, message, user
+from bench.common import APP_ID, APP_TENANT, HOST, ROOT, free_port, invoke, loopback, make_key, message, token, user
 from bench.data import SHAPES, _psql, pg_available, pg_url, plan_file, prepare, sqlite_url
 from bench.loadgen import percentile
 from bench.servers import Server
@@ -50,9 +51,12 @@ SEND_TIMEOUT = 2.0  # the bot's PLANBOT_SEND_TIMEOUT in the soak; a "timeout" fa
 REQUEST_TIMEOUT = 60.0  # the load generator's limit on one request to the bot
 SAMPLE_EVERY = 5.0  # seconds between RSS samples
 WARMUP = 0.10  # the share of the messages before RSS is taken as settled
+TRACE_FROM = 0.25  # with --memory, the share of the messages before the first count of what is held
 QUERIES = ("my actions", "what's overdue?", "show {ref}", "plan status")
 SESSIONS = {"query": 0.50, "update": 0.27, "card": 0.13, "dialog": 0.10}  # chosen per session, not per message
 REDELIVER = 0.02  # of updates and card submits, sent twice with the same id (as Teams may)
+RESEND_AFTER_5XX = (1.0, 2.0, 4.0)  # Teams delivers an activity answered 5xx again: these waits, same id
+TOKEN_EVERY = 600.0  # seconds between fresh tokens, when authenticated (each is good for an hour)
 ACTIVITY = re.compile(r"activity (\S+)")
 
 
@@ -61,7 +65,8 @@ ACTIVITY = re.compile(r"activity (\S+)")
 
 def fault_middleware(rate: float, hold: float, seed: int, outcomes: list[dict[str, Any]]) -> Any:
     """On `rate` of the replies (POSTs of activities), one of FAULTS chosen evenly; every reply's outcome
-    is recorded: which activity it answered, its text, and delivered or the fault."""
+    is recorded: which activity it answered, its text, and delivered or the fault (a reply held past
+    the bot's timeout is then delivered, late, and recorded twice: the fault, then delivered)."""
     rng = random.Random(seed)
 
     @web.middleware
@@ -86,7 +91,8 @@ def fault_middleware(rate: float, hold: float, seed: int, outcomes: list[dict[st
             error = {"error": {"code": "ServiceError", "message": f"injected {fault}"}}
             return web.json_response(error, status=int(fault))
         if fault == "timeout":
-            await asyncio.sleep(hold)  # the bot has given up by now
+            await asyncio.sleep(hold)  # the bot has given up by now, but the reply arrives all the same
+            outcomes.append({"reply_to": reply_to, "text": text, "outcome": "delivered"})
             return await handler(request)
         assert request.transport is not None
         request.transport.abort()  # the connection dropped, with no answer at all
@@ -157,6 +163,7 @@ class Load:
     seconds: float
     seed: int = 7
     queries_only: bool = False  # no writes: does memory still grow when the plans do not?
+    sign: Callable[[], str] | None = None  # a channel token for the Authorization header (authenticated)
     run: str = field(default_factory=lambda: uuid.uuid4().hex[:8])
     sent: int = 0
     statuses: Counter[str] = field(default_factory=Counter)
@@ -166,17 +173,45 @@ class Load:
     card_saved: set[str] = field(default_factory=set)  # card submits answered with the updated card
     messages_ok: set[str] = field(default_factory=set)  # message activities the bot accepted (2xx)
     redelivered: int = 0
+    resent: Counter[str] = field(default_factory=Counter)  # activities answered 5xx, delivered again
+    sent_twice: set[str] = field(default_factory=set)  # activity ids posted more than once, for any reason
+    _token: tuple[float, str] | None = None
     errors: list[str] = field(default_factory=list)
     _ids: itertools.count[int] = field(default_factory=itertools.count)
 
     def new_id(self) -> str:
         return f"soak{self.run}-{next(self._ids)}"
 
+    def headers(self) -> dict[str, str]:
+        if self.sign is None:
+            return {}
+        if self._token is None or time.monotonic() - self._token[0] > TOKEN_EVERY:
+            self._token = (time.monotonic(), self.sign())
+        return {"Authorization": f"Bearer {self._token[1]}"}
+
     async def post(self, session: aiohttp.ClientSession, activity: dict[str, Any]) -> tuple[int, bytes]:
+        """Deliver an activity as Teams does: answered 5xx, it is delivered again with the same id after
+        a short wait, a few times (each answer counted in `statuses`; what came of it in `resent`)."""
+        status, body = await self._post_once(session, activity)
+        for wait in RESEND_AFTER_5XX:
+            if status < 500:
+                break
+            await asyncio.sleep(wait)
+            self.resent["delivered again after 5xx"] += 1
+            self.sent_twice.add(activity["id"])
+            status, body = await self._post_once(session, activity)
+            if status < 500:
+                self.resent[f"then answered {status}" if status else "then no answer"] += 1
+        else:
+            if status >= 500:
+                self.resent["still 5xx after every delivery"] += 1
+        return status, body
+
+    async def _post_once(self, session: aiohttp.ClientSession, activity: dict[str, Any]) -> tuple[int, bytes]:
         self.sent += 1
         start = time.perf_counter()
         try:
-            async with session.post(self.url, json=activity) as response:
+            async with session.post(self.url, json=activity, headers=self.headers()) as response:
                 body = await response.read()
                 status = response.status
         except (aiohttp.ClientError, TimeoutError) as exc:
@@ -217,6 +252,7 @@ class Load:
             await self.post(session, activity)
             if rng.random() < REDELIVER:
                 self.redelivered += 1
+                self.sent_twice.add(activity["id"])
                 await self.post(session, activity)
         elif kind == "card":
             data = {"verb": "save_update", "ref": ref, "rag": "green", "note": f"Card update {n}, audit on track"}
@@ -225,6 +261,8 @@ class Load:
             self.updates.add(activity["id"])
             for attempt in range(2 if rng.random() < REDELIVER else 1):
                 self.redelivered += attempt
+                if attempt:
+                    self.sent_twice.add(activity["id"])
                 status, body = await self.post(session, activity)
                 if status == 200 and b"Updated by" in body:
                     self.card_saved.add(activity["id"])
@@ -270,14 +308,31 @@ def rss_mb(pid: int) -> float | None:
     return round(int(line.split()[1]) / 1024, 1) if line else None
 
 
-async def sample_rss(pid: int, load: Load, samples: list[tuple[float, int, float]], stop: asyncio.Event) -> None:
+async def sample_rss(
+    pid: int, load: Load, samples: list[tuple[float, int, float]], stop: asyncio.Event, traced: bool = False
+) -> None:
+    """VmRSS every SAMPLE_EVERY seconds; with `traced`, the server first counts what it holds after
+    TRACE_FROM of the messages (bench.serve_bot --memory)."""
     start = time.perf_counter()
     while not stop.is_set():
         mb = rss_mb(pid)
         if mb is not None:
             samples.append((round(time.perf_counter() - start, 1), load.sent, mb))
+        if traced and load.sent >= TRACE_FROM * load.messages:
+            os.kill(pid, signal.SIGUSR1)
+            traced = False
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(stop.wait(), SAMPLE_EVERY)
+
+
+def second_snapshot(pid: int, out: Path) -> None:
+    """Ask the server for what grew since its first count, and wait for it to be written."""
+    out.unlink(missing_ok=True)
+    os.kill(pid, signal.SIGUSR2)
+    deadline = time.monotonic() + 300  # comparing snapshots of a large heap takes a while
+    while time.monotonic() < deadline and not out.exists():
+        time.sleep(1)
+    time.sleep(1)
 
 
 def rss_figures(samples: list[tuple[float, int, float]], messages: int) -> dict[str, Any]:
@@ -301,28 +356,33 @@ def rss_figures(samples: list[tuple[float, int, float]], messages: int) -> dict[
 # --- The checks -------------------------------------------------------------------------------------------
 
 
-def stored(url: str, run: str) -> Counter[str]:
-    """progress_update rows whose activity id is one of this run's, counted per activity id."""
-    pattern = f"soak{run}-%"
+def query(url: str, sql: str, *params: str) -> list[tuple[str, ...]]:
+    """Rows of a read-only query on the working database, as text (SQLite in process, PostgreSQL by psql)."""
     if url.startswith("sqlite"):
         with sqlite3.connect(url.split("///", 1)[1]) as db:
-            rows = db.execute(
-                "SELECT activity_id, count(*) FROM progress_update WHERE activity_id LIKE ? GROUP BY activity_id",
-                (pattern,),
-            ).fetchall()
-        return Counter({str(a): int(n) for a, n in rows})
-    database = url.rsplit("/", 1)[1]
+            return [tuple(str(v) for v in row) for row in db.execute(sql.replace("%s", "?"), params).fetchall()]
+    for value in params:
+        sql = sql.replace("%s", "'" + value.replace("'", "''") + "'", 1)
     out = subprocess.run(
-        ["psql", "-h", HOST, "-U", "postgres", "-d", database, "-tA", "-F", "\t", "-c",
-         f"SELECT activity_id, count(*) FROM progress_update WHERE activity_id LIKE '{pattern}' GROUP BY activity_id"],
+        ["psql", "-h", HOST, "-U", "postgres", "-d", url.rsplit("/", 1)[1], "-tA", "-F", "\t", "-c", sql],
         check=True, capture_output=True, text=True, timeout=600,
     )  # fmt: skip
-    counts: Counter[str] = Counter()
-    for line in out.stdout.splitlines():
-        if "\t" in line:
-            activity, n = line.split("\t")
-            counts[activity] = int(n)
-    return counts
+    return [tuple(line.split("\t")) for line in out.stdout.splitlines() if line]
+
+
+def plan_size(url: str) -> int:
+    """Every progress update in the plans (the history a plan's snapshot holds grows with it)."""
+    return int(query(url, "SELECT count(*) FROM progress_update")[0][0])
+
+
+def stored(url: str, run: str) -> Counter[str]:
+    """progress_update rows whose activity id is one of this run's, counted per activity id."""
+    rows = query(
+        url,
+        "SELECT activity_id, count(*) FROM progress_update WHERE activity_id LIKE %s GROUP BY activity_id",
+        f"soak{run}-%",
+    )
+    return Counter({activity: int(n) for activity, n in rows})
 
 
 def reported(log: Path) -> tuple[set[str], Counter[str]]:
@@ -345,6 +405,10 @@ def check(load: Load, outcomes: list[dict[str, Any]], rows: Counter[str], log: P
     acknowledged = said_saved | load.card_saved
     stored_ids = set(rows)
     delivered = {(o["reply_to"], o["text"]) for o in mine if o["outcome"] == "delivered"}
+    # the same reply delivered twice to an activity Teams delivered once: a send that timed out had
+    # arrived after all, and was sent again (bot.adapter's choice)
+    twice = Counter((o["reply_to"], o["text"]) for o in mine if o["outcome"] == "delivered")
+    repeated = [k for k, n in twice.items() if n > 1 and k[0] not in load.sent_twice]
     faulted = [o for o in mine if o["outcome"] != "delivered"]
     named, log_kinds = reported(log)
     retried_ok = [o for o in faulted if (o["reply_to"], o["text"]) in delivered]
@@ -367,6 +431,7 @@ def check(load: Load, outcomes: list[dict[str, Any]], rows: Counter[str], log: P
         "faulted_then_delivered": len(retried_ok),
         "faulted_reported": len(faulted) - len(retried_ok) - len(unaccounted),
         "faulted_unaccounted": len(unaccounted),
+        "replies_delivered_twice": len(repeated),
         "unaccounted_sample": unaccounted[:5],
         "messages_without_reply": len(load.messages_ok - answered),
         "log_warnings": dict(log_kinds.most_common(12)),
@@ -397,18 +462,25 @@ def outcomes_of(port: int) -> list[dict[str, Any]]:
 
 def soak_one(backend: str, args: argparse.Namespace, folder: Path, mock_port: int) -> dict[str, Any]:
     url = working_database(backend, folder)
+    service_url = f"http://{HOST}:{mock_port}"
+    authenticated = args.auth == "authenticated"
     env = {
         "DATABASE_URL": url,
         "PLANBOT_SCHEDULER": "false",
         "PLANBOT_LINK_SECRET": "soak",
         "PLANBOT_SEND_TIMEOUT": str(SEND_TIMEOUT),
     }
+    if authenticated:  # tokens signed by the run's key, checked against the mock's OpenID keys (bench.patches)
+        env.update(MicrosoftAppId=APP_ID, MicrosoftAppPassword="not-used-offline", MicrosoftAppTenantId=APP_TENANT)
     argv = [
         sys.executable,
         "-m",
         "bench.serve_bot",
         "--tasks",
         str(folder / f"tasks-{backend}.txt"),
+        *(["--memory", str(folder / f"memory-{backend}.txt")] if args.memory else []),
+        *(["--trace-allocations"] if args.memory == "trace" else []),
+        *(["--openid", f"{service_url}/openid"] if authenticated else []),
         "--",
         "serve",
         "--host",
@@ -418,9 +490,18 @@ def soak_one(backend: str, args: argparse.Namespace, folder: Path, mock_port: in
     ]
     server = Server(f"planbot-{backend}", argv, free_port(), folder / f"planbot-{backend}.log", env)
     server.argv = [a.replace("{port}", str(server.port)) for a in argv]
-    service_url = f"http://{HOST}:{mock_port}"
-    load = Load(server.url, service_url, args.messages, args.concurrency, args.seconds, queries_only=args.queries_only)
+    sign = (lambda: token(folder / "signing-key.pem", service_url)) if authenticated else None
+    load = Load(
+        server.url,
+        service_url,
+        args.messages,
+        args.concurrency,
+        args.seconds,
+        queries_only=args.queries_only,
+        sign=sign,
+    )
     samples: list[tuple[float, int, float]] = []
+    plan_before = plan_size(url)
     try:
         server.start()
         assert server.process is not None
@@ -428,7 +509,8 @@ def soak_one(backend: str, args: argparse.Namespace, folder: Path, mock_port: in
 
         async def drive() -> float:
             stop = asyncio.Event()
-            sampler = asyncio.create_task(sample_rss(server.process.pid, load, samples, stop))  # type: ignore[union-attr]
+            pid = server.process.pid  # type: ignore[union-attr]
+            sampler = asyncio.create_task(sample_rss(pid, load, samples, stop, bool(args.memory)))
 
             async def progress() -> None:
                 while not stop.is_set():
@@ -447,20 +529,26 @@ def soak_one(backend: str, args: argparse.Namespace, folder: Path, mock_port: in
 
         elapsed = asyncio.run(drive())
         time.sleep(2 * SEND_TIMEOUT + 1)  # replies still held by a "timeout" fault finish
+        if args.memory:
+            second_snapshot(server.process.pid, folder / f"memory-{backend}.txt")
+            print(f"{backend}: what grew after {TRACE_FROM:.0%} of the messages: {folder / f'memory-{backend}.txt'}")
         rss_end = rss_mb(server.process.pid)
     finally:
         server.stop()
     outcomes = outcomes_of(mock_port)
     rows = stored(url, load.run)
+    plan_after = plan_size(url)
     checks = check(load, outcomes, rows, server.log)
     if backend == "postgresql" and not args.keep:
         _psql(f"DROP DATABASE IF EXISTS {PG_DATABASE} WITH (FORCE)")
     fives = sum(n for s, n in load.statuses.items() if s.startswith("5"))
     return {
         "backend": backend,
+        "auth": args.auth,
         "messages": load.sent,
         "sessions": dict(load.kinds),
         "redelivered": load.redelivered,
+        "resent_after_5xx": dict(load.resent),
         "statuses": dict(load.statuses),
         "status_5xx": fives,
         "errors_sample": load.errors,
@@ -471,6 +559,7 @@ def soak_one(backend: str, args: argparse.Namespace, folder: Path, mock_port: in
         "startup_s": round(server.startup_s or float("nan"), 1),
         "rss": {**rss_figures(samples, load.sent), "after_quiet_mb": rss_end},
         "rss_samples": samples,
+        "plan_updates": {"before": plan_before, "after": plan_after},
         "checks": checks,
         "log": str(server.log),
     }
@@ -494,14 +583,16 @@ def verdicts(r: dict[str, Any]) -> list[tuple[str, bool, str]]:
             c["faulted_unaccounted"] == 0 and c["messages_without_reply"] == 0,
             f"{c['replies_attempted']} attempted, {c['replies_delivered']} delivered, faults {c['faults']}: "
             f"{c['faulted_then_delivered']} delivered on retry, {c['faulted_reported']} reported in the log, "
-            f"{c['faulted_unaccounted']} unaccounted; messages without any reply {c['messages_without_reply']}",
+            f"{c['faulted_unaccounted']} unaccounted; messages without any reply {c['messages_without_reply']}; "
+            f"the same reply delivered twice (a timed-out send that had arrived) {c['replies_delivered_twice']}",
         ),
         (
             "RSS flat within 10% after warm-up",
             bool(m.get("flat")),
             f"first {m.get('first_after_warmup_mb')} MB, last {m.get('last_mb')} MB, "
             f"max {m.get('max_after_warmup_mb')} MB "
-            f"(start {m.get('start_mb')} MB, {m.get('samples')} samples)",
+            f"(start {m.get('start_mb')} MB, {m.get('samples')} samples); the plans meanwhile grew from "
+            f"{r['plan_updates']['before']} to {r['plan_updates']['after']} progress updates",
         ),
     ]
 
@@ -516,11 +607,12 @@ def markdown(results: dict[str, Any]) -> str:
     ]
     for r in results["runs"]:
         lines += [
-            f"## {r['backend']}",
+            f"## {r['backend']}, {r.get('auth', 'anonymous')}",
             "",
             f"- messages: {r['messages']} in {r['seconds']} s ({r['throughput']} msg/s), "
             f"p50 {r['p50_ms']} ms, p99 {r['p99_ms']} ms; sessions {r['sessions']}; "
-            f"sent twice (as Teams may): {r['redelivered']}; start-up {r['startup_s']} s",
+            f"sent twice (as Teams may): {r['redelivered']}; delivered again after a 5xx (as Teams does): "
+            f"{r.get('resent_after_5xx') or 'none'}; start-up {r['startup_s']} s",
             f"- HTTP statuses from the bot: {r['statuses']}",
             "",
             "| target | met | figures |",
@@ -538,7 +630,14 @@ def parse(argv: list[str]) -> argparse.Namespace:
     p.add_argument("--seconds", type=float, default=2400.0, help="the most seconds of load per backend")
     p.add_argument("--backends", default="postgresql", help="postgresql, sqlite or both (comma-separated)")
     p.add_argument("--fault-rate", type=float, default=0.1)
+    p.add_argument("--auth", choices=("anonymous", "authenticated"), default="anonymous")
     p.add_argument("--queries-only", action="store_true", help="no updates, dialogs or cards (a memory check)")
+    p.add_argument(
+        "--memory",
+        choices=("census", "trace"),
+        help="what grew in the server from a quarter of the messages to the end: live objects by type "
+        "(census), and the allocations still held by traceback (trace: several times slower)",
+    )
     p.add_argument("--keep", action="store_true", help="keep the working database afterwards")
     return p.parse_args(argv)
 

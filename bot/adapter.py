@@ -5,6 +5,9 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import time
+from collections.abc import Awaitable, Callable
+from enum import Enum
 from types import SimpleNamespace
 from typing import Any
 from urllib.parse import quote
@@ -14,16 +17,31 @@ import jwt
 from botbuilder.core import TurnContext
 from botbuilder.integration.aiohttp import CloudAdapter, ConfigurationBotFrameworkAuthentication
 from botbuilder.schema import Activity, ActivityTypes, ResourceResponse
-from botframework.connector.auth import AuthenticateRequestResult, BotFrameworkAuthentication, ClaimsIdentity
+from botframework.connector.auth import (
+    AuthenticateRequestResult,
+    BotFrameworkAuthentication,
+    ClaimsIdentity,
+    ConnectorFactory,
+)
+from msrest.serialization import Model
 from msrest.universal_http.requests import ClientRetryPolicy
 from sqlalchemy.exc import DisconnectionError, InterfaceError, OperationalError
 
 from bot import messages
+from bot.retries import CALLER_RETRIES, Retries, SendFailed, SendUnknown, Sleep, retried
 from bot.settings import Settings
 
 log = logging.getLogger(__name__)
 
 SEND_TIMEOUT = 30.0  # seconds for one send to the Bot Connector (PLANBOT_SEND_TIMEOUT)
+# A reply Teams refused or did not answer is sent again, a few times within a few seconds: the
+# person is waiting for it (and Teams for the answer to the activity). A timeout or a dropped
+# connection is retried too, although that send may have arrived: a reply shown twice is visibly a
+# repeat, while one missing leaves the person not knowing whether their update was saved (and one
+# typed again would be stored twice). Proactive messages choose otherwise (bot.messenger.Pacing).
+REPLY_RETRIES = Retries(
+    attempts=4, base=0.25, cap=5.0, budget=10.0, statuses=frozenset({412, 429, 500, 502, 503, 504}), unknown=True
+)
 
 
 class BotConfiguration:
@@ -47,15 +65,22 @@ class StrictAuthentication(BotFrameworkAuthentication):  # type: ignore[misc]
 
     def __init__(self, inner: BotFrameworkAuthentication) -> None:
         self._inner = inner
+        self._connectors: dict[tuple[str, str, str | None], Any] = {}
+        self._token_clients: dict[str, Any] = {}
 
     async def authenticate_request(self, activity: Activity, auth_header: str) -> AuthenticateRequestResult:
         try:
-            return await self._inner.authenticate_request(activity, auth_header or None)
+            result = await self._inner.authenticate_request(activity, auth_header or None)
         except PermissionError:
             raise
         except (jwt.PyJWTError, IndexError, KeyError, ValueError, AttributeError) as exc:
             log.warning("refused a request with an invalid token: %s", exc)
             raise PermissionError("invalid token") from exc
+        if result.connector_factory is not None:
+            result.connector_factory = ReusedConnectors(
+                result.connector_factory, _app_of(result.claims_identity), self._connectors
+            )
+        return result
 
     async def authenticate_streaming_request(self, auth_header: str, channel_id_header: str) -> Any:
         return await self._inner.authenticate_streaming_request(auth_header, channel_id_header)
@@ -64,7 +89,12 @@ class StrictAuthentication(BotFrameworkAuthentication):  # type: ignore[misc]
         return self._inner.create_connector_factory(claims_identity)
 
     async def create_user_token_client(self, claims_identity: ClaimsIdentity) -> Any:
-        return await self._inner.create_user_token_client(claims_identity)
+        """One client per app, reused: botbuilder makes one (and its HTTP session) for every turn."""
+        app = _app_of(claims_identity)
+        client = self._token_clients.get(app)
+        if client is None:
+            client = self._token_clients[app] = await self._inner.create_user_token_client(claims_identity)
+        return client
 
     def create_bot_framework_client(self) -> Any:
         return self._inner.create_bot_framework_client()
@@ -74,6 +104,94 @@ class StrictAuthentication(BotFrameworkAuthentication):  # type: ignore[misc]
 
     async def authenticate_channel_request(self, auth_header: str) -> ClaimsIdentity:
         return await self._inner.authenticate_channel_request(auth_header)
+
+
+KEPT_CONNECTORS = 256  # service URLs (Teams has a handful per region) x apps x audiences
+
+
+def _app_of(claims_identity: ClaimsIdentity | None) -> str:
+    """The app a request's token was issued to (empty when authentication is off)."""
+    claims = getattr(claims_identity, "claims", None) or {}
+    return str(claims.get("aud") or claims.get("appid") or claims.get("azp") or "")
+
+
+class ReusedConnectors(ConnectorFactory):  # type: ignore[misc]
+    """botbuilder's connector factory, keeping each client it makes for its app, service URL and audience.
+
+    botbuilder 4.17.1 makes a new ConnectorClient every turn, and with it new app credentials whose
+    token cache starts empty: every reply would first fetch a token from Entra. A client (and its
+    credentials, which renew their token themselves) is made once and reused.
+    """
+
+    def __init__(self, inner: ConnectorFactory, app: str, kept: dict[tuple[str, str, str | None], Any]) -> None:
+        self._inner = inner
+        self._app = app
+        self._kept = kept
+
+    async def create(self, service_url: str, audience: str | None = None) -> Any:
+        key = (self._app, service_url, audience)
+        client = self._kept.get(key)
+        if client is None:
+            client = await self._inner.create(service_url, audience)
+            if len(self._kept) >= KEPT_CONNECTORS:
+                self._kept.clear()
+            self._kept[key] = client
+        return client
+
+
+class _Unusual(Exception):
+    """A value `wire` leaves to msrest."""
+
+
+def wire(activity: Activity) -> dict[str, Any]:
+    """The activity as JSON for the Bot Connector, as `activity.serialize()` makes it, but written
+    directly from each model's attribute map: msrest walks every value (a card's too) through its
+    generic machinery, which cost more than the rest of a turn. Anything unusual (a date, a
+    flattened key, extra properties) goes to msrest after all."""
+    try:
+        return _model(activity)
+    except _Unusual:
+        return dict(activity.serialize())
+
+
+def _model(model: Model) -> dict[str, Any]:
+    if getattr(model, "additional_properties", None):
+        raise _Unusual
+    body: dict[str, Any] = {}
+    for attribute, spec in model._attribute_map.items():
+        value = getattr(model, attribute, None)
+        if value is None:
+            continue
+        key, kind = spec["key"], spec["type"]
+        if not key or "." in key:
+            raise _Unusual
+        body[key] = _value(value, kind)
+    return body
+
+
+def _value(value: Any, kind: str) -> Any:
+    if isinstance(value, Enum):
+        value = value.value
+    if isinstance(value, Model):
+        return _model(value)
+    if isinstance(value, str | bool | int | float) and kind in {"str", "bool", "int", "float", "long", "object"}:
+        return value
+    if isinstance(value, list) and kind.startswith("[") and kind.endswith("]"):
+        return [_value(item, kind[1:-1]) for item in value]
+    if type(value) is dict and kind == "object" and _plain_json(value):
+        return value
+    raise _Unusual
+
+
+def _plain_json(value: Any) -> bool:
+    """Made only of what JSON holds (as the cards module builds a card), so msrest would copy it as it is."""
+    if value is None or type(value) in {str, bool, int, float}:
+        return True
+    if type(value) is list:
+        return all(_plain_json(item) for item in value)
+    if type(value) is dict:
+        return all(type(key) is str and _plain_json(item) for key, item in value.items())
+    return False
 
 
 def speed_up_msrest() -> None:
@@ -91,6 +209,14 @@ class ConnectorError(Exception):
         self.response = SimpleNamespace(status_code=status, headers=headers)
 
 
+class RepliesFailed(Exception):
+    """Some of a batch of replies did not arrive after their retries; the others were sent."""
+
+    def __init__(self, failures: list[SendFailed | SendUnknown], of: int) -> None:
+        super().__init__(f"{len(failures)} of {of} replies: " + "; ".join(str(f) for f in failures))
+        self.failures = failures
+
+
 class ReplyNotDelivered(Exception):
     """A turn's replies did not all reach Teams, after the turn's changes were committed and its state
     saved: the turn is done, so Teams must not deliver it again, nor the person be told it failed."""
@@ -106,10 +232,15 @@ class PlanTrackerAdapter(CloudAdapter):  # type: ignore[misc]
     responses) is botbuilder's own.
     """
 
-    def __init__(self, auth: BotFrameworkAuthentication, send_timeout: float = SEND_TIMEOUT) -> None:
+    def __init__(
+        self, auth: BotFrameworkAuthentication, send_timeout: float = SEND_TIMEOUT, retries: Retries = REPLY_RETRIES
+    ) -> None:
         super().__init__(auth)
         self._http: aiohttp.ClientSession | None = None
         self.send_timeout = send_timeout
+        self.retries = retries
+        self.sleep: Sleep = asyncio.sleep  # waits between attempts and the time they count against
+        self.clock: Callable[[], float] = time.monotonic
 
     def http(self) -> aiohttp.ClientSession:
         if self._http is None or self._http.closed:
@@ -121,9 +252,13 @@ class PlanTrackerAdapter(CloudAdapter):  # type: ignore[misc]
             await self._http.close()
 
     async def send_activities(self, context: TurnContext, activities: list[Activity]) -> list[ResourceResponse]:
+        """Each activity in order, each retried by `retries`, all within one budget; one that does not
+        arrive does not keep the next from being sent (RepliesFailed names them at the end)."""
         if not activities:
             raise TypeError("Expecting one or more activities, but the list was empty.")
         responses = []
+        failures: list[SendFailed | SendUnknown] = []
+        deadline = self.clock() + self.retries.budget
         for activity in activities:
             if activity.type in {"delay", ActivityTypes.invoke_response, ActivityTypes.trace}:
                 responses.extend(await super().send_activities(context, [activity]))
@@ -132,14 +267,36 @@ class PlanTrackerAdapter(CloudAdapter):  # type: ignore[misc]
             path = f"v3/conversations/{quote(activity.conversation.id, safe='')}/activities"
             if activity.reply_to_id:
                 path += f"/{quote(activity.reply_to_id, safe='')}"
-            body = await self._call(context, "POST", activity, path)
+            try:
+                body = await self._retried(context, "POST", activity, path, deadline)
+            except (SendFailed, SendUnknown) as failure:
+                failures.append(failure)
+                responses.append(ResourceResponse(id=""))
+                continue
             responses.append(ResourceResponse(id=str(body.get("id") or "")))
+        if failures:
+            raise RepliesFailed(failures, len(activities)) from failures[0].__cause__
         return responses
 
     async def update_activity(self, context: TurnContext, activity: Activity) -> ResourceResponse | None:
         path = f"v3/conversations/{quote(activity.conversation.id, safe='')}/activities/{quote(activity.id, safe='')}"
-        body = await self._call(context, "PUT", activity, path)
+        body = await self._retried(context, "PUT", activity, path, self.clock() + self.retries.budget)
         return ResourceResponse(id=str(body["id"])) if body.get("id") else None
+
+    async def _retried(
+        self, context: TurnContext, method: str, activity: Activity, path: str, deadline: float
+    ) -> dict[str, Any]:
+        """One send, retried unless the caller retries on its own (then its errors reach it as they are)."""
+        if context.turn_state.get(CALLER_RETRIES):
+            return await self._call(context, method, activity, path)
+
+        def attempt() -> Awaitable[dict[str, Any]]:
+            return self._call(context, method, activity, path)
+
+        body, attempts = await retried(attempt, self.retries, sleep=self.sleep, clock=self.clock, deadline=deadline)
+        if attempts > 1:
+            log.info("a reply reached Teams at attempt %d", attempts)
+        return body
 
     async def _call(self, context: TurnContext, method: str, activity: Activity, path: str) -> dict[str, Any]:
         client = context.turn_state.get(self.BOT_CONNECTOR_CLIENT_KEY)
@@ -151,7 +308,7 @@ class PlanTrackerAdapter(CloudAdapter):  # type: ignore[misc]
         if credentials is not None and credentials._should_set_token(None):  # as msrest's signed session decides
             token = await asyncio.to_thread(credentials.get_access_token)  # cached by MSAL; a refresh may block
             headers["Authorization"] = f"Bearer {token}"
-        data = json.dumps(activity.serialize())
+        data = json.dumps(wire(activity))
         async with self.http().request(method, f"{base}/{path}", data=data, headers=headers) as response:
             text = await response.text()
             if response.status >= 400:
@@ -178,6 +335,8 @@ def database_down(error: BaseException) -> bool:
     current: BaseException | None = error
     while current is not None and id(current) not in seen:
         seen.add(id(current))
+        if isinstance(current, SendFailed | SendUnknown | RepliesFailed):  # a send to Teams, timed out or not
+            return False
         if isinstance(current, OperationalError | InterfaceError | DisconnectionError | ConnectionError | TimeoutError):
             return True
         if isinstance(current, OSError) and current.errno is not None:

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections import OrderedDict
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -67,6 +69,70 @@ def kind_of(activity: Activity) -> ConversationKind:
     return ConversationKind.PERSONAL
 
 
+@dataclass(frozen=True)
+class Address:
+    """Where a conversation is, as an activity says it: what `remember` stores."""
+
+    conversation_id: str
+    kind: ConversationKind
+    fields: tuple[tuple[str, object], ...]
+
+
+def address_of(
+    activity: Activity,
+    partnership: Partnership,
+    tenant_id: str,
+    person: Person | None = None,
+    channel: dict[str, Any] | None = None,
+) -> Address:
+    """This activity's conversation (or `channel`, for channel events) as an address."""
+    kind = kind_of(activity)
+    team = team_of(activity)
+    channel = channel if channel is not None else channel_of(activity)
+    if kind is ConversationKind.CHANNEL:
+        conversation_id = channel.get("id") or base_conversation_id(activity.conversation.id)
+    else:
+        conversation_id = base_conversation_id(activity.conversation.id)
+    personal = kind is ConversationKind.PERSONAL
+    fields = (
+        ("partnership_id", partnership.id),
+        ("tenant_id", tenant_id),
+        ("service_url", activity.service_url),
+        ("bot_id", activity.recipient.id if activity.recipient else None),
+        ("team_id", team.get("id")),
+        ("team_aad_group_id", team.get("aadGroupId")),
+        ("team_name", team.get("name")),
+        ("channel_id", channel.get("id")),
+        ("channel_name", channel.get("name")),
+        ("person_id", person.id if person and personal else None),
+        ("user_id", activity.from_property.id if activity.from_property and personal else None),
+    )
+    return Address(conversation_id, kind, fields)
+
+
+class Remembered:
+    """The addresses this process has stored, each with the data stamp it was stored at: a message
+    whose address is the same, at the same stamp, need not store it again. A write to the plan (a
+    person erased, say) changes the stamp; the bot's own removals (uninstalled, a channel deleted)
+    forget them all. The `size` most recent are kept."""
+
+    def __init__(self, size: int = 4096) -> None:
+        self.size = size
+        self.stored: OrderedDict[str, tuple[Address, object]] = OrderedDict()
+
+    def holds(self, address: Address, stamp: object) -> bool:
+        return self.stored.get(address.conversation_id) == (address, stamp)
+
+    def add(self, address: Address, stamp: object) -> None:
+        self.stored[address.conversation_id] = (address, stamp)
+        self.stored.move_to_end(address.conversation_id)
+        while len(self.stored) > self.size:
+            self.stored.popitem(last=False)
+
+    def forget(self) -> None:
+        self.stored.clear()
+
+
 async def remember(
     session: AsyncSession,
     activity: Activity,
@@ -77,28 +143,9 @@ async def remember(
     channel: dict[str, Any] | None = None,
 ) -> Conversation:
     """Upsert this activity's conversation (or `channel`, for channel events) as an address."""
-    kind = kind_of(activity)
-    team = team_of(activity)
-    channel = channel if channel is not None else channel_of(activity)
-    if kind is ConversationKind.CHANNEL:
-        conversation_id = channel.get("id") or base_conversation_id(activity.conversation.id)
-    else:
-        conversation_id = base_conversation_id(activity.conversation.id)
+    address = address_of(activity, partnership, tenant_id, person, channel)
     return await ConversationRepository(session).upsert(
-        conversation_id,
-        kind,
-        partnership_id=partnership.id,
-        tenant_id=tenant_id,
-        service_url=activity.service_url,
-        bot_id=activity.recipient.id if activity.recipient else None,
-        team_id=team.get("id"),
-        team_aad_group_id=team.get("aadGroupId"),
-        team_name=team.get("name"),
-        channel_id=channel.get("id"),
-        channel_name=channel.get("name"),
-        person_id=person.id if person and kind is ConversationKind.PERSONAL else None,
-        user_id=activity.from_property.id if activity.from_property and kind is ConversationKind.PERSONAL else None,
-        installed_at=now,
+        address.conversation_id, address.kind, **dict(address.fields), installed_at=now
     )
 
 

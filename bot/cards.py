@@ -17,6 +17,8 @@ from bot.updates import NOTE_LIMIT
 from bot.views import ActionView, UpdateView
 
 Card = dict[str, Any]
+
+
 Element = dict[str, Any]
 
 SCHEMA = "http://adaptivecards.io/schemas/adaptive-card.json"

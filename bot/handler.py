@@ -9,9 +9,10 @@ from __future__ import annotations
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import asdict, dataclass
+from datetime import datetime
 from typing import Any
 
-from botbuilder.core import ConversationState, MessageFactory, TurnContext
+from botbuilder.core import MessageFactory, TurnContext
 from botbuilder.core.teams import TeamsActivityHandler
 from botbuilder.dialogs import DialogContext, DialogSet
 from botbuilder.schema import (
@@ -22,6 +23,7 @@ from botbuilder.schema import (
     Attachment,
 )
 from botbuilder.schema.teams import ChannelInfo, TeamInfo
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot import addresses, cards, messages, posting
 from bot.adapter import ReplyNotDelivered
@@ -31,29 +33,49 @@ from bot.desk import PRIVATELY, Desk
 from bot.identity import find_person, tenant_of
 from bot.language import Intent, IntentName, recognise, vocabulary
 from bot.language.slots import normal, rags_asked, refs
+from bot.language.subgroups import SubgroupIndex
 from bot.links import PaperLinks
 from bot.queries import Ask, Asker, Listing, Reply, answer
 from bot.refusals import refused
 from bot.settings import Settings
 from bot.updates import Draft, rag_of
-from bot.views import SnapshotCache, SubgroupView, for_channel, load_snapshot
+from bot.views import Snapshot, SnapshotCache, SubgroupView, for_channel, load_snapshot, with_actions_reread
 from dialogs.redact_note import RedactNoteDialog
 from dialogs.turn import TURN, Turn
 from dialogs.update_action import UpdateActionDialog, draft_data
 from storage.audit import Actor, AuditRepository
-from storage.bot_state import EtagConflictError
+from storage.bot_state import EtagConflictError, TurnConversationState
 from storage.db import Database
-from storage.models import AuditKind, ConversationKind, Partnership, Person, Role, Source
+from storage.models import AuditKind, Conversation, ConversationKind, Partnership, Person, Role, Source
 from storage.repositories import PartnershipRepository, PeopleRepository
+from storage.versions import DataStamp, data_stamp
 
 log = logging.getLogger(__name__)
 
 PARTNERSHIP = "plan_tracker.partnership_id"
 TENANT = "plan_tracker.tenant_id"
 PERSON = "plan_tracker.person_id"
+GLANCE = "plan_tracker.glance"
+REMEMBERED = "plan_tracker.remembered"
+ADVANCED = "plan_tracker.advanced"
+RECOGNISED = "plan_tracker.recognised"
 VERBS = {"show": IntentName.SHOW, "history": IntentName.HISTORY, "more": IntentName.MORE}
 MESSAGE_CONTENT_TYPE = "application/vnd.microsoft.activity.message"
 CARD_VERBS = {"update_form", "save_update"}
+# What a question may be answered with from the plan as this process keeps it, without a write: all
+# but the intents that change something (through the desk, or by linking a channel).
+CHANGES = frozenset(
+    {
+        IntentName.UPDATE,
+        IntentName.UNDO,
+        IntentName.SET_BMG,
+        IntentName.PAPER,
+        IntentName.ACCEPT_DATE,
+        IntentName.SNOOZE,
+        IntentName.REDACT,
+        IntentName.LINK_CHANNEL,
+    }
+)
 STEP_TEXT = {"note", "reason"}  # at these dialog steps anything typed is the answer, never a new question
 STEERING = {
     "cancel",
@@ -84,6 +106,15 @@ STEERING = {
     "don't post",
     "dont post",
 }
+
+
+@dataclass(frozen=True)
+class Glance:
+    """What the start of a turn read: the tenant's partnership (a row to read, never change) and the
+    data stamp it was read at."""
+
+    partnership: Partnership
+    stamp: DataStamp | None
 
 
 @dataclass(frozen=True)
@@ -124,8 +155,25 @@ def private_update(draft: Draft, guided: bool) -> dict[str, Any]:
     return {"draft": draft_data(draft), "guided": guided, "source": source.value, "problem": None}
 
 
+class CardAttachment(Attachment):  # type: ignore[misc]
+    """A card on its way out. botbuilder deep-copies every activity it sends, card and all; a card is
+    never changed once built, so the copy shares it rather than copying every value."""
+
+    def __deepcopy__(self, memo: dict[int, Any]) -> CardAttachment:
+        return CardAttachment(
+            content_type=self.content_type,
+            content=self.content,
+            content_url=self.content_url,
+            name=self.name,
+            thumbnail_url=self.thumbnail_url,
+        )
+
+
 def card_activity(card: Card) -> Activity:
-    return Activity(type=ActivityTypes.message, attachments=[Attachment(content_type=CARD_CONTENT_TYPE, content=card)])
+    return Activity(
+        type=ActivityTypes.message,
+        attachments=[CardAttachment(content_type=CARD_CONTENT_TYPE, content=card)],
+    )
 
 
 class Outbox:
@@ -159,13 +207,14 @@ class Outbox:
 
 
 class PlanBot(TeamsActivityHandler):  # type: ignore[misc]
-    def __init__(self, database: Database, clock: Clock, settings: Settings, state: ConversationState) -> None:
+    def __init__(self, database: Database, clock: Clock, settings: Settings, state: TurnConversationState) -> None:
         self.database = database
         self.clock = clock
         self.settings = settings
         self.state = state
         self.listing = state.create_property("listing")
         self.snapshots = SnapshotCache()
+        self.remembered = addresses.Remembered()
         self.links = PaperLinks(settings.link_key(), settings.base_url(), clock)
         self.dialogs = DialogSet(state.create_property("dialogs"))
         self.dialogs.add(UpdateActionDialog())
@@ -174,20 +223,18 @@ class PlanBot(TeamsActivityHandler):  # type: ignore[misc]
     async def on_turn(self, turn_context: TurnContext) -> None:
         """Serve only the tenants of known partnerships; anything else is not processed at all."""
         tenant = tenant_of(turn_context.activity)
-        partnership = await self._partnership(tenant)
-        if partnership is None:
+        glance = await self._glance(turn_context, tenant)
+        if glance is None:
             log.warning(
                 "ignored a %s activity from tenant %s, which no partnership uses", turn_context.activity.type, tenant
             )
             return
-        turn_context.turn_state[PARTNERSHIP] = partnership.id
+        turn_context.turn_state[PARTNERSHIP] = glance.partnership.id
+        turn_context.turn_state[GLANCE] = glance
         turn_context.turn_state[TENANT] = tenant
         outbox = Outbox(turn_context)
         turn_context.on_send_activities(outbox.hold)
         try:
-            # Read conversation state before any handler opens its transaction: on SQLite a second
-            # connection inside that transaction would wait for the lock the first one holds.
-            await self.state.load(turn_context)
             await super().on_turn(turn_context)
             try:
                 await self.state.save_changes(turn_context)
@@ -198,11 +245,20 @@ class PlanBot(TeamsActivityHandler):  # type: ignore[misc]
         finally:
             await outbox.release()
 
-    async def _partnership(self, tenant: str | None) -> Partnership | None:
+    async def _glance(self, turn_context: TurnContext, tenant: str | None) -> Glance | None:
+        """The conversation's state and the data stamp, read together before any handler opens its
+        transaction (on SQLite a second connection inside that transaction would wait for the lock the
+        first one holds); and the tenant's partnership, kept in this process while the stamp is the same."""
         if not tenant or (self.settings.allowed_tenants and tenant not in self.settings.allowed_tenants):
             return None
-        async with self.database.transaction() as session:
-            return await PartnershipRepository(session).by_tenant(tenant)
+        stamp = await self.state.glance(turn_context)
+
+        async def by_tenant() -> Partnership | None:
+            async with self.database.reading() as session:
+                return await PartnershipRepository(session).by_tenant(tenant)
+
+        partnership = await self.snapshots.partnership(tenant, stamp, by_tenant)
+        return Glance(partnership, stamp) if partnership is not None else None
 
     async def on_message_activity(self, turn_context: TurnContext) -> None:
         said = self._intent_of(turn_context)
@@ -261,16 +317,99 @@ class PlanBot(TeamsActivityHandler):  # type: ignore[misc]
         return reply
 
     async def _respond(self, turn_context: TurnContext, said: Intent | CardAction | str) -> Reply | Card | None:
+        quick = await self._quickly(turn_context, said)
+        if quick is not None:
+            return quick
+        reply = await self._fully(turn_context, said)
+        stored = turn_context.turn_state.pop(REMEMBERED, None)
+        if stored is not None:  # committed: later turns in this conversation need not store it again
+            self.remembered.add(*stored)
+        advanced = turn_context.turn_state.pop(ADVANCED, None)
+        if advanced is not None:  # committed: the kept plan, with this turn's update in it
+            self.snapshots.advance(*advanced)
+        return reply
+
+    async def _quickly(self, turn_context: TurnContext, said: Intent | CardAction | str) -> Reply | None:
+        """A question in a 1:1 chat from someone already known, with no dialog under way, answered from
+        the plan as this process keeps it, with no write and no wait for one; None if the turn must be
+        taken fully (a change, a card, a dialog, a channel, a person or address not yet stored)."""
+        glance: Glance | None = turn_context.turn_state.get(GLANCE)
+        activity = turn_context.activity
+        if isinstance(said, CardAction) or glance is None or glance.stamp is None:
+            return None
+        if addresses.kind_of(activity) is not ConversationKind.PERSONAL:
+            return None
+        dc = await self.dialogs.create_context(turn_context)
+        if dc.active_dialog is not None:
+            return None
+        now = self.clock.now()
+        known = self.snapshots.kept_at(glance.partnership.id, glance.stamp, now)
+        if known is None:
+            async with self.database.reading() as session:
+                known = await self.snapshots.known(session, glance.partnership, now, glance.stamp)
+        sender = activity.from_property
+        person = known.person(getattr(sender, "aad_object_id", None), getattr(sender, "id", None))
+        if person is None:
+            return None
+        address = addresses.address_of(activity, glance.partnership, turn_context.turn_state[TENANT], person)
+        if not self.remembered.holds(address, glance.stamp):
+            return None
+        intent = self._recognise(turn_context, said, known.snapshot)
+        if intent.name in CHANGES:
+            return None
+        turn_context.turn_state[PERSON] = person.id
+        stored = await self.listing.get(turn_context)
+        reply = await answer(
+            Ask(
+                intent=intent,
+                snapshot=known.snapshot,
+                asker=Asker(person.id, person.name.split()[0], person.role is Role.ADMIN),
+                listing=Listing(**{**stored, "refs": tuple(stored["refs"])}) if stored else None,
+            )
+        )
+        await self._keep_listing(turn_context, reply)
+        return reply
+
+    def _recognise(self, turn_context: TurnContext, said: Intent | str, snapshot: Snapshot) -> Intent:
+        """The intent, read once a turn (a turn that cannot be answered quickly reads it again only if
+        the plan's sub-groups changed in between)."""
+        if isinstance(said, Intent):
+            return said
+        groups = vocabulary([(g.name, g.aliases) for g in snapshot.subgroups])
+        seen: tuple[str, SubgroupIndex, Intent] | None = turn_context.turn_state.get(RECOGNISED)
+        if seen is not None and seen[0] == said and seen[1] is groups:
+            return seen[2]
+        intent = recognise(said, groups)
+        turn_context.turn_state[RECOGNISED] = (said, groups, intent)
+        return intent
+
+    async def _keep_listing(self, turn_context: TurnContext, reply: Reply | Card | None) -> None:
+        """A list with more to show is kept for "more"; a list shown whole replaces any kept (so "more"
+        says there is no more) without a write when none was kept."""
+        if not isinstance(reply, Reply) or reply.listing is None:
+            return
+        if reply.listing.shown < len(reply.listing.refs):
+            await self.listing.set(turn_context, asdict(reply.listing))
+        elif await self.listing.get(turn_context) is not None:
+            await self.listing.delete(turn_context)
+
+    async def _fully(self, turn_context: TurnContext, said: Intent | CardAction | str) -> Reply | Card | None:
         """Identify the asker, read the plan, answer. Writes (addresses, links, updates) commit with the answer."""
         activity = turn_context.activity
         now = self.clock.now()
         async with self.database.transaction() as session:
             partnership = await session.get_one(Partnership, turn_context.turn_state[PARTNERSHIP])
             person = await find_person(turn_context, session, partnership)
-            conversation = await addresses.remember(
-                session, activity, partnership, turn_context.turn_state[TENANT], now, person
-            )
-            snapshot = await self.snapshots.snapshot(session, partnership, now)
+            stamp = await data_stamp(session)  # with this turn's own writes so far
+            address = addresses.address_of(activity, partnership, turn_context.turn_state[TENANT], person)
+            conversation: Conversation | None = None  # a 1:1 chat whose address this process stored
+            if address.kind is not ConversationKind.PERSONAL or not self.remembered.holds(address, stamp):
+                conversation = await addresses.remember(
+                    session, activity, partnership, turn_context.turn_state[TENANT], now, person
+                )
+            snapshot = await self.snapshots.snapshot(session, partnership, now, stamp)
+            if stamp is not None and person is not None:
+                turn_context.turn_state[REMEMBERED] = (address, stamp)
             if person is None:
                 refused("unknown in this partnership", partnership=partnership.id, activity=activity.id)
                 return Reply(messages.unknown_person(snapshot.admins, partnership.short_name))
@@ -282,12 +421,14 @@ class PlanBot(TeamsActivityHandler):  # type: ignore[misc]
             turn = Turn(session, snapshot, person, now, conversation_id, activity.id)
             turn_context.turn_state[TURN] = turn
             dc = await self.dialogs.create_context(turn_context)
-            shared = conversation.kind is not ConversationKind.PERSONAL
+            shared = address.kind is not ConversationKind.PERSONAL
             desk = Desk(dc, turn, self.links, shared=shared)
             if isinstance(said, CardAction):
-                return await self._card(desk, said)
-            groups = vocabulary([(g.name, g.aliases) for g in snapshot.subgroups])
-            intent = said if isinstance(said, Intent) else recognise(said, groups)
+                held = await self._hold(session, stamp, said.verb == "save_update")
+                card = await self._card(desk, said)
+                await self._advance(turn_context, session, partnership, held, str(said.data.get("ref") or ""), now)
+                return card
+            intent = self._recognise(turn_context, said, snapshot)
             if dc.active_dialog is not None:
                 if dialog_takes(dc, said, intent):
                     await dc.continue_dialog()
@@ -295,11 +436,12 @@ class PlanBot(TeamsActivityHandler):  # type: ignore[misc]
                 set_aside = dc.active_dialog.state.get("draft", {}).get("ref")
                 await dc.cancel_all_dialogs()
                 await turn_context.send_activity(messages.dropped(set_aside))
-            linked = await PeopleRepository(session).subgroup_for_channel(conversation)
+            linked = await PeopleRepository(session).subgroup_for_channel(conversation) if conversation else None
             channel_subgroup = next((g for g in snapshot.subgroups if linked and g.id == linked.id), None)
 
             async def link(group: SubgroupView) -> str:
                 """Make this channel the sub-group's (a channel serves one sub-group at a time); recorded."""
+                assert conversation is not None  # offered only in a channel, whose address is always stored
                 name = await addresses.channel_name(turn_context, conversation)
                 subgroups = await PeopleRepository(session).subgroups(partnership)
                 if any(g.id == group.id and g.channel_id == conversation.id for g in subgroups):
@@ -330,13 +472,42 @@ class PlanBot(TeamsActivityHandler):  # type: ignore[misc]
                 asker=Asker(person.id, person.name.split()[0], person.role is Role.ADMIN),
                 channel_subgroup=channel_subgroup,
                 listing=Listing(**{**stored, "refs": tuple(stored["refs"])}) if stored else None,
-                link_channel=link if conversation.kind is ConversationKind.CHANNEL else None,
+                link_channel=link if conversation and conversation.kind is ConversationKind.CHANNEL else None,
                 desk=desk,
             )
+            held = await self._hold(session, stamp, intent.name is IntentName.UPDATE and dc.active_dialog is None)
             reply = await answer(ask)
-        if reply is not None and reply.listing is not None:
-            await self.listing.set(turn_context, asdict(reply.listing))
+            await self._advance(turn_context, session, partnership, held, intent.ref or "", now)
+        await self._keep_listing(turn_context, reply)
         return reply
+
+    async def _hold(self, session: AsyncSession, stamp: DataStamp | None, updating: bool) -> DataStamp | None:
+        """Before a turn stores an update: the data stamp, held so that no one else changes the plan
+        before this turn ends, if it is still the stamp the turn's snapshot was read at."""
+        if not updating or stamp is None:
+            return None
+        held = await data_stamp(session, hold=True)
+        return held if held == stamp else None
+
+    async def _advance(
+        self,
+        turn_context: TurnContext,
+        session: AsyncSession,
+        partnership: Partnership,
+        held: DataStamp | None,
+        ref: str,
+        now: datetime,
+    ) -> None:
+        """After this turn's update: the kept snapshot with that action read again, to be kept for the
+        new stamp once the turn commits, rather than the whole plan read again by the next turn."""
+        if held is None or not ref:
+            return
+        after = await data_stamp(session)
+        known = self.snapshots.kept_at(partnership.id, held)
+        if after is None or after == held or known is None:
+            return
+        snapshot = await with_actions_reread(session, known, [ref], now)
+        turn_context.turn_state[ADVANCED] = (partnership.id, held, after, snapshot)
 
     async def _continue_privately(self, turn_context: TurnContext) -> bool:
         """A dialog begun in a channel that would show a note (an update that needs a question, a
@@ -405,6 +576,7 @@ class PlanBot(TeamsActivityHandler):  # type: ignore[misc]
         await turn_context.send_activity(messages.welcome(name) if personal else messages.welcome_team(name))
 
     async def on_installation_update_remove(self, turn_context: TurnContext) -> None:
+        self.remembered.forget()
         async with self.database.transaction() as session:
             await addresses.forget(session, turn_context.activity, self.clock.now())
 
@@ -421,6 +593,7 @@ class PlanBot(TeamsActivityHandler):  # type: ignore[misc]
     ) -> None:
         bot_id = turn_context.activity.recipient.id if turn_context.activity.recipient else None
         if any(m.id == bot_id for m in members_removed):
+            self.remembered.forget()
             async with self.database.transaction() as session:
                 await addresses.forget(session, turn_context.activity, self.clock.now())
 
@@ -436,10 +609,12 @@ class PlanBot(TeamsActivityHandler):  # type: ignore[misc]
     async def on_teams_channel_deleted(
         self, channel_info: ChannelInfo, team_info: TeamInfo, turn_context: TurnContext
     ) -> None:
+        self.remembered.forget()
         async with self.database.transaction() as session:
             await addresses.channel_gone(session, channel_info.id, self.clock.now())
 
     async def on_teams_team_renamed(self, team_info: TeamInfo, turn_context: TurnContext) -> None:
+        self.remembered.forget()
         async with self.database.transaction() as session:
             await addresses.team_renamed(session, team_info.id, team_info.name)
 
@@ -465,5 +640,5 @@ def to_activity(reply: Reply) -> Activity:
     return Activity(
         type=ActivityTypes.message,
         summary=reply.text,
-        attachments=[Attachment(content_type=CARD_CONTENT_TYPE, content=reply.card)],
+        attachments=[CardAttachment(content_type=CARD_CONTENT_TYPE, content=reply.card)],
     )

@@ -6,12 +6,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import random
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any
 
-import aiohttp
 from botbuilder.core import TurnContext
 from botbuilder.integration.aiohttp import CloudAdapter
 from botbuilder.schema import (
@@ -24,65 +21,24 @@ from botbuilder.schema import (
 
 from bot.addresses import reference_of
 from bot.cards import CARD_CONTENT_TYPE, Card
+from bot.retries import CALLER_RETRIES, Retries, retried
 from storage.models import Conversation
 
 log = logging.getLogger(__name__)
 
-RETRY = frozenset({412, 429, 502, 503, 504})
-
-
-class SendFailed(Exception):
-    """The message did not arrive (Teams refused it, or kept answering 'try later')."""
-
-
-class SendUnknown(Exception):
-    """The message may have arrived (the request timed out or the connection dropped mid-way)."""
-
 
 @dataclass(frozen=True)
-class Pacing:
-    attempts: int = 5
-    base: float = 1.0  # seconds, doubled each retry
-    cap: float = 60.0
+class Pacing(Retries):
+    """Proactive sends: Teams' own retry statuses, never again after a send that may have arrived (a
+    summary posted twice in a channel is worse than one reported), and a gap between sends."""
+
     gap: float = 0.15  # between sends: well under 7 a second per conversation, 50 per tenant
-
-    def backoff(self, attempt: int, retry_after: float | None) -> float:
-        if retry_after is not None:
-            return min(retry_after, self.cap)
-        return float(min(self.cap, self.base * 2.0**attempt)) * random.uniform(0.5, 1.0)  # jitter
-
-
-def status_of(error: BaseException) -> tuple[int | None, float | None]:
-    """The HTTP status and Retry-After of a connector error, if it carries them."""
-    response: Any = getattr(error, "response", None)
-    status = getattr(response, "status_code", None) or getattr(response, "status", None)
-    headers = getattr(response, "headers", None) or {}
-    after = headers.get("Retry-After") if hasattr(headers, "get") else None
-    try:
-        retry_after = float(after) if after is not None else None
-    except ValueError:
-        retry_after = None
-    return (int(status) if status else None), retry_after
 
 
 async def with_retries(send: Callable[[], Awaitable[None]], pacing: Pacing) -> int:
     """Run `send`, retrying the statuses Teams asks to retry; returns the attempts made."""
-    for attempt in range(1, pacing.attempts + 1):
-        try:
-            await send()
-            return attempt
-        except (TimeoutError, aiohttp.ServerDisconnectedError, aiohttp.ClientPayloadError) as exc:
-            raise SendUnknown(f"no answer from Teams ({exc.__class__.__name__}); it may have been delivered") from exc
-        except Exception as exc:
-            status, retry_after = status_of(exc)
-            if status not in RETRY:
-                raise SendFailed(f"Teams refused the message ({status or exc.__class__.__name__}): {exc}") from exc
-            if attempt == pacing.attempts:
-                raise SendFailed(f"Teams kept answering {status} after {attempt} attempts") from exc
-            wait = pacing.backoff(attempt, retry_after)
-            log.info("Teams answered %s; retrying in %.1fs (attempt %d)", status, wait, attempt)
-            await asyncio.sleep(wait)
-    raise AssertionError("unreachable")
+    _, attempts = await retried(send, pacing)
+    return attempts
 
 
 def card_activity(card: Card, summary: str) -> Activity:
@@ -108,6 +64,7 @@ class Messenger:
             failure: list[BaseException] = []
 
             async def deliver(turn_context: TurnContext) -> None:
+                turn_context.turn_state[CALLER_RETRIES] = True  # retried here, paced, not by the adapter too
                 try:
                     await turn_context.send_activity(activity)
                 except Exception as exc:  # kept and raised below: the adapter would apologise in the chat

@@ -25,7 +25,8 @@ from botbuilder.schema import Activity
 
 from bot import cards, summaries
 from bot.clock import Clock
-from bot.messenger import Messenger, SendFailed, SendUnknown, card_activity
+from bot.messenger import Messenger, card_activity
+from bot.retries import SendFailed, SendUnknown
 from bot.summaries import Timetable
 from bot.views import Snapshot, for_channel, load_snapshot
 from storage.db import Database

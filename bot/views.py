@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 from collections import OrderedDict
-from collections.abc import Iterable
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
 from functools import lru_cache
@@ -35,7 +35,7 @@ from bot.rules import (
     next_meeting,
     overdue_since,
 )
-from storage.models import DataVersion, Membership, Partnership, Person, ReviewKind, Role, Update
+from storage.models import Action, Membership, MilestoneRevision, Partnership, Person, ReviewKind, Role, Update
 from storage.repositories import (
     MeetingRepository,
     NoteRepository,
@@ -45,6 +45,7 @@ from storage.repositories import (
     dues,
     revision,
 )
+from storage.versions import DataStamp, data_stamp
 
 
 @dataclass(frozen=True)
@@ -194,40 +195,100 @@ def missed(actions: Iterable[ActionView]) -> list[ActionView]:
 
 
 @dataclass(frozen=True)
-class _Kept:
-    epoch: str
-    version: int
+class Known:
+    """What a turn needs about one partnership while its plan is unchanged: the snapshot, and its
+    people by Entra object id (rows read with the snapshot, to be read and never changed)."""
+
+    stamp: DataStamp
     day: date
     snapshot: Snapshot
+    people: dict[str, Person]
+    others: dict[int, Person] = field(default_factory=dict)  # by id: those without an Entra object id
+
+    def person(self, aad_object_id: str | None, teams_user_id: str | None) -> Person | None:
+        """The person, if known by object id with this Teams id already remembered (else None: the turn
+        that finds them by email, or remembers the id, writes)."""
+        person = self.people.get(aad_object_id or "")
+        return person if person is not None and person.teams_user_id == teams_user_id else None
 
 
 class SnapshotCache:
     """Snapshots of recently asked-about plans, kept in this process while the plan is unchanged.
 
-    A snapshot is good while the database's data version (bumped by triggers on every write to the
-    plan, whoever makes it: this process, another replica, the CLI) and the partnership's day are
-    the same; everything in it that depends on the time depends only on the day. The epoch tells one
-    database from another. At most `size` partnerships are kept, the least recently asked dropped.
+    A snapshot is good while the database's data stamp (its epoch, and the version bumped by triggers
+    on every write to the plan, whoever makes it: this process, another replica, the command line) and
+    the partnership's day are the same; everything in it that depends on the time depends only on the
+    day. At most `size` partnerships are kept, the least recently asked dropped; and the partnership
+    each tenant belongs to, for the same stamp.
     """
 
     def __init__(self, size: int = 64) -> None:
         self.size = size
-        self.kept: OrderedDict[int, _Kept] = OrderedDict()
+        self.kept: OrderedDict[int, Known] = OrderedDict()
+        self.tenants: dict[str, tuple[DataStamp, Partnership | None]] = {}
 
-    async def snapshot(self, session: AsyncSession, partnership: Partnership, now: datetime) -> Snapshot:
-        row = (await session.execute(select(DataVersion.epoch, DataVersion.version).where(DataVersion.id == 1))).first()
+    async def partnership(
+        self, tenant: str, stamp: DataStamp | None, read: Callable[[], Awaitable[Partnership | None]]
+    ) -> Partnership | None:
+        """The partnership whose tenant this is (a row to be read, never changed), or None; `read`
+        finds it in the database when it is not kept for this stamp."""
+        kept = self.tenants.get(tenant)
+        if stamp is not None and kept is not None and kept[0] == stamp:
+            return kept[1]
+        found = await read()
+        if stamp is not None:
+            if len(self.tenants) >= 16 * self.size:  # tenants nobody of a partnership writes from
+                self.tenants.clear()
+            self.tenants[tenant] = (stamp, found)
+        return found
+
+    async def snapshot(
+        self, session: AsyncSession, partnership: Partnership, now: datetime, stamp: DataStamp | None = None
+    ) -> Snapshot:
+        return (await self.known(session, partnership, now, stamp or await data_stamp(session))).snapshot
+
+    def kept_at(self, partnership_id: int, stamp: DataStamp | None, now: datetime | None = None) -> Known | None:
+        """What is kept for the partnership at this stamp (and, given `now`, for its day, as of `now`)."""
+        kept = self.kept.get(partnership_id)
+        if kept is None or stamp is None or kept.stamp != stamp:
+            return None
+        if now is None:
+            return kept
+        if now.astimezone(kept.snapshot.tz).date() != kept.day:
+            return None
+        self.kept.move_to_end(partnership_id)
+        return replace(kept, snapshot=replace(kept.snapshot, now=now))
+
+    def advance(self, partnership_id: int, before: DataStamp, after: DataStamp, snapshot: Snapshot) -> None:
+        """After a committed turn whose own writes (and no one else's) took the data from `before` to
+        `after`: keep `snapshot`, with those writes in it, for `after`."""
+        kept = self.kept_at(partnership_id, before)
+        if kept is not None:
+            self.kept[partnership_id] = replace(kept, stamp=after, snapshot=snapshot)
+        for tenant, (stamp, partnership) in list(self.tenants.items()):
+            if stamp == before:
+                self.tenants[tenant] = (after, partnership)
+
+    async def known(
+        self, session: AsyncSession, partnership: Partnership, now: datetime, stamp: DataStamp | None
+    ) -> Known:
+        """Everything kept about the partnership as of `stamp` (read with `session` if it is not kept)."""
         day = now.astimezone(ZoneInfo(partnership.timezone)).date()
         kept = self.kept.get(partnership.id)
-        if row is not None and kept is not None and (kept.epoch, kept.version, kept.day) == (row[0], row[1], day):
+        if stamp is not None and kept is not None and (kept.stamp, kept.day) == (stamp, day):
             self.kept.move_to_end(partnership.id)
-            return replace(kept.snapshot, now=now)
+            return replace(kept, snapshot=replace(kept.snapshot, now=now))
         snapshot = await load_snapshot(session, partnership, now)
-        if row is not None:
-            self.kept[partnership.id] = _Kept(row[0], row[1], day, snapshot)
+        everyone = await PeopleRepository(session).people(partnership)
+        people = {p.aad_object_id: p for p in everyone if p.aad_object_id}
+        others = {p.id: p for p in everyone if not p.aad_object_id}
+        known = Known(stamp or DataStamp("", -1), day, snapshot, people, others)
+        if stamp is not None:
+            self.kept[partnership.id] = known
             self.kept.move_to_end(partnership.id)
             while len(self.kept) > self.size:
                 self.kept.popitem(last=False)
-        return snapshot
+        return known
 
 
 async def load_snapshot(session: AsyncSession, partnership: Partnership, now: datetime) -> Snapshot:
@@ -250,55 +311,21 @@ async def load_snapshot(session: AsyncSession, partnership: Partnership, now: da
         members[subgroup_id].add(person_id)
     group_names = {g.id: g.name for g in groups}
 
-    views = []
-    for action in actions:
-        history = histories[action.id]
-        withdrawn = {u.withdraws_id for u in history if u.withdraws_id is not None}
-        history_facts = [UpdateFacts(id=u.id, at=u.created_at, rag=u.rag, withdraws=u.withdraws_id) for u in history]
-        latest = current_update(history_facts)
-        current = next(u for u in history if u.id == latest.id) if latest else None
-        rag = current.rag if current else None
-        # Each update as shown, once; the current one is never withdrawn, so it is shown as in the history.
-        shown = {
-            u.id: _update_view(u, people, tz, withdrawn=u.id in withdrawn, reviews=reviews)
-            for u in history
-            if u.withdraws_id is None
-        }
-        accepted = revisions[action.id]
-        agreed = [replace(revision(r), agreed=r.accepted_at.astimezone(tz)) for r in accepted]
-        milestones = effective_milestones(dues(action), agreed)
-        action_dues = tuple(m.due for m in milestones)
-        late = overdue_since(action_dues, rag, now, tz)
-        proposal = _proposed(history, withdrawn)
-        pending = proposal is not None and proposal.id not in {r.proposal_id for r in accepted}
-        views.append(
-            ActionView(
-                id=action.id,
-                ref=action.ref,
-                description=action.description,
-                objective=objectives[action.objective_id].title,
-                lead=_lead_label(action.lead_subgroup_id, action.lead_person_id, action.lead_text, group_names, people),
-                lead_subgroup_id=action.lead_subgroup_id,
-                lead_person_id=action.lead_person_id,
-                measure=action.success_measure,
-                dues=action_dues,
-                rag=rag,
-                latest=shown[current.id] if current else None,
-                history=tuple(shown.values()),
-                next_due=next_due(action_dues, now, tz),
-                overdue=late is not None,
-                missing=is_missing_update(history_facts, meetings, now, tz),
-                proposed=Due(proposal.revised_due_on, proposal.revised_precision)
-                if pending and proposal and proposal.revised_due_on and proposal.revised_precision
-                else None,
-                overdue_since=late,
-                overdue_for=late_by(late, now, tz) if late else None,
-                missed=missed_reports(action_dues, history_facts, now, tz),
-                milestones=milestones,
-                proposal_id=proposal.id if proposal else None,
-                proposed_at=proposal.created_at if proposal else None,
-            )
+    views = [
+        _action_view(
+            action,
+            histories[action.id],
+            revisions[action.id],
+            reviews,
+            objectives[action.objective_id].title,
+            _lead_label(action.lead_subgroup_id, action.lead_person_id, action.lead_text, group_names, people),
+            meetings,
+            people,
+            now,
+            tz,
         )
+        for action in actions
+    ]
     return Snapshot(
         partnership=partnership.short_name,
         plan=plan.title,
@@ -311,6 +338,95 @@ async def load_snapshot(session: AsyncSession, partnership: Partnership, now: da
         admins=[p.name for p in people.values() if p.role is Role.ADMIN],
         case_patterns=_compiled(tuple(partnership.privacy_patterns or ())),
     )
+
+
+def _action_view(
+    action: Action,
+    history: list[Entry],
+    accepted: list[MilestoneRevision],
+    reviews: dict[int, set[ReviewKind]],
+    objective: str,
+    lead: str,
+    meetings: list[date],
+    people: dict[int, Person],
+    now: datetime,
+    tz: ZoneInfo,
+) -> ActionView:
+    withdrawn = {u.withdraws_id for u in history if u.withdraws_id is not None}
+    history_facts = [UpdateFacts(id=u.id, at=u.created_at, rag=u.rag, withdraws=u.withdraws_id) for u in history]
+    latest = current_update(history_facts)
+    current = next(u for u in history if u.id == latest.id) if latest else None
+    rag = current.rag if current else None
+    # Each update as shown, once; the current one is never withdrawn, so it is shown as in the history.
+    shown = {
+        u.id: _update_view(u, people, tz, withdrawn=u.id in withdrawn, reviews=reviews)
+        for u in history
+        if u.withdraws_id is None
+    }
+    agreed = [replace(revision(r), agreed=r.accepted_at.astimezone(tz)) for r in accepted]
+    milestones = effective_milestones(dues(action), agreed)
+    action_dues = tuple(m.due for m in milestones)
+    late = overdue_since(action_dues, rag, now, tz)
+    proposal = _proposed(history, withdrawn)
+    pending = proposal is not None and proposal.id not in {r.proposal_id for r in accepted}
+    return ActionView(
+        id=action.id,
+        ref=action.ref,
+        description=action.description,
+        objective=objective,
+        lead=lead,
+        lead_subgroup_id=action.lead_subgroup_id,
+        lead_person_id=action.lead_person_id,
+        measure=action.success_measure,
+        dues=action_dues,
+        rag=rag,
+        latest=shown[current.id] if current else None,
+        history=tuple(shown.values()),
+        next_due=next_due(action_dues, now, tz),
+        overdue=late is not None,
+        missing=is_missing_update(history_facts, meetings, now, tz),
+        proposed=Due(proposal.revised_due_on, proposal.revised_precision)
+        if pending and proposal and proposal.revised_due_on and proposal.revised_precision
+        else None,
+        overdue_since=late,
+        overdue_for=late_by(late, now, tz) if late else None,
+        missed=missed_reports(action_dues, history_facts, now, tz),
+        milestones=milestones,
+        proposal_id=proposal.id if proposal else None,
+        proposed_at=proposal.created_at if proposal else None,
+    )
+
+
+async def with_actions_reread(session: AsyncSession, known: Known, refs: Iterable[str], now: datetime) -> Snapshot:
+    """The kept snapshot with these actions read again (their updates, revisions and reviews), the rest
+    as they were: for a turn whose own writes changed only these actions."""
+    snapshot = known.snapshot
+    old = {a.id: a for a in snapshot.actions if a.ref in set(refs)}
+    if not old:
+        return snapshot
+    ids = list(old)
+    rows = {a.id: a for a in await session.scalars(select(Action).where(Action.id.in_(ids)))}
+    histories = await _histories(session, ids)
+    revisions = await RevisionRepository(session).for_actions(ids)
+    reviews = await NoteRepository(session).reviews(u.id for h in histories.values() for u in h)
+    people = {p.id: p for p in known.people.values()} | known.others
+    fresh = {
+        i: _action_view(
+            rows[i],
+            histories[i],
+            revisions[i],
+            reviews,
+            old[i].objective,
+            old[i].lead,
+            snapshot.meetings,
+            people,
+            now,
+            snapshot.tz,
+        )
+        for i in ids
+        if i in rows
+    }
+    return replace(snapshot, now=now, actions=[fresh.get(a.id, a) for a in snapshot.actions])
 
 
 @lru_cache(maxsize=64)

@@ -9,22 +9,26 @@ Its e-tag check is made by the database, so two replicas writing the same conver
 from __future__ import annotations
 
 import hashlib
+import json
+import sqlite3
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 from uuid import uuid4
 
 from botbuilder.core import ConversationState, Storage, TurnContext
-from sqlalchemy import delete, insert, select, update
+from botbuilder.core.bot_state import CachedBotState
+from sqlalchemy import bindparam, delete, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.sql.dml import Insert
 
 from bot.clock import Clock, SystemClock
 from storage.db import Database
-from storage.models import BotState
+from storage.models import BotState, DataVersion
 from storage.state_codec import TAG, Json, StateCodec
+from storage.versions import DataStamp
 
 E_TAG = "e_tag"
 """Where botbuilder items carry their e-tag: a dict key or an attribute."""
@@ -52,6 +56,16 @@ class _Change:
     data: Json
 
 
+# What every turn reads first: the data stamp and the conversation's state, in one query.
+GLANCE = (
+    select(DataVersion.epoch, DataVersion.version, BotState.etag, BotState.data)
+    .select_from(DataVersion)
+    .outerjoin(BotState, BotState.key == bindparam("key"))
+    .where(DataVersion.id == 1)
+)
+GLANCE_SQLITE = GLANCE.compile(dialect=sqlite.dialect())
+
+
 class SqlStorage(Storage):  # type: ignore[misc]  # botbuilder ships no type information
     """A botbuilder `Storage` on the `bot_state` table, with e-tags checked by the database.
 
@@ -76,6 +90,43 @@ class SqlStorage(Storage):  # type: ignore[misc]  # botbuilder ships no type inf
         async with self._database.sessions() as session:
             rows = {row_key: (etag, data) for row_key, etag, data in await session.execute(query)}
         return {key: self._item(*rows[row_key]) for row_key, key in row_keys.items() if row_key in rows}
+
+    async def glance(self, key: str) -> tuple[DataStamp | None, object | None]:
+        """The data stamp and the item stored under `key` (None if nothing is), in one query: what
+        every turn reads first."""
+        row_key = _row_key(key)
+        row: Any = self._quickly(row_key)
+        if row is False:
+            async with self._database.engine.connect() as connection:
+                row = (await connection.execute(GLANCE, {"key": row_key})).first()
+        if row is None:
+            return None, None
+        epoch, version, etag, data = row
+        return DataStamp(epoch, version), (self._item(etag, data) if etag is not None else None)
+
+    def _quickly(self, row_key: str) -> tuple[str, int, str | None, Json] | Literal[False] | None:
+        """The glance's row, read on the event loop where the database allows it (`Database.quick`,
+        through the driver with the statement compiled once); False if it must be read the usual way
+        (PostgreSQL, or SQLite busy for longer than a moment)."""
+        quick = self._database.quick
+        if quick is None:
+            return False
+        values = {**GLANCE_SQLITE.params, "key": row_key}
+        try:
+            connection = quick.raw_connection()
+            try:
+                cursor = connection.cursor()
+                cursor.execute(GLANCE_SQLITE.string, [values[name] for name in GLANCE_SQLITE.positiontup or ()])
+                row = cursor.fetchone()
+                cursor.close()
+            finally:
+                connection.close()
+        except (sqlite3.Error, DBAPIError):  # busy, or not there at all: the usual way says which
+            return False
+        if row is None:
+            return None
+        epoch, version, etag, data = row
+        return epoch, version, etag, (json.loads(data) if data is not None else None)
 
     async def write(self, changes: Mapping[str, object] | None) -> None:
         """Store every item or none: an e-tag conflict on one item (EtagConflictError) leaves all unwritten."""
@@ -192,3 +243,13 @@ class TurnConversationState(ConversationState):  # type: ignore[misc]
     async def load(self, turn_context: TurnContext, force: bool = False) -> None:
         if force or self.get_cached_state(turn_context) is None:
             await super().load(turn_context, force)
+
+    async def glance(self, turn_context: TurnContext) -> DataStamp | None:
+        """Load the turn's state and read the data stamp with it, in one query (on `SqlStorage`)."""
+        storage = self._storage
+        if not isinstance(storage, SqlStorage):
+            await self.load(turn_context)
+            return None
+        stamp, item = await storage.glance(self.get_storage_key(turn_context))
+        turn_context.turn_state[self._context_service_key] = CachedBotState(item)
+        return stamp

@@ -9,7 +9,8 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
-from sqlalchemy import event
+from sqlalchemy import Engine, event
+from sqlalchemy import create_engine as create_sync_engine
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 
@@ -76,6 +77,33 @@ def _sqlite_begin(connection: Any) -> None:
     connection.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
 
 
+QUICK_BUSY_MS = 50  # the most a quick read may wait for SQLite (a WAL reader waits only in rare moments)
+
+
+def _quick_engine(url: str) -> Engine | None:
+    """On a SQLite file, a synchronous engine for the few reads small enough to make on the event loop.
+
+    aiosqlite runs every step of a query (begin, execute, fetch, roll back) on a thread of its own,
+    and each hand-over costs more than reading one row by its key: the turn's first read (the data
+    stamp and the conversation's state) is made here instead, read-only, with a short busy timeout.
+    None for PostgreSQL (asyncpg is asynchronous itself) and for a database held in memory.
+    """
+    parsed = make_url(url)
+    if parsed.get_backend_name() != "sqlite" or parsed.database in (None, "", ":memory:"):
+        return None
+    engine = create_sync_engine(parsed.set(drivername="sqlite"), hide_parameters=True, pool_size=1, max_overflow=0)
+
+    def connected(dbapi_connection: Any, _record: Any) -> None:
+        dbapi_connection.isolation_level = None  # one statement, its own transaction
+        cursor = dbapi_connection.cursor()
+        cursor.execute(f"PRAGMA busy_timeout={QUICK_BUSY_MS}")
+        cursor.execute("PRAGMA query_only=ON")
+        cursor.close()
+
+    event.listen(engine, "connect", connected)
+    return engine
+
+
 class Database:
     """One engine and its session factory, made by the app or the CLI from settings."""
 
@@ -88,6 +116,7 @@ class Database:
         # other processes (`planbot serve --workers`, the command line beside the server) each begins
         # IMMEDIATE, so it waits for the write lock before it reads.
         self._one_writer = asyncio.Lock() if self.engine.dialect.name == "sqlite" else None
+        self.quick = _quick_engine(self.url)
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[AsyncSession]:
@@ -97,5 +126,14 @@ class Database:
                 await session.connection(execution_options={WRITES: True})
             yield session
 
+    @asynccontextmanager
+    async def reading(self) -> AsyncIterator[AsyncSession]:
+        """A session that only reads: one consistent view of the database, which on SQLite does not wait
+        for the writer (readers of a WAL database go on beside it). Nothing it changes is committed."""
+        async with self.sessions() as session:  # begun by its first query, rolled back when closed
+            yield session
+
     async def dispose(self) -> None:
         await self.engine.dispose()
+        if self.quick is not None:
+            self.quick.dispose()

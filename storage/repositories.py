@@ -261,6 +261,9 @@ class UpdateRepository:
         )
 
 
+REVIEW_CHUNK = 500  # update ids per query for their notes' reviews (every query the same shape)
+
+
 class NoteRepository:
     """Decisions about notes: a redaction replaces the text (the only change ever made to an update),
     a clearance lets it be shown as written; each is a `note_review` row and an audit event."""
@@ -269,13 +272,18 @@ class NoteRepository:
         self.session = session
 
     async def reviews(self, update_ids: Iterable[int]) -> dict[int, set[ReviewKind]]:
+        """Asked in chunks of a few sizes only (a chunk padded with its own last id): each length of list
+        is a statement of its own, and each connection keeps its last 128 statements prepared, so a
+        plan whose history grew by one update made a new one every time (~66 kB each on SQLite: the
+        soak of issue 12 saw the server's memory grow by this)."""
         wanted = list(set(update_ids))
         found: dict[int, set[ReviewKind]] = defaultdict(set)
-        for start in range(0, len(wanted), 500):
+        for start in range(0, len(wanted), REVIEW_CHUNK):
+            chunk = wanted[start : start + REVIEW_CHUNK]
+            size = min(REVIEW_CHUNK, max(16, 1 << (len(chunk) - 1).bit_length()))  # 16, 32, ... 256, 500
+            chunk += chunk[-1:] * (size - len(chunk))
             for update_id, kind in await self.session.execute(
-                select(NoteReview.update_id, NoteReview.kind).where(
-                    NoteReview.update_id.in_(wanted[start : start + 500])
-                )
+                select(NoteReview.update_id, NoteReview.kind).where(NoteReview.update_id.in_(chunk))
             ):
                 found[update_id].add(kind)
         return dict(found)

@@ -3,6 +3,7 @@ database with the demo plans, a fixed clock, and the recording connector as Micr
 
 from __future__ import annotations
 
+import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -10,7 +11,7 @@ from typing import Any
 
 from aiohttp.test_utils import TestClient, TestServer
 
-from bot.app import create_app
+from bot.app import ADAPTER, create_app
 from bot.clock import FixedClock
 from bot.demo import demo_files, load_demo
 from bot.settings import Settings
@@ -87,3 +88,24 @@ async def start_harness(database: Database, settings: Settings | None = None) ->
     finally:
         await client.close()
         await connector.close()
+
+
+class InstantWaits:
+    """The adapter's waits between attempts at a reply, passing at once: each is recorded, and the
+    adapter's clock moves on by it (so its time budget is spent as if it had waited)."""
+
+    def __init__(self) -> None:
+        self.asked: list[float] = []
+        self.skipped = 0.0
+
+    async def sleep(self, seconds: float) -> None:
+        self.asked.append(seconds)
+        self.skipped += seconds
+
+    def clock(self) -> float:
+        return time.monotonic() + self.skipped
+
+    def install(self, harness: Harness) -> InstantWaits:
+        adapter = harness.client.app[ADAPTER]
+        adapter.sleep, adapter.clock = self.sleep, self.clock
+        return self

@@ -27,7 +27,7 @@ from storage.db import Database
 from storage.models import Conversation
 from storage.repositories import PartnershipRepository
 from tests.harness import NCSCP_TENANT, NOW, Harness, ncscp_plan, start_harness, teams_user
-from tests.teams import make_installation
+from tests.teams import make_installation, make_message
 
 APP_ID = "3f0c8a52-6b1d-4f7e-9a2c-5d4e3f2a1b0c"
 ISSUER = "https://api.botframework.com"
@@ -161,3 +161,40 @@ def test_incomplete_credentials_are_refused() -> None:
         Settings(app_id=APP_ID, app_tenant_id=NCSCP_TENANT)
     assert Settings(app_id=APP_ID, app_type="UserAssignedMSI", app_tenant_id=NCSCP_TENANT).app_type == "UserAssignedMSI"
     assert "x" not in repr(Settings(app_id=APP_ID, app_password="x", app_tenant_id=NCSCP_TENANT).app_password)
+
+
+class FakeEntra:
+    """In place of MSAL's ConfidentialClientApplication, which would ask Entra for the bot's own token:
+    it hands out tokens as Entra does and keeps each in its own cache, as MSAL does."""
+
+    issued = 0
+
+    def __init__(self, client_id: str, client_credential: str, authority: str) -> None:
+        self.cache: dict[str, Any] | None = None
+
+    def acquire_token_silent(self, scopes: list[str], account: Any = None) -> dict[str, Any] | None:
+        return self.cache
+
+    def acquire_token_for_client(self, scopes: list[str]) -> dict[str, Any]:
+        FakeEntra.issued += 1
+        self.cache = {"access_token": f"bot-token-{FakeEntra.issued}", "expires_in": 3600}
+        return self.cache
+
+
+async def test_replies_reuse_the_bots_token_rather_than_asking_entra_each_time(
+    bot: Harness, demo_db: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """botbuilder makes new credentials every turn, each with an empty token cache; the bot keeps its
+    connector (and so its token) per service URL, so Entra is asked once, not once per reply."""
+    from botframework.connector.auth import microsoft_app_credentials
+
+    monkeypatch.setattr(microsoft_app_credentials, "ConfidentialClientApplication", FakeEntra)
+    FakeEntra.issued = 0
+    await _install_rachel(bot, demo_db)
+    for text in ("my actions", "show 8.1", "what's overdue"):
+        message = make_message(text, RACHEL, bot.tenant, bot.connector.url)
+        response = await bot.post(message, {"Authorization": f"Bearer {token(bot.connector.url)}"})
+        assert response.status in (200, 201)
+    replies = bot.connector.take()
+    assert len(replies) == 3
+    assert FakeEntra.issued == 1

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
-from datetime import date
+from copy import deepcopy
+from datetime import date, datetime
+from unittest import mock
 
 from bot import cards
 from bot.queries import PAGE_SIZE, listing_reply
@@ -92,3 +94,42 @@ def _nodes(node: object) -> list[dict[str, object]]:
         for item in node:
             found.extend(_nodes(item))
     return found
+
+
+def test_a_reply_reaches_the_connector_as_msrest_would_write_it() -> None:
+    """Replies are written without msrest walking each value; what Teams receives is the same, for
+    text, cards and a reply addressed as botbuilder addresses it (and msrest still writes the unusual)."""
+    from botbuilder.core import MessageFactory, TurnContext
+    from botbuilder.schema import Activity, CardAction, SuggestedActions
+
+    from bot.adapter import wire
+    from bot.handler import to_activity
+    from bot.queries import Reply
+    from tests.harness import ncscp_plan, teams_user
+    from tests.teams import Channel, make_message
+
+    lead = teams_user(ncscp_plan(), "rachel.dunmore@ncscp.example.org")
+    channel = Channel(id="19:channel@thread.tacv2", name="CDOP")
+    listing = listing_reply("Your actions", "led by you", [action(f"4.{n}") for n in range(1, 12)], "none")
+    notice = Reply("Saved.", cards.notice("Saved", ["4.2 is now Amber", "‘quotes’ & <b>tags</b>", "", "x" * 500]))
+    suggested = MessageFactory.text("Did you mean?")
+    suggested.suggested_actions = SuggestedActions(actions=[CardAction(type="imBack", title="Show 4.2", value="4.2")])
+    dated = MessageFactory.text("at a time")
+    dated.timestamp = datetime(2026, 11, 23, 10, 0, tzinfo=london(2026, 11, 23, 10).tzinfo)
+    for incoming in (
+        make_message("my actions", lead, "tenant", "https://smba.example.org/"),
+        make_message("overdue", lead, "tenant", "https://smba.example.org/", channel=channel),
+    ):
+        reference = TurnContext.get_conversation_reference(Activity().deserialize(incoming))
+        for reply in (to_activity(Reply("Nothing rated Red.")), to_activity(listing), to_activity(notice), suggested):
+            for activity in (reply, TurnContext.apply_conversation_reference(deepcopy(reply), reference)):
+                expected = activity.serialize()
+                assert json.loads(json.dumps(wire(activity))) == expected
+                assert activity.serialize() == expected, "the activity itself is left as it was"
+    assert wire(dated) == dated.serialize()
+    with_card = to_activity(listing)
+    with mock.patch.object(Activity, "serialize", side_effect=AssertionError("msrest walked the card")):
+        wire(with_card)  # an ordinary reply is written directly
+    assert wire(with_card)["attachments"][0]["content"]["type"] == "AdaptiveCard"
+    copied = deepcopy(with_card)  # as botbuilder copies every activity it sends
+    assert copied.serialize() == with_card.serialize() and copied is not with_card

@@ -20,6 +20,7 @@ LAYERS = [  # lowest first; a module may import from its own layer or any below
         "bot.handler",
         "bot.adapter",
         "bot.messenger",
+        "bot.retries",
         "bot.scheduler",
         "bot.app",
         "bot.playground",

@@ -9,13 +9,16 @@ from datetime import timedelta
 from sqlalchemy import func, select, update
 
 from bot.views import SnapshotCache
+from storage.audit import Actor
 from storage.db import Database
+from storage.erasure import erase_person, find_by_email
 from storage.models import Action, DataVersion, Source, Update
 from storage.repositories import PartnershipRepository
 from tests.harness import NOW, Harness, ncscp_plan, teams_user
 from tests.teams import card_of, card_texts
 
 RACHEL = teams_user(ncscp_plan(), "rachel.dunmore@ncscp.example.org")  # chair of CDOP (8.1)
+FIONA = teams_user(ncscp_plan(), "fiona.mcleod@ncscp.example.org")
 
 
 async def version(database: Database) -> int:
@@ -75,3 +78,57 @@ async def test_a_snapshot_is_reused_until_the_plan_or_the_day_changes(demo_db: D
         ncscp = await PartnershipRepository(session).by_short_name("NCSCP")
         changed = await cache.snapshot(session, ncscp, NOW + timedelta(days=1))
         assert changed.actions is not tomorrow.actions, "the plan changed: read again"
+
+
+async def test_a_question_answered_from_the_kept_plan_still_sees_another_process_write(
+    bot: Harness, demo_db: Database
+) -> None:
+    """Once the plan is kept and the person's address stored, questions are answered without a write;
+    a change made elsewhere is still in the next answer."""
+    bot.clock.instant = NOW
+    for _ in range(3):  # the first stores the address; the rest are answered from the kept plan
+        assert "Written later elsewhere" not in card_texts(card_of(await bot.one("show 8.1", RACHEL)))
+    other = Database(demo_db.url)
+    try:
+        async with other.transaction() as session:
+            action = await session.scalar(select(Action).where(Action.ref == "8.1", Action.plan_id == 1))
+            assert action is not None
+            session.add(
+                Update(
+                    action_id=action.id, rag=None, comment="Written later elsewhere", created_at=NOW, source=Source.CLI
+                )
+            )
+    finally:
+        await other.dispose()
+    assert "Written later elsewhere" in card_texts(card_of(await bot.one("show 8.1", RACHEL)))
+
+
+async def test_a_person_erased_by_another_process_is_not_known_on_their_next_message(
+    bot: Harness, demo_db: Database
+) -> None:
+    bot.clock.instant = NOW
+    for _ in range(3):
+        assert "8.1" in str(await bot.one("my actions", RACHEL))
+    other = Database(demo_db.url)
+    try:
+        async with other.transaction() as session:
+            ncscp = await PartnershipRepository(session).by_short_name("NCSCP")
+            assert ncscp is not None
+            rachel = await find_by_email(session, ncscp, "rachel.dunmore@ncscp.example.org")
+            assert rachel is not None
+            await erase_person(session, ncscp, rachel, Actor("the business unit"), NOW)
+    finally:
+        await other.dispose()
+    reply = await bot.one("my actions", RACHEL)
+    assert "I don't know you yet" in str(reply)
+    assert "8.1" not in str(reply)
+
+
+async def test_a_list_shown_whole_replaces_a_longer_one_that_had_more(bot: Harness) -> None:
+    bot.clock.instant = NOW
+    first = card_of(await bot.one("actions for children's qa", FIONA))
+    assert "[Show more]" in card_texts(first)
+    whole = card_of(await bot.one("show ambers", FIONA))
+    assert "[Show more]" not in card_texts(whole)
+    done = await bot.one("more", FIONA)
+    assert done["text"].startswith("There is nothing more to show"), "not the rest of the sub-group's list"

@@ -18,7 +18,7 @@ import itertools
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cached_property, lru_cache
 
 from rapidfuzz import fuzz, process
 
@@ -125,25 +125,36 @@ class SubgroupIndex:
     def find(self, text: str) -> Found | None:
         """The sub-group the text (in its `normal` form) names, with where; None if it names none."""
         said = _meetings_masked(MEETING.sub(lambda m: " " * len(m.group()), text))
-        for label_key, label in self.literal:
-            if label_key and (span := _find_words(said, label_key)):
-                return Found(label, span)
-        for form, name in sorted(self.abbreviations.items(), key=lambda item: len(item[0]), reverse=True):
-            if span := _find_words(said, form):
-                return Found(name, span)
-        for pair, name in self.pairs.items():
-            if span := _find_words(said, pair):
-                return Found(name, span)
-        for word, name in self.words.items():
-            if word not in said:
-                continue
-            cued = re.search(
-                rf"(?:\b{CUE_BEFORE}\s+(?:the\s+)?)({re.escape(word)})\b|\b({re.escape(word)})\s+{CUE_AFTER}", said
-            )
-            if cued:
+        for phrase, pattern, name in self._phrases:
+            if phrase in said and (m := pattern.search(said)):  # most names are not in the text at all
+                return Found(name, Span(m.start(), m.end(), m.group()))
+        for word, pattern, name in self._cued:
+            if word in said and (cued := pattern.search(said)):
                 group = 1 if cued.group(1) else 2
                 return Found(name, Span(cued.start(group), cued.end(group), cued.group(group)))
         return self._close(said)
+
+    @cached_property
+    def _phrases(self) -> list[tuple[str, re.Pattern[str], str]]:
+        """Names and aliases, then abbreviations (longest first), then distinctive pairs, as whole
+        words, in the order they are tried: compiled once, since every message is looked through."""
+        abbreviations = sorted(self.abbreviations.items(), key=lambda item: len(item[0]), reverse=True)
+        found = [(label_key, label) for label_key, label in self.literal if label_key]
+        return [(phrase, _whole(phrase), name) for phrase, name in (*found, *abbreviations, *self.pairs.items())]
+
+    @cached_property
+    def _cued(self) -> list[tuple[str, re.Pattern[str], str]]:
+        """Distinctive single words, with a cue before or after them ("overdue for training")."""
+        return [
+            (
+                word,
+                re.compile(
+                    rf"(?:\b{CUE_BEFORE}\s+(?:the\s+)?)({re.escape(word)})\b|\b({re.escape(word)})\s+{CUE_AFTER}"
+                ),
+                name,
+            )
+            for word, name in self.words.items()
+        ]
 
     def _close(self, said: str) -> Found | None:
         """A name or alias of three words or more, spelt a little wrong, in a window of as many words."""
@@ -172,11 +183,8 @@ def _meetings_masked(said: str) -> str:
     return MEETING_NAMES.sub(owner, said)
 
 
-def _find_words(said: str, phrase: str) -> Span | None:
-    if phrase not in said:  # most phrases are not in the text at all: no pattern to build or run
-        return None
-    m = re.search(rf"(?<![\w&]){re.escape(phrase)}(?![\w&])", said)
-    return Span(m.start(), m.end(), m.group()) if m else None
+def _whole(phrase: str) -> re.Pattern[str]:
+    return re.compile(rf"(?<![\w&]){re.escape(phrase)}(?![\w&])")
 
 
 @lru_cache(maxsize=64)
