@@ -98,16 +98,24 @@ def worker_ratios(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
                 "throughput": row["throughput"],
                 "one_worker": one["throughput"],
                 "ratio": round(row["throughput"] / one["throughput"], 2),
+                # cores the server kept busy: below N for N workers, the machine had no more to give
+                "cores": _cores(row),
+                "one_worker_cores": _cores(one),
             }
         )
     return found
+
+
+def _cores(row: dict[str, Any]) -> float:
+    cpu = float(row.get("cpu_ms_per_request", float("nan")))
+    return round(float(row["throughput"]) * cpu / 1000, 2)
 
 
 def worker_line(ratio: dict[str, Any]) -> str:
     return (
         f"{ratio['workers']} workers against 1, {ratio['case']} at c{ratio['concurrency']} ({ratio['backend']}, "
         f"{ratio['size']}, {ratio['auth']}): {ratio['throughput']} against {ratio['one_worker']} msg/s, "
-        f"{ratio['ratio']:.2f}x"
+        f"{ratio['ratio']:.2f}x; the server kept {ratio['cores']} cores busy against {ratio['one_worker_cores']}"
     )
 
 

@@ -155,8 +155,9 @@ def wire(activity: Activity) -> dict[str, Any]:
 
 
 def _model(model: Model) -> dict[str, Any]:
-    if getattr(model, "additional_properties", None):
-        raise _Unusual
+    # Keys msrest did not know when it read the incoming activity (Teams' conversation.tenantId, a
+    # reply's addresses are copied from it) wait in `additional_properties`; msrest writes them only
+    # where the attribute map names them (key ""), which the loop leaves to msrest, and drops them here.
     body: dict[str, Any] = {}
     for attribute, spec in model._attribute_map.items():
         value = getattr(model, attribute, None)

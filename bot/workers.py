@@ -68,10 +68,11 @@ def listening_sockets(host: str, port: int, count: int) -> list[socket.socket]:
 
 async def _serve(app: web.Application, sock: socket.socket, name: str) -> None:
     """Serve `app` on `sock` until SIGTERM, then stop as `web.run_app` does (requests in hand are finished)."""
+    stop = asyncio.Event()
+    # Before the app starts (which takes a second or two): a SIGTERM meanwhile stops it once it has.
+    asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, stop.set)  # a second SIGTERM changes nothing
     runner = web.AppRunner(app, handle_signals=False)
     await runner.setup()
-    stop = asyncio.Event()
-    asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, stop.set)  # a second SIGTERM changes nothing
     try:
         await web.SockSite(runner, sock).start()
         log.info("%s is serving", name)
@@ -144,10 +145,12 @@ def run_workers(host: str, port: int, count: int, make_app: Callable[[int], web.
                     log.error("worker %d of %d (pid %d) %s; stopping the others", index + 1, count, pid, how)
                     failed = True
                     stop_all()
-                elif code != 0:
+                elif code not in (0, -signal.SIGTERM):  # told to stop before it could say how
                     failed = True
             time.sleep(WATCH_INTERVAL)
         return 1 if failed else 0
     finally:
+        if children:  # the parent itself failed: no worker is left behind
+            stop_all()
         for signum, handler in previous.items():
             signal.signal(signum, handler)

@@ -133,3 +133,28 @@ def test_a_reply_reaches_the_connector_as_msrest_would_write_it() -> None:
     assert wire(with_card)["attachments"][0]["content"]["type"] == "AdaptiveCard"
     copied = deepcopy(with_card)  # as botbuilder copies every activity it sends
     assert copied.serialize() == with_card.serialize() and copied is not with_card
+
+
+def test_a_reply_addressed_from_a_teams_message_is_written_directly() -> None:
+    """Teams sends conversation.tenantId, which msrest keeps aside when it reads the message and leaves
+    out when it writes the reply: the reply is written as msrest would, without msrest walking the card."""
+    from botbuilder.core import TurnContext
+    from botbuilder.schema import Activity
+
+    from bot.adapter import wire
+    from bot.handler import to_activity
+    from tests.harness import ncscp_plan, teams_user
+    from tests.teams import make_message
+
+    lead = teams_user(ncscp_plan(), "rachel.dunmore@ncscp.example.org")
+    incoming = Activity().deserialize(make_message("my actions", lead, "tenant", "https://smba.example.org/"))
+    incoming.conversation.additional_properties = {"tenantId": "tenant"}  # as msrest reads Teams' message
+    listing = listing_reply("Your actions", "led by you", [action(f"4.{n}") for n in range(1, 12)], "none")
+    reply = TurnContext.apply_conversation_reference(
+        to_activity(listing), TurnContext.get_conversation_reference(incoming)
+    )
+    expected = reply.serialize()
+    assert "tenantId" not in json.dumps(expected["conversation"])
+    with mock.patch.object(Activity, "serialize", side_effect=AssertionError("msrest walked the card")):
+        written = wire(reply)
+    assert json.loads(json.dumps(written)) == expected
