@@ -10,6 +10,7 @@ import json
 import sys
 
 import matplotlib
+import matplotlib.ticker
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt
@@ -56,6 +57,9 @@ def main() -> None:
     ax.set_xticks(range(len(sizes)), [LABELS[s] for s in sizes])
     ax.set_ylabel("p50 at concurrency 1 (ms)")
     ax.set_yscale("log")
+    plain = matplotlib.ticker.FuncFormatter(lambda value, _: f"{value:g}")  # 6, not 6 x 10^0
+    ax.yaxis.set_major_formatter(plain)
+    ax.yaxis.set_minor_formatter(plain)
     ax.set_title(f"Plan Tracker p50 against data size ({results['date']})")
     ax.legend(fontsize=7, ncol=2)
     ax.grid(True, which="both", alpha=0.3)
