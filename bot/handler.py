@@ -342,6 +342,9 @@ class PlanBot(TeamsActivityHandler):  # type: ignore[misc]
         dc = await self.dialogs.create_context(turn_context)
         if dc.active_dialog is not None:
             return None
+        latest = self.snapshots.latest(glance.partnership.id)
+        if latest is not None and self._recognise(turn_context, said, latest.snapshot).name in CHANGES:
+            return None  # a change (read against the sub-groups as last kept): no need to read the plan here
         now = self.clock.now()
         known = self.snapshots.kept_at(glance.partnership.id, glance.stamp, now)
         if known is None:

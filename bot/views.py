@@ -265,6 +265,11 @@ class SnapshotCache:
     ) -> Snapshot:
         return (await self.known(session, partnership, now, stamp or await data_stamp(session))).snapshot
 
+    def latest(self, partnership_id: int) -> Known | None:
+        """What is kept for the partnership, whatever its stamp: good for its sub-groups' names, which
+        change seldom, not for answers."""
+        return self.kept.get(partnership_id)
+
     def kept_at(self, partnership_id: int, stamp: DataStamp | None, now: datetime | None = None) -> Known | None:
         """What is kept for the partnership at this stamp (and, given `now`, for its day, as of `now`)."""
         kept = self.kept.get(partnership_id)
