@@ -164,6 +164,7 @@ class Load:
     seed: int = 7
     queries_only: bool = False  # no writes: does memory still grow when the plans do not?
     sign: Callable[[], str] | None = None  # a channel token for the Authorization header (authenticated)
+    alive: Callable[[], bool] = lambda: True  # is the server still running? The load stops if not
     run: str = field(default_factory=lambda: uuid.uuid4().hex[:8])
     sent: int = 0
     statuses: Counter[str] = field(default_factory=Counter)
@@ -284,7 +285,7 @@ class Load:
 
             async def worker(number: int) -> None:
                 mine = random.Random(self.seed * 1000 + number)
-                while self.sent < self.messages and time.perf_counter() < deadline:
+                while self.sent < self.messages and time.perf_counter() < deadline and self.alive():
                     who = await free.get()
                     try:
                         await self.session_of(session, who, mine)
@@ -499,6 +500,7 @@ def soak_one(backend: str, args: argparse.Namespace, folder: Path, mock_port: in
         args.seconds,
         queries_only=args.queries_only,
         sign=sign,
+        alive=lambda: server.process is not None and server.process.poll() is None,
     )
     samples: list[tuple[float, int, float]] = []
     plan_before = plan_size(url)
@@ -529,10 +531,11 @@ def soak_one(backend: str, args: argparse.Namespace, folder: Path, mock_port: in
 
         elapsed = asyncio.run(drive())
         time.sleep(2 * SEND_TIMEOUT + 1)  # replies still held by a "timeout" fault finish
-        if args.memory:
+        if args.memory and server.process.poll() is None:
             second_snapshot(server.process.pid, folder / f"memory-{backend}.txt")
             print(f"{backend}: what grew after {TRACE_FROM:.0%} of the messages: {folder / f'memory-{backend}.txt'}")
         rss_end = rss_mb(server.process.pid)
+        exited = server.process.poll()  # before the stop below: did the server end during the load?
     finally:
         server.stop()
     outcomes = outcomes_of(mock_port)
@@ -560,6 +563,7 @@ def soak_one(backend: str, args: argparse.Namespace, folder: Path, mock_port: in
         "rss": {**rss_figures(samples, load.sent), "after_quiet_mb": rss_end},
         "rss_samples": samples,
         "plan_updates": {"before": plan_before, "after": plan_after},
+        "server_exited": exited,
         "checks": checks,
         "log": str(server.log),
     }
@@ -614,6 +618,11 @@ def markdown(results: dict[str, Any]) -> str:
             f"sent twice (as Teams may): {r['redelivered']}; delivered again after a 5xx (as Teams does): "
             f"{r.get('resent_after_5xx') or 'none'}; start-up {r['startup_s']} s",
             f"- HTTP statuses from the bot: {r['statuses']}",
+            *(
+                [f"- **the server ended during the load** (exit status {r['server_exited']}); the load stopped"]
+                if r.get("server_exited") is not None
+                else []
+            ),
             "",
             "| target | met | figures |",
             "| --- | --- | --- |",
