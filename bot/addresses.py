@@ -143,7 +143,11 @@ async def remember(
     channel: dict[str, Any] | None = None,
 ) -> Conversation:
     """Upsert this activity's conversation (or `channel`, for channel events) as an address."""
-    address = address_of(activity, partnership, tenant_id, person, channel)
+    return await store(session, address_of(activity, partnership, tenant_id, person, channel), now)
+
+
+async def store(session: AsyncSession, address: Address, now: datetime) -> Conversation:
+    """Upsert an address already read from an activity."""
     return await ConversationRepository(session).upsert(
         address.conversation_id, address.kind, **dict(address.fields), installed_at=now
     )

@@ -411,9 +411,7 @@ class PlanBot(TeamsActivityHandler):  # type: ignore[misc]
             address = addresses.address_of(activity, partnership, turn_context.turn_state[TENANT], person)
             conversation: Conversation | None = None  # a 1:1 chat whose address this process stored
             if address.kind is not ConversationKind.PERSONAL or not self.remembered.holds(address, stamp):
-                conversation = await addresses.remember(
-                    session, activity, partnership, turn_context.turn_state[TENANT], now, person
-                )
+                conversation = await addresses.store(session, address, now)
             snapshot = await self.snapshots.snapshot(session, partnership, now, stamp)
             if stamp is not None and person is not None:
                 turn_context.turn_state[REMEMBERED] = (address, stamp)

@@ -26,26 +26,23 @@ async def version(database: Database) -> int:
         return int(await session.scalar(select(DataVersion.version)) or 0)
 
 
+async def note_from_another_process(demo_db: Database, ref: str, comment: str) -> None:
+    """An update stored by another replica: its own engine, its own connections."""
+    other = Database(demo_db.url)
+    try:
+        async with other.transaction() as session:
+            action = await session.scalar(select(Action).where(Action.ref == ref, Action.plan_id == 1))
+            assert action is not None
+            session.add(Update(action_id=action.id, rag=None, comment=comment, created_at=NOW, source=Source.CLI))
+    finally:
+        await other.dispose()
+
+
 async def test_a_write_from_another_process_is_seen_on_the_next_answer(bot: Harness, demo_db: Database) -> None:
     bot.clock.instant = NOW
     before = card_texts(card_of(await bot.one("show 8.1", RACHEL)))
     assert "Written by another replica" not in before
-    other = Database(demo_db.url)  # another replica's engine, its own connections
-    try:
-        async with other.transaction() as session:
-            action = await session.scalar(select(Action).where(Action.ref == "8.1", Action.plan_id == 1))
-            assert action is not None
-            session.add(
-                Update(
-                    action_id=action.id,
-                    rag=None,
-                    comment="Written by another replica",
-                    created_at=NOW,
-                    source=Source.CLI,
-                )
-            )
-    finally:
-        await other.dispose()
+    await note_from_another_process(demo_db, "8.1", "Written by another replica")
     after = card_texts(card_of(await bot.one("show 8.1", RACHEL)))
     assert "Written by another replica" in after
 
@@ -88,18 +85,7 @@ async def test_a_question_answered_from_the_kept_plan_still_sees_another_process
     bot.clock.instant = NOW
     for _ in range(3):  # the first stores the address; the rest are answered from the kept plan
         assert "Written later elsewhere" not in card_texts(card_of(await bot.one("show 8.1", RACHEL)))
-    other = Database(demo_db.url)
-    try:
-        async with other.transaction() as session:
-            action = await session.scalar(select(Action).where(Action.ref == "8.1", Action.plan_id == 1))
-            assert action is not None
-            session.add(
-                Update(
-                    action_id=action.id, rag=None, comment="Written later elsewhere", created_at=NOW, source=Source.CLI
-                )
-            )
-    finally:
-        await other.dispose()
+    await note_from_another_process(demo_db, "8.1", "Written later elsewhere")
     assert "Written later elsewhere" in card_texts(card_of(await bot.one("show 8.1", RACHEL)))
 
 
