@@ -251,14 +251,17 @@ class PlanBot(TeamsActivityHandler):  # type: ignore[misc]
         first one holds); and the tenant's partnership, kept in this process while the stamp is the same."""
         if not tenant or (self.settings.allowed_tenants and tenant not in self.settings.allowed_tenants):
             return None
-        stamp = await self.state.glance(turn_context)
+        stamp = await self.state.glance(turn_context, self.snapshots.partnership_of(tenant))
 
         async def by_tenant() -> Partnership | None:
             async with self.database.reading() as session:
                 return await PartnershipRepository(session).by_tenant(tenant)
 
         partnership = await self.snapshots.partnership(tenant, stamp, by_tenant)
-        return Glance(partnership, stamp) if partnership is not None else None
+        if partnership is None:
+            return None
+        # The stamp read is of the plan of the partnership the tenant last had; of no use if that changed.
+        return Glance(partnership, stamp.of(partnership.id) if stamp is not None else None)
 
     async def on_message_activity(self, turn_context: TurnContext) -> None:
         said = self._intent_of(turn_context)
@@ -407,7 +410,7 @@ class PlanBot(TeamsActivityHandler):  # type: ignore[misc]
             # here on (PostgreSQL locks the row as the update's first write would), so that the plan
             # the turn reads is the one its update is stored into.
             early = self._updating(turn_context, said) and not self.database.serialised
-            stamp = await data_stamp(session, hold=early)
+            stamp = await data_stamp(session, partnership.id, hold=early)
             address = addresses.address_of(activity, partnership, turn_context.turn_state[TENANT], person)
             conversation: Conversation | None = None  # a 1:1 chat whose address this process stored
             if address.kind is not ConversationKind.PERSONAL or not self.remembered.holds(address, stamp):
@@ -505,7 +508,7 @@ class PlanBot(TeamsActivityHandler):  # type: ignore[misc]
             return None
         if held or self.database.serialised:  # read under a lock this transaction holds
             return stamp
-        now_held = await data_stamp(session, hold=True)
+        now_held = await data_stamp(session, stamp.partnership, hold=True)
         return now_held if now_held == stamp else None
 
     async def _advance(
@@ -521,10 +524,10 @@ class PlanBot(TeamsActivityHandler):  # type: ignore[misc]
         new stamp once the turn commits, rather than the whole plan read again by the next turn."""
         if held is None or not ref:
             return
-        after = await data_stamp(session)
+        after = await data_stamp(session, partnership.id)
         known = self.snapshots.kept_at(partnership.id, held)
-        if after is None or after == held or known is None:
-            return
+        if after is None or after == held or after.shared != held.shared or known is None:
+            return  # no change, or the partnerships changed too (not by this turn, which writes only to its plan)
         reread = await self.snapshots.reread(session, known, [ref], now)
         turn_context.turn_state[ADVANCED] = (partnership.id, held, after, reread)
 

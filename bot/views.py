@@ -241,7 +241,7 @@ class SnapshotCache:
     def __init__(self, size: int = 64) -> None:
         self.size = size
         self.kept: OrderedDict[int, Known] = OrderedDict()
-        self.tenants: dict[str, tuple[DataStamp, Partnership | None]] = {}
+        self.tenants: dict[str, tuple[tuple[str, int], Partnership | None]] = {}
         # The histories of actions updated lately here, each good for the stamp it is kept with.
         self.histories: OrderedDict[int, tuple[DataStamp, History]] = OrderedDict()
 
@@ -251,19 +251,26 @@ class SnapshotCache:
         """The partnership whose tenant this is (a row to be read, never changed), or None; `read`
         finds it in the database when it is not kept for this stamp."""
         kept = self.tenants.get(tenant)
-        if stamp is not None and kept is not None and kept[0] == stamp:
+        if stamp is not None and kept is not None and kept[0] == stamp.shared:
             return kept[1]
         found = await read()
         if stamp is not None:
             if len(self.tenants) >= 16 * self.size:  # tenants nobody of a partnership writes from
                 self.tenants.clear()
-            self.tenants[tenant] = (stamp, found)
+            self.tenants[tenant] = (stamp.shared, found)
         return found
+
+    def partnership_of(self, tenant: str) -> int | None:
+        """The partnership last found for the tenant, whatever the stamp: whose plan's stamp to read
+        first (`partnership` says whether it still is)."""
+        kept = self.tenants.get(tenant)
+        return kept[1].id if kept is not None and kept[1] is not None else None
 
     async def snapshot(
         self, session: AsyncSession, partnership: Partnership, now: datetime, stamp: DataStamp | None = None
     ) -> Snapshot:
-        return (await self.known(session, partnership, now, stamp or await data_stamp(session))).snapshot
+        stamp = stamp or await data_stamp(session, partnership.id)
+        return (await self.known(session, partnership, now, stamp)).snapshot
 
     def latest(self, partnership_id: int) -> Known | None:
         """What is kept for the partnership, whatever its stamp: good for its sub-groups' names, which
@@ -283,14 +290,12 @@ class SnapshotCache:
         return replace(kept, snapshot=replace(kept.snapshot, now=now))
 
     def advance(self, partnership_id: int, before: DataStamp, after: DataStamp, reread: Reread) -> None:
-        """After a committed turn whose own writes (and no one else's) took the data from `before` to
-        `after`: keep the snapshot with those writes in it, and the histories read for it, for `after`."""
+        """After a committed turn whose own writes (and no one else's) took the partnership's plan from
+        `before` to `after`: keep the snapshot with those writes in it, and the histories read for it,
+        for `after`."""
         kept = self.kept_at(partnership_id, before)
         if kept is not None:
             self.kept[partnership_id] = replace(kept, stamp=after, snapshot=reread.snapshot)
-        for tenant, (stamp, partnership) in list(self.tenants.items()):
-            if stamp == before:
-                self.tenants[tenant] = (after, partnership)
         for action_id, history in reread.histories.items():
             self.histories[action_id] = (after, history)
             self.histories.move_to_end(action_id)
@@ -354,7 +359,7 @@ class SnapshotCache:
         everyone = await PeopleRepository(session).people(partnership)
         people = {p.aad_object_id: p for p in everyone if p.aad_object_id}
         others = {p.id: p for p in everyone if not p.aad_object_id}
-        known = Known(stamp or DataStamp("", -1), day, snapshot, people, others)
+        known = Known(stamp or DataStamp("", -1, partnership.id, -1), day, snapshot, people, others)
         if stamp is not None:
             self.kept[partnership.id] = known
             self.kept.move_to_end(partnership.id)

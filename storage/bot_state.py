@@ -26,7 +26,7 @@ from sqlalchemy.sql.dml import Insert
 
 from bot.clock import Clock, SystemClock
 from storage.db import Database
-from storage.models import BotState, DataVersion
+from storage.models import BotState, DataVersion, PlanVersion
 from storage.state_codec import TAG, Json, StateCodec
 from storage.versions import DataStamp
 
@@ -58,8 +58,9 @@ class _Change:
 
 # What every turn reads first: the data stamp and the conversation's state, in one query.
 GLANCE = (
-    select(DataVersion.epoch, DataVersion.version, BotState.etag, BotState.data)
+    select(DataVersion.epoch, DataVersion.version, PlanVersion.version, BotState.etag, BotState.data)
     .select_from(DataVersion)
+    .outerjoin(PlanVersion, PlanVersion.partnership_id == bindparam("partnership"))
     .outerjoin(BotState, BotState.key == bindparam("key"))
     .where(DataVersion.id == 1)
 )
@@ -91,27 +92,31 @@ class SqlStorage(Storage):  # type: ignore[misc]  # botbuilder ships no type inf
             rows = {row_key: (etag, data) for row_key, etag, data in await session.execute(query)}
         return {key: self._item(*rows[row_key]) for row_key, key in row_keys.items() if row_key in rows}
 
-    async def glance(self, key: str) -> tuple[DataStamp | None, object | None]:
-        """The data stamp and the item stored under `key` (None if nothing is), in one query: what
-        every turn reads first."""
+    async def glance(self, key: str, partnership: int | None) -> tuple[DataStamp | None, object | None]:
+        """The data stamp of `partnership`'s plan (None: of none) and the item stored under `key` (None
+        if nothing is), in one query: what every turn reads first."""
         row_key = _row_key(key)
-        row: Any = self._quickly(row_key)
+        values: dict[str, Any] = {"key": row_key, "partnership": -1 if partnership is None else partnership}
+        row: Any = self._quickly(values)
         if row is False:
             async with self._database.engine.connect() as connection:
-                row = (await connection.execute(GLANCE, {"key": row_key})).first()
+                row = (await connection.execute(GLANCE, values)).first()
         if row is None:
             return None, None
-        epoch, version, etag, data = row
-        return DataStamp(epoch, version), (self._item(etag, data) if etag is not None else None)
+        epoch, version, plan, etag, data = row
+        stamp = DataStamp(epoch, version, values["partnership"], plan or 0)
+        return stamp, (self._item(etag, data) if etag is not None else None)
 
-    def _quickly(self, row_key: str) -> tuple[str, int, str | None, Json] | Literal[False] | None:
+    def _quickly(
+        self, values: dict[str, object]
+    ) -> tuple[str, int, int | None, str | None, Json] | Literal[False] | None:
         """The glance's row, read on the event loop where the database allows it (`Database.quick`,
         through the driver with the statement compiled once); False if it must be read the usual way
         (PostgreSQL, or SQLite busy for longer than a moment)."""
         quick = self._database.quick
         if quick is None:
             return False
-        values = {**GLANCE_SQLITE.params, "key": row_key}
+        values = {**GLANCE_SQLITE.params, **values}
         try:
             connection = quick.raw_connection()
             try:
@@ -125,8 +130,8 @@ class SqlStorage(Storage):  # type: ignore[misc]  # botbuilder ships no type inf
             return False
         if row is None:
             return None
-        epoch, version, etag, data = row
-        return epoch, version, etag, (json.loads(data) if data is not None else None)
+        epoch, version, plan, etag, data = row
+        return epoch, version, plan, etag, (json.loads(data) if data is not None else None)
 
     async def write(self, changes: Mapping[str, object] | None) -> None:
         """Store every item or none: an e-tag conflict on one item (EtagConflictError) leaves all unwritten."""
@@ -244,12 +249,13 @@ class TurnConversationState(ConversationState):  # type: ignore[misc]
         if force or self.get_cached_state(turn_context) is None:
             await super().load(turn_context, force)
 
-    async def glance(self, turn_context: TurnContext) -> DataStamp | None:
-        """Load the turn's state and read the data stamp with it, in one query (on `SqlStorage`)."""
+    async def glance(self, turn_context: TurnContext, partnership: int | None) -> DataStamp | None:
+        """Load the turn's state and read the data stamp of `partnership`'s plan with it, in one query
+        (on `SqlStorage`)."""
         storage = self._storage
         if not isinstance(storage, SqlStorage):
             await self.load(turn_context)
             return None
-        stamp, item = await storage.glance(self.get_storage_key(turn_context))
+        stamp, item = await storage.glance(self.get_storage_key(turn_context), partnership)
         turn_context.turn_state[self._context_service_key] = CachedBotState(item)
         return stamp

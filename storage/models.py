@@ -421,15 +421,27 @@ class NoteReview(Base):
 
 
 class DataVersion(Base):
-    """One row: a version that every write to the plan bumps (database triggers, so every way of
-    writing counts, on every replica), and an epoch that tells one database from another. A snapshot
-    of a plan stays good while both are the same. Derived: not backed up."""
+    """One row: an epoch that tells one database from another, and a version that database triggers
+    bump when a partnership itself changes (its tenant, its time zone) or a written row's partnership
+    cannot be found. With the partnership's `PlanVersion`, the stamp a snapshot of its plan is good
+    for. Derived: not backed up."""
 
     __tablename__ = "data_version"
     __table_args__ = {"info": {"derived": True}}  # noqa: RUF012 - SQLAlchemy's own form
 
     id: Mapped[int] = mapped_column(primary_key=True)
     epoch: Mapped[str] = mapped_column(String(32))
+    version: Mapped[int] = mapped_column(BigInteger)
+
+
+class PlanVersion(Base):
+    """A version per partnership that database triggers bump on every write to its plan, people,
+    sub-groups or meetings (so every way of writing counts, on every replica). Derived: not backed up."""
+
+    __tablename__ = "plan_version"
+    __table_args__ = {"info": {"derived": True}}  # noqa: RUF012 - SQLAlchemy's own form
+
+    partnership_id: Mapped[int] = mapped_column(primary_key=True, autoincrement=False)
     version: Mapped[int] = mapped_column(BigInteger)
 
 

@@ -1,26 +1,55 @@
-"""The data stamp: which database (its epoch) and which state of its plans (the version that triggers
-on every plan table bump, whoever writes: this process, another replica, the command line)."""
+"""The data stamp: which database (its epoch), which state of its partnerships (the version bumped when
+a partnership itself changes), and which state of one partnership's plan (the version that triggers
+bump on every write to it, whoever writes: this process, another replica, the command line)."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from storage.models import DataVersion
+from storage.models import DataVersion, PlanVersion
 
 
 @dataclass(frozen=True, order=True)
 class DataStamp:
     epoch: str
     version: int
+    partnership: int  # whose plan `plan` is the version of
+    plan: int
+
+    @property
+    def shared(self) -> tuple[str, int]:
+        """What the partnerships themselves (a tenant's, say) are good for."""
+        return self.epoch, self.version
+
+    def of(self, partnership: int) -> DataStamp | None:
+        """This stamp, if it is the given partnership's."""
+        return self if self.partnership == partnership else None
 
 
-async def data_stamp(session: AsyncSession, *, hold: bool = False) -> DataStamp | None:
-    """The stamp as this transaction sees it. `hold`: and no other transaction may change it until this
-    one ends (PostgreSQL locks the row, as the first write would; on SQLite a transaction that writes
-    after another committed fails, so what it saw stays true until it commits)."""
-    query = select(DataVersion.epoch, DataVersion.version).where(DataVersion.id == 1)
-    row = (await session.execute(query.with_for_update() if hold else query)).first()
-    return DataStamp(row[0], row[1]) if row is not None else None
+# The stamp of one partnership's plan (a partnership never written since the versions began is at 0).
+STAMP = (
+    select(DataVersion.epoch, DataVersion.version, PlanVersion.version)
+    .select_from(DataVersion)
+    .outerjoin(PlanVersion, PlanVersion.partnership_id == bindparam("partnership"))
+    .where(DataVersion.id == 1)
+)
+
+
+async def data_stamp(session: AsyncSession, partnership: int, *, hold: bool = False) -> DataStamp | None:
+    """The stamp of a partnership's plan as this transaction sees it. `hold`: and no other transaction
+    may change that plan until this one ends (PostgreSQL locks the partnership's version row, as the
+    first write would; on SQLite a transaction that writes after another committed fails, so what it
+    saw stays true until it commits)."""
+    if not hold:
+        row = (await session.execute(STAMP, {"partnership": partnership})).first()
+        return DataStamp(row[0], row[1], partnership, row[2] or 0) if row is not None else None
+    held = await session.scalar(
+        select(PlanVersion.version).where(PlanVersion.partnership_id == partnership).with_for_update()
+    )
+    shared = (await session.execute(select(DataVersion.epoch, DataVersion.version).where(DataVersion.id == 1))).first()
+    if shared is None or held is None:  # nothing to hold: the turn's writes are not kept
+        return None
+    return DataStamp(shared[0], shared[1], partnership, held)

@@ -397,11 +397,11 @@ async def test_a_glance_reads_what_read_reads_and_the_data_stamp(storage: TidySt
     """The turn's first read (on SQLite made through the driver on the event loop) finds the same item,
     e-tag included, as `read`, what another replica wrote, and a long key by its hash."""
     key, long_key = fresh("glance"), fresh("glance") + "/" + "x" * 2000
-    assert (await storage.glance(key))[1] is None
+    assert (await storage.glance(key, None))[1] is None
     await replica.write({key: {"listing": {"refs": ["4.2", "7.3"], "shown": 1}, "note": "‘quoted’ ✓"}})
     await storage.write({long_key: {"n": 1}})
-    stamp, found = await storage.glance(key)
+    stamp, found = await storage.glance(key, None)
     assert stamp is not None and stamp.epoch
     assert found == (await storage.read([key]))[key]
     assert isinstance(found, dict) and found["listing"]["refs"] == ["4.2", "7.3"] and found["note"] == "‘quoted’ ✓"
-    assert (await storage.glance(long_key))[1] == (await storage.read([long_key]))[long_key]
+    assert (await storage.glance(long_key, None))[1] == (await storage.read([long_key]))[long_key]

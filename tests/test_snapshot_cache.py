@@ -1,19 +1,37 @@
 """Answers reuse a snapshot of the plan while it is unchanged, and never serve a stale one: a write
-by anyone (this process, another replica, the command line, a bulk rewrite) bumps the database's
-data version, and a new day starts a new snapshot."""
+by anyone (this process, another replica, the command line, a bulk rewrite) bumps the version of the
+partnership whose plan it changes (and only that one), and a new day starts a new snapshot."""
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from datetime import timedelta
 
-from sqlalchemy import func, select, update
+import pytest
+from sqlalchemy import delete, func, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot.demo import load_demo
 from bot.views import SnapshotCache
 from storage.audit import Actor
 from storage.db import Database
 from storage.erasure import erase_person, find_by_email
-from storage.models import Action, DataVersion, Source, Update
+from storage.models import (
+    Action,
+    DataVersion,
+    Meeting,
+    Membership,
+    Milestone,
+    NoteReview,
+    Person,
+    Plan,
+    ReviewKind,
+    Source,
+    SubGroup,
+    Update,
+)
 from storage.repositories import PartnershipRepository
+from storage.versions import data_stamp
 from tests.harness import NOW, Harness, ncscp_plan, teams_user
 from tests.teams import card_of, card_texts
 
@@ -21,7 +39,18 @@ RACHEL = teams_user(ncscp_plan(), "rachel.dunmore@ncscp.example.org")  # chair o
 FIONA = teams_user(ncscp_plan(), "fiona.mcleod@ncscp.example.org")
 
 
-async def version(database: Database) -> int:
+async def version(database: Database, short_name: str = "NCSCP") -> int:
+    """The version of a partnership's plan."""
+    async with database.transaction() as session:
+        partnership = await PartnershipRepository(session).by_short_name(short_name)
+        assert partnership is not None
+        stamp = await data_stamp(session, partnership.id)
+        assert stamp is not None
+        return stamp.plan
+
+
+async def shared_version(database: Database) -> int:
+    """The version that moves when a partnership itself changes."""
     async with database.transaction() as session:
         return int(await session.scalar(select(DataVersion.version)) or 0)
 
@@ -57,6 +86,137 @@ async def test_every_kind_of_write_to_the_plan_bumps_the_version(demo_db: Databa
         count = await session.scalar(select(func.count()).select_from(Update))
         assert count
     assert await version(demo_db) == bulk, "reading changes nothing"
+
+
+async def ncscp_rows(session: AsyncSession) -> tuple[Action, Person, SubGroup]:
+    ncscp = await PartnershipRepository(session).by_short_name("NCSCP")
+    assert ncscp is not None
+    action = await session.scalar(
+        select(Action).join(Plan, Plan.id == Action.plan_id).where(Action.ref == "8.1", Plan.partnership_id == ncscp.id)
+    )
+    person = await session.scalar(select(Person).where(Person.partnership_id == ncscp.id).limit(1))
+    group = await session.scalar(select(SubGroup).where(SubGroup.partnership_id == ncscp.id).limit(1))
+    assert action is not None and person is not None and group is not None
+    return action, person, group
+
+
+WRITES: dict[str, Callable[[AsyncSession], Awaitable[object]]] = {}
+
+
+def write(name: str) -> Callable[[Callable[[AsyncSession], Awaitable[object]]], Callable[..., Awaitable[object]]]:
+    def keep(change: Callable[[AsyncSession], Awaitable[object]]) -> Callable[..., Awaitable[object]]:
+        WRITES[name] = change
+        return change
+
+    return keep
+
+
+@write("an update")
+async def _update(session: AsyncSession) -> None:
+    action, _, _ = await ncscp_rows(session)
+    session.add(Update(action_id=action.id, rag=None, comment="Stored here", created_at=NOW, source=Source.CLI))
+
+
+@write("a note's review")
+async def _review(session: AsyncSession) -> None:
+    action, _, _ = await ncscp_rows(session)
+    update = await session.scalar(select(Update).where(Update.action_id == action.id).limit(1))
+    assert update is not None
+    session.add(NoteReview(update_id=update.id, kind=ReviewKind.CLEARED, by_name="BU", at=NOW, reason="checked"))
+
+
+@write("a milestone moved")
+async def _milestone(session: AsyncSession) -> None:
+    action, _, _ = await ncscp_rows(session)
+    await session.execute(update(Milestone).where(Milestone.action_id == action.id).values(label=Milestone.label))
+
+
+@write("a member added")
+async def _member(session: AsyncSession) -> None:
+    _, person, group = await ncscp_rows(session)
+    await session.execute(
+        delete(Membership).where(Membership.subgroup_id == group.id, Membership.person_id == person.id)
+    )
+    session.add(Membership(subgroup_id=group.id, person_id=person.id))
+
+
+@write("a sub-group renamed")
+async def _subgroup(session: AsyncSession) -> None:
+    _, _, group = await ncscp_rows(session)
+    group.aliases = [*group.aliases, "the renamed group"]
+
+
+@write("a person's Entra id")
+async def _person(session: AsyncSession) -> None:
+    _, person, _ = await ncscp_rows(session)
+    person.aad_object_id = "00000000-0000-0000-0000-00000000abcd"
+
+
+@write("a meeting")
+async def _meeting(session: AsyncSession) -> None:
+    _, person, _ = await ncscp_rows(session)
+    session.add(Meeting(partnership_id=person.partnership_id, meets_on=(NOW + timedelta(days=40)).date()))
+
+
+async def versions(session: AsyncSession) -> tuple[int, int, int]:
+    """NCSCP's plan version, NSCP's, and the version that moves when a partnership itself changes, as
+    this transaction sees them."""
+    stamps = []
+    for short_name in ("NCSCP", "NSCP"):
+        partnership = await PartnershipRepository(session).by_short_name(short_name)
+        assert partnership is not None
+        stamp = await data_stamp(session, partnership.id)
+        assert stamp is not None
+        stamps.append(stamp)
+    assert stamps[0].shared == stamps[1].shared
+    return stamps[0].plan, stamps[1].plan, stamps[0].version
+
+
+@pytest.mark.parametrize("change", sorted(WRITES))
+async def test_a_write_moves_its_own_partnerships_version_and_no_other(session: AsyncSession, change: str) -> None:
+    """One lead's update must not make every other partnership's plan be read again (on SQLite and
+    PostgreSQL, whose triggers are written differently)."""
+    await load_demo(session, NOW.date())
+    await session.flush()
+    before = await versions(session)
+    await WRITES[change](session)
+    await session.flush()
+    after = await versions(session)
+    assert after[0] > before[0], f"{change} is a change to NCSCP's plan"
+    assert after[1:] == before[1:], f"{change} changes nothing of NSCP's, nor the partnerships themselves"
+
+
+async def test_a_change_to_a_partnership_itself_moves_the_shared_version(session: AsyncSession) -> None:
+    await load_demo(session, NOW.date())
+    await session.flush()
+    before = await versions(session)
+    ncscp = await PartnershipRepository(session).by_short_name("NCSCP")
+    assert ncscp is not None
+    ncscp.timezone = "Europe/Dublin"
+    await session.flush()
+    assert (await versions(session))[2] > before[2], "a tenant or time zone is read before any plan"
+
+
+async def test_another_partnerships_update_leaves_this_snapshot_kept(demo_db: Database) -> None:
+    cache = SnapshotCache()
+    async with demo_db.transaction() as session:
+        ncscp = await PartnershipRepository(session).by_short_name("NCSCP")
+        first = await cache.snapshot(session, ncscp, NOW)
+    async with demo_db.transaction() as session:
+        nscp = await PartnershipRepository(session).by_short_name("NSCP")
+        assert nscp is not None
+        action = await session.scalar(
+            select(Action).join(Plan, Plan.id == Action.plan_id).where(Plan.partnership_id == nscp.id).limit(1)
+        )
+        assert action is not None
+        session.add(Update(action_id=action.id, rag=None, comment="Elsewhere", created_at=NOW, source=Source.CLI))
+    async with demo_db.transaction() as session:
+        ncscp = await PartnershipRepository(session).by_short_name("NCSCP")
+        assert (await cache.snapshot(session, ncscp, NOW)).actions is first.actions, "NCSCP's plan is as it was"
+        await WRITES["an update"](session)
+    async with demo_db.transaction() as session:
+        ncscp = await PartnershipRepository(session).by_short_name("NCSCP")
+        assert (await cache.snapshot(session, ncscp, NOW)).actions is not first.actions, "NCSCP's own: read again"
 
 
 async def test_a_snapshot_is_reused_until_the_plan_or_the_day_changes(demo_db: Database) -> None:
