@@ -329,7 +329,10 @@ class PlanBot(TeamsActivityHandler):  # type: ignore[misc]
             self.remembered.add(*stored)
         advanced = turn_context.turn_state.pop(ADVANCED, None)
         if advanced is not None:  # committed: the kept plan, with this turn's update in it
-            self.snapshots.advance(*advanced)
+            partnership_id, before, after, reread = advanced
+            self.snapshots.advance(partnership_id, before, after, reread)
+            if stored is not None and stored[1] == before:  # an update changes no address
+                self.remembered.add(stored[0], after)
         return reply
 
     async def _quickly(self, turn_context: TurnContext, said: Intent | CardAction | str) -> Reply | None:
@@ -403,14 +406,16 @@ class PlanBot(TeamsActivityHandler):  # type: ignore[misc]
         """Identify the asker, read the plan, answer. Writes (addresses, links, updates) commit with the answer."""
         activity = turn_context.activity
         now = self.clock.now()
+        glance: Glance = turn_context.turn_state[GLANCE]
         async with self.database.transaction() as session:
-            partnership = await session.get_one(Partnership, turn_context.turn_state[PARTNERSHIP])
-            person = await find_person(turn_context, session, partnership)
-            # With this turn's own writes so far; for what is already known to be an update, held from
-            # here on (PostgreSQL locks the row as the update's first write would), so that the plan
-            # the turn reads is the one its update is stored into.
+            # For what is already known to be an update, held from here on (PostgreSQL locks the row
+            # as the update's first write would), so that the plan the turn reads is the one its
+            # update is stored into.
             early = self._updating(turn_context, said) and not self.database.serialised
-            stamp = await data_stamp(session, partnership.id, hold=early)
+            stamp = await data_stamp(session, glance.partnership.id, hold=early)
+            partnership, person, read = await self._asker(turn_context, session, glance, stamp)
+            if read:  # with this turn's own writes so far (a person's Teams ids remembered)
+                stamp = await data_stamp(session, partnership.id, hold=early)
             address = addresses.address_of(activity, partnership, turn_context.turn_state[TENANT], person)
             conversation: Conversation | None = None  # a 1:1 chat whose address this process stored
             if address.kind is not ConversationKind.PERSONAL or not self.remembered.holds(address, stamp):
@@ -489,6 +494,21 @@ class PlanBot(TeamsActivityHandler):  # type: ignore[misc]
             await self._advance(turn_context, session, partnership, held, intent.ref or "", now)
         await self._keep_listing(turn_context, reply)
         return reply
+
+    async def _asker(
+        self, turn_context: TurnContext, session: AsyncSession, glance: Glance, stamp: DataStamp | None
+    ) -> tuple[Partnership, Person | None, bool]:
+        """The partnership and the person asking, as rows of this transaction, and whether they were
+        read: taken from the plan as kept when the plan is as the turn began, otherwise read (and the
+        person's Teams ids remembered)."""
+        known = self.snapshots.kept_at(glance.partnership.id, stamp) if stamp == glance.stamp else None
+        sender = turn_context.activity.from_property
+        kept = known.person(getattr(sender, "aad_object_id", None), getattr(sender, "id", None)) if known else None
+        if kept is not None:
+            partnership = await session.merge(glance.partnership, load=False)
+            return partnership, await session.merge(kept, load=False), False
+        partnership = await session.get_one(Partnership, glance.partnership.id)
+        return partnership, await find_person(turn_context, session, partnership), True
 
     def _updating(self, turn_context: TurnContext, said: Intent | CardAction | str) -> bool:
         """Is this turn, before its transaction, already known to store an update (a card's save, or

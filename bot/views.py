@@ -214,10 +214,13 @@ class Known:
 
 @dataclass(frozen=True)
 class History:
-    """An action's updates (oldest first) and their notes' reviews, as a turn last read them."""
+    """An action's updates (oldest first) and their notes' reviews, as a turn last read them, with the
+    action's row and accepted dates read with them (rows to be read, never changed)."""
 
     entries: tuple[Entry, ...]
     reviews: dict[int, set[ReviewKind]]
+    action: Action
+    revisions: list[MilestoneRevision]
 
 
 @dataclass(frozen=True)
@@ -304,19 +307,31 @@ class SnapshotCache:
 
     async def reread(self, session: AsyncSession, known: Known, refs: Iterable[str], now: datetime) -> Reread:
         """The kept snapshot with these actions read again, the rest as they were: for a turn whose own
-        writes changed only these actions. An action whose history is kept for the snapshot's stamp
-        reads only the updates stored since."""
+        writes added updates to these actions and changed nothing else. An action whose history is kept
+        for the snapshot's stamp reads only the updates stored since (its row and accepted dates, which
+        an update does not change, are as kept)."""
         snapshot = known.snapshot
         old = {a.id: a for a in snapshot.actions if a.ref in set(refs)}
         if not old:
             return Reread(snapshot, {})
         ids = list(old)
-        rows = {a.id: a for a in await session.scalars(select(Action).where(Action.id.in_(ids)))}
+        kept: dict[int, History] = {}
+        for action_id in ids:
+            stamp, history = self.histories.get(action_id, (None, None))
+            if stamp == known.stamp and history is not None:
+                kept[action_id] = history
+        unkept = [i for i in ids if i not in kept]
+        rows = {i: kept[i].action for i in kept}
+        revisions = {i: kept[i].revisions for i in kept}
+        if unkept:
+            rows |= {a.id: a for a in await session.scalars(select(Action).where(Action.id.in_(unkept)))}
+            revisions |= await RevisionRepository(session).for_actions(unkept)
         histories: dict[int, History] = {}
         for action_id in ids:
-            kept = self.histories.get(action_id)
-            if kept is not None and kept[0] == known.stamp:
-                prior = kept[1]
+            if action_id not in rows:
+                continue
+            prior = kept.get(action_id)
+            if prior is not None:
                 since = max((e.id for e in prior.entries), default=0)
                 new = (await _histories(session, [action_id], since=since))[action_id]
                 entries = tuple(sorted((*prior.entries, *new), key=lambda e: (e.created_at, e.id)))
@@ -324,8 +339,7 @@ class SnapshotCache:
             else:
                 entries = tuple((await _histories(session, [action_id]))[action_id])
                 reviews = dict(await NoteRepository(session).reviews(e.id for e in entries))
-            histories[action_id] = History(entries, reviews)
-        revisions = await RevisionRepository(session).for_actions(ids)
+            histories[action_id] = History(entries, reviews, rows[action_id], revisions[action_id])
         people = {p.id: p for p in known.people.values()} | known.others
         fresh = {
             i: _action_view(
@@ -340,8 +354,7 @@ class SnapshotCache:
                 now,
                 snapshot.tz,
             )
-            for i in ids
-            if i in rows
+            for i in histories
         }
         updated = replace(snapshot, now=now, actions=[fresh.get(a.id, a) for a in snapshot.actions])
         return Reread(updated, histories)
