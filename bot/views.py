@@ -234,11 +234,12 @@ class Reread:
 class SnapshotCache:
     """Snapshots of recently asked-about plans, kept in this process while the plan is unchanged.
 
-    A snapshot is good while the database's data stamp (its epoch, and the version bumped by triggers
-    on every write to the plan, whoever makes it: this process, another replica, the command line) and
-    the partnership's day are the same; everything in it that depends on the time depends only on the
+    A snapshot is good while the partnership's data stamp (the database's epoch, the version triggers
+    bump on every write to that partnership's plan, whoever makes it: this process, another replica,
+    the command line, and the version that moves when a partnership itself changes) and the
+    partnership's day are the same; everything in it that depends on the time depends only on the
     day. At most `size` partnerships are kept, the least recently asked dropped; and the partnership
-    each tenant belongs to, for the same stamp.
+    each tenant belongs to, while no partnership itself changes.
     """
 
     def __init__(self, size: int = 64) -> None:
