@@ -10,6 +10,7 @@ import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import asdict, dataclass
 from datetime import datetime
+from types import SimpleNamespace
 from typing import Any
 
 from botbuilder.core import MessageFactory, TurnContext
@@ -297,6 +298,14 @@ class PlanBot(TeamsActivityHandler):  # type: ignore[misc]
             text = reply.text if reply else messages.apology()
             return AdaptiveCardInvokeResponse(status_code=200, type=CARD_CONTENT_TYPE, value=cards.notice(text))
         return AdaptiveCardInvokeResponse(status_code=200, type=CARD_CONTENT_TYPE, value=reply.card)
+
+    def _get_adaptive_card_invoke_value(self, activity: Activity) -> AdaptiveCardInvokeValue:
+        """botbuilder's reading of an Action.Execute, given only the fields its model has: Teams also
+        sends `trigger`, which msrest would log a warning about on every press of a card's button."""
+        value = activity.value
+        if isinstance(value, dict):
+            value = {k: v for k, v in value.items() if k in AdaptiveCardInvokeValue._attribute_map}
+        return super()._get_adaptive_card_invoke_value(SimpleNamespace(value=value))  # it reads only `value`
 
     def _intent_of(self, turn_context: TurnContext) -> Intent | CardAction | str:
         activity = turn_context.activity

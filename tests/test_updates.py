@@ -3,6 +3,7 @@ refusal; nothing lost, nothing stored twice. On the demo plans, the clock at 23 
 
 from __future__ import annotations
 
+import logging
 from datetime import date, timedelta
 from typing import Any
 
@@ -312,6 +313,17 @@ async def test_the_card_update_replaces_the_card(bot: Harness, demo_db: Database
     assert len(await history(demo_db, "7.3")) == before + 1
     assert (latest.source, latest.rag) == (Source.CARD, Rag.AMBER)
     assert bot.connector.take() == [], "replaced through the invoke response"
+
+
+async def test_a_card_press_is_read_without_a_warning_in_the_log(
+    bot: Harness, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Teams sends `trigger` with every Action.Execute; the press must not leave a warning each time."""
+    data = {"verb": "save_update", "ref": "7.3", "rag": "amber", "note": "Audit of SOS consistency moved to April"}
+    with caplog.at_level(logging.WARNING):
+        done = await bot.invoke(FIONA, "save_update", data)
+    assert "Updated by Fiona McLeod" in " ".join(card_texts(done["value"]))
+    assert [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING] == []
 
 
 async def test_the_card_asks_before_storing_a_sensitive_note(bot: Harness, demo_db: Database) -> None:
