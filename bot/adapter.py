@@ -6,6 +6,7 @@ import asyncio
 import json
 import logging
 import time
+from collections import OrderedDict
 from collections.abc import Awaitable, Callable
 from enum import Enum
 from types import SimpleNamespace
@@ -67,8 +68,17 @@ class StrictAuthentication(BotFrameworkAuthentication):  # type: ignore[misc]
         self._inner = inner
         self._connectors: dict[tuple[str, str, str | None], Any] = {}
         self._token_clients: dict[str, Any] = {}
+        # Tokens already validated, by (token, channel, service URL), until they expire (at most
+        # VALIDATED_FOR): the Bot Connector sends the same token with every activity for its hour.
+        self._validated: OrderedDict[tuple[str, str | None, str | None], tuple[float, AuthenticateRequestResult]]
+        self._validated = OrderedDict()
+        self.now: Callable[[], float] = time.time  # the tokens' own clock: their `exp` is in seconds since 1970
 
     async def authenticate_request(self, activity: Activity, auth_header: str) -> AuthenticateRequestResult:
+        key = (auth_header, activity.channel_id, activity.service_url) if auth_header else None
+        kept = self._validated.get(key) if key is not None else None
+        if kept is not None and self.now() < kept[0]:
+            return kept[1]
         try:
             result = await self._inner.authenticate_request(activity, auth_header or None)
         except PermissionError:
@@ -80,6 +90,11 @@ class StrictAuthentication(BotFrameworkAuthentication):  # type: ignore[misc]
             result.connector_factory = ReusedConnectors(
                 result.connector_factory, _app_of(result.claims_identity), self._connectors
             )
+        expires = (getattr(result.claims_identity, "claims", None) or {}).get("exp")
+        if key is not None and isinstance(expires, int | float):
+            self._validated[key] = (min(float(expires), self.now() + VALIDATED_FOR), result)
+            while len(self._validated) > KEPT_TOKENS:
+                self._validated.popitem(last=False)
         return result
 
     async def authenticate_streaming_request(self, auth_header: str, channel_id_header: str) -> Any:
@@ -106,6 +121,10 @@ class StrictAuthentication(BotFrameworkAuthentication):  # type: ignore[misc]
         return await self._inner.authenticate_channel_request(auth_header)
 
 
+# A validated token is trusted again without its signature checked for at most this long (and never
+# after it expires), so that a signing key withdrawn in that time stops being accepted soon after.
+VALIDATED_FOR = 300.0
+KEPT_TOKENS = 1024  # a Bot Connector sends a handful of tokens an hour (one per region and app)
 KEPT_CONNECTORS = 256  # service URLs (Teams has a handful per region) x apps x audiences
 
 

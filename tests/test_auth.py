@@ -22,6 +22,7 @@ from jwt.algorithms import RSAAlgorithm
 from sqlalchemy import select
 
 from bot.addresses import remember
+from bot.app import ADAPTER
 from bot.settings import Settings, UnsafeConfigurationError
 from storage.db import Database
 from storage.models import Conversation
@@ -131,6 +132,43 @@ async def test_a_request_without_a_valid_token_gets_401_and_changes_nothing(
     assert await response.json() == {"error": "a valid Bot Framework token is required"}
     assert await installed(demo_db, removal["conversation"]["id"]), "the removal was not processed"
     assert bot.connector.take() == []
+
+
+async def test_a_token_is_checked_once_and_trusted_only_for_its_service_and_its_time(
+    bot: Harness, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The Bot Connector sends one token with every activity for its hour: its signature is checked
+    once, not on every message; but never trusted for another service URL, after it expires, or for
+    longer than five minutes without being checked again."""
+    auth = bot.client.app[ADAPTER].bot_framework_authentication
+    checked: list[str] = []
+    check = auth._inner.authenticate_request
+
+    async def counted(activity: Activity, header: str | None) -> Any:
+        checked.append(activity.service_url)
+        return await check(activity, header)
+
+    monkeypatch.setattr(auth._inner, "authenticate_request", counted)
+
+    async def status(header: str, service_url: str) -> int:
+        response = await bot.post(make_message("help", RACHEL, bot.tenant, service_url), {"Authorization": header})
+        return int(response.status)
+
+    good = f"Bearer {token(bot.connector.url)}"
+    assert [await status(good, bot.connector.url) for _ in range(3)] == [201, 201, 201]
+    assert len(checked) == 1, "checked once"
+    assert await status(good, "https://smba.example.org/") == 401, "the token names another service"
+    assert len(checked) == 2
+    real = time.time
+    auth.now = lambda: real() + 301
+    assert await status(good, bot.connector.url) == 201
+    assert len(checked) == 3, "checked again after five minutes"
+    short = f"Bearer {token(bot.connector.url, exp=int(real()) + 60)}"
+    auth.now = real
+    assert await status(short, bot.connector.url) == 201
+    auth.now = lambda: real() + 61
+    assert await status(short, bot.connector.url) == 201, "still within the validator's own leeway"
+    assert len(checked) == 5, "a token past its expiry is never taken from what was checked"
 
 
 async def _install_rachel(bot: Harness, demo_db: Database) -> None:
