@@ -21,6 +21,8 @@ README = Path(__file__).resolve().parents[1] / "README.md"
 NCSCP = load_plan_file(next(p for p in demo_files() if p.name.startswith("ncscp")))
 GROUPS = vocabulary([(g.name, g.aliases) for g in NCSCP.subgroups])
 QA, LI, CSE = "Children's QA subgroup", "Learning and Improvement subgroup", "CSECAG group"
+NSCP = load_plan_file(next(p for p in demo_files() if p.name.startswith("nscp")))
+NSCP_GROUPS = vocabulary([(g.name, g.aliases) for g in NSCP.subgroups])
 
 
 def said(text: str) -> Intent:
@@ -200,6 +202,45 @@ def test_a_sub_group_the_partnership_lacks_is_noticed() -> None:
     intent = said("actions for the choir")
     assert intent.subgroup is None
     assert intent.unmatched == "choir" or intent.name is IntentName.UNKNOWN
+
+
+@pytest.mark.parametrize(
+    ("text", "group"),
+    [
+        ("overdue for child exploitation", "Child Exploitation steering group"),
+        ("anything late for the child exploitation lot", "Child Exploitation steering group"),
+        ("reds for the neglect group", "Neglect group"),
+        ("overdue for front door", "Front Door and Early Help group"),
+        ("whats overdue for quality assurance", "Quality Assurance group"),
+        ("any ambers for practice review", "Child Safeguarding Practice Review group"),
+    ],
+)
+def test_nottinghamshire_sub_groups_by_their_distinctive_words(text: str, group: str) -> None:
+    intent = recognise(text, NSCP_GROUPS)
+    assert intent.scope is Scope.SUBGROUP
+    assert NSCP_GROUPS.canonical.get(intent.subgroup or "") == group
+
+
+def test_a_phrase_only_one_sub_group_has_names_it_though_its_first_word_is_generic() -> None:
+    index = SubgroupIndex([("Child Exploitation steering group", []), ("Child Death Overview Panel", [])])
+    asked = ("overdue for child exploitation", "late for child death")
+    names = [getattr(index.find(text), "name", None) for text in asked]
+    assert names == ["Child Exploitation steering group", "Child Death Overview Panel"]
+    assert index.find("overdue for child") is None, "a word both names have names neither"
+    assert index.find("reds and send them to me") is None, "joining words make no name"
+
+
+@pytest.mark.parametrize("text", ["any ambers in L&I", "overdue for l and i", "reds for L & I", "L&I overdue"])
+def test_an_abbreviation_is_never_read_as_i(text: str) -> None:
+    """Nottinghamshire has no Learning and Improvement group: the question is never about the
+    asker's own actions."""
+    intent = recognise(text, NSCP_GROUPS)
+    assert intent.scope is not Scope.MINE
+
+
+@pytest.mark.parametrize("text", ["what have i got overdue", "anything i need to update", "reds i lead"])
+def test_i_on_its_own_is_still_the_asker(text: str) -> None:
+    assert recognise(text, NSCP_GROUPS).scope is Scope.MINE
 
 
 def _readme_examples() -> list[str]:
