@@ -108,6 +108,29 @@ def which_subgroup(names: Sequence[str]) -> str:
     return f"Which sub-group? I know: {', '.join(names)}."
 
 
+def unknown_subgroup(name: str, nearest: Sequence[str]) -> str:
+    text = f'I don\'t know a sub-group called "{name}".'
+    return f"{text} Did you mean {either(list(nearest))}?" if nearest else text
+
+
+ASKED_FOR_A_SUBGROUP = {  # a question asked again of a sub-group the bot knows: what its button says
+    "overdue": "overdue for {group}",
+    "due_soon": "due soon for {group}",
+    "by_rag": "{rags} for {group}",
+    "no_update": "no update for {group}",
+    "missed_reports": "missed reports for {group}",
+    "overview": "plan status for {group}",
+    "summary_preview": "summary preview for {group}",
+}
+PLURAL_RAGS = {"red": "reds", "amber": "ambers", "green": "greens", "blue": "complete"}
+
+
+def asked_for_subgroup(intent: str, group: str, rags: Sequence[str] = ()) -> str:
+    """ "overdue for CDOP", "reds and ambers for CDOP"; "actions for CDOP" for anything else."""
+    said = " and ".join(PLURAL_RAGS[r] for r in rags) or "reds"
+    return ASKED_FOR_A_SUBGROUP.get(intent, "actions for {group}").format(group=group, rags=said)
+
+
 def nothing(what: str, whose: str) -> str:
     return f"Nothing {what} for {whose}."
 

@@ -205,6 +205,32 @@ def test_a_sub_group_the_partnership_lacks_is_noticed() -> None:
 
 
 @pytest.mark.parametrize(
+    ("text", "name", "unmatched"),
+    [
+        ("overdue for the choir", IntentName.OVERDUE, "choir"),
+        ("reds for the choir please", IntentName.BY_RAG, "choir"),
+        ("anything late for the housing panel", IntentName.OVERDUE, "housing"),
+        ("whats due soon for the youth offending team", IntentName.DUE_SOON, "youth offending"),
+        ("missed reports for the choir", IntentName.MISSED_REPORTS, "choir"),
+    ],
+)
+def test_a_question_about_a_sub_group_it_does_not_know_keeps_the_name(
+    text: str, name: IntentName, unmatched: str
+) -> None:
+    intent = said(text)
+    assert (intent.name, intent.subgroup, intent.unmatched) == (name, None, unmatched)
+
+
+def test_questions_that_name_no_sub_group_are_not_taken_for_one() -> None:
+    """Ending with "for" or "of" something is not naming a sub-group: every question in the corpus
+    that names none, and a few more, is answered rather than met with "I don't know that sub-group"."""
+    asked = [e.plain for e in corpus() if not e.subgroup and e.label not in {IntentName.UPDATE, IntentName.UNKNOWN}]
+    more = ["overdue for the next fortnight", "due soon for this quarter", "actions for our team", "reds for me"]
+    taken = [(text, said(text).unmatched) for text in [*asked, *more] if said(text).unmatched]
+    assert taken == []
+
+
+@pytest.mark.parametrize(
     ("text", "group"),
     [
         ("overdue for child exploitation", "Child Exploitation steering group"),
@@ -232,10 +258,11 @@ def test_a_phrase_only_one_sub_group_has_names_it_though_its_first_word_is_gener
 
 @pytest.mark.parametrize("text", ["any ambers in L&I", "overdue for l and i", "reds for L & I", "L&I overdue"])
 def test_an_abbreviation_is_never_read_as_i(text: str) -> None:
-    """Nottinghamshire has no Learning and Improvement group: the question is never about the
-    asker's own actions."""
+    """Nottinghamshire has no Learning and Improvement group: the question is about a sub-group it
+    does not know, never about the asker's own actions."""
     intent = recognise(text, NSCP_GROUPS)
     assert intent.scope is not Scope.MINE
+    assert (intent.subgroup, intent.unmatched.replace(" ", "")) in {(None, "l&i"), (None, "landi")}
 
 
 @pytest.mark.parametrize("text", ["what have i got overdue", "anything i need to update", "reds i lead"])

@@ -206,3 +206,20 @@ def _whole(phrase: str) -> re.Pattern[str]:
 def index_for(groups: tuple[tuple[str, tuple[str, ...]], ...]) -> SubgroupIndex:
     """One index per partnership's set of sub-groups, built once and reused."""
     return SubgroupIndex(groups)
+
+
+def nearest(said: str, groups: Sequence[tuple[str, Sequence[str]]], count: int = 3) -> list[str]:
+    """The sub-groups whose names, aliases or abbreviations are closest to a name the bot did not
+    know ("the qa lot" for "QA group"), the closest first: what to offer in its place."""
+    labels: list[tuple[str, str]] = []  # (the form compared, the sub-group's name)
+    for name, aliases in groups:
+        for label in (name, *aliases):
+            labels.append((key(label), name))
+            labels.extend((form, name) for form in initials(label))
+    wanted = key(said)
+    best: dict[str, float] = {}
+    for form, name in labels:
+        score = max(fuzz.WRatio(wanted, form), fuzz.ratio(wanted.replace(" ", ""), form.replace(" ", "")))
+        best[name] = max(best.get(name, 0.0), score)
+    ranked = sorted(best, key=lambda name: -best[name])
+    return ranked[:count]
