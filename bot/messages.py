@@ -15,7 +15,7 @@ def day(value: date) -> str:
     return f"{value:%A} {value.day} {value:%B %Y}"
 
 
-OFFERS = {  # what the bot offers for each intent when it did not understand: (what to say, what it does)
+OFFERS = {  # what the bot offers for a question it did not understand: (what to say, what it does); never a change
     "my_actions": ("my actions", "the actions you lead"),
     "overdue": ("overdue", "actions whose last milestone has passed"),
     "due_soon": ("due soon", "milestones coming up"),
@@ -28,9 +28,6 @@ OFFERS = {  # what the bot offers for each intent when it did not understand: (w
     "next_bmg": ("next BMG", "when the next meeting is"),
     "overview": ("plan status", "the whole plan at a glance"),
     "summary_preview": ("summary preview", "what the channel gets before the BMG"),
-    "undo": ("undo", "withdraw your last update"),
-    "redact": ("redact {ref}", "replace a note that identifies someone"),
-    "snooze": ("snooze", "no reminders this cycle"),
     "help": ("help", "everything I can do"),
     "paper": ("BMG paper", "the Word paper for the meeting"),
 }

@@ -187,6 +187,50 @@ def test_what_is_not_understood_gets_the_nearest_things_to_do() -> None:
     assert IntentName.UPDATE not in intent.suggestions and IntentName.UNKNOWN not in intent.suggestions
 
 
+CHANGES = {
+    IntentName.UPDATE,
+    IntentName.UNDO,
+    IntentName.REDACT,
+    IntentName.SNOOZE,
+    IntentName.SET_BMG,
+    IntentName.LINK_CHANNEL,
+    IntentName.ACCEPT_DATE,
+}
+
+
+@pytest.mark.parametrize("text", ["asdf qwerty", "bananas and custard", "zzzz", "?"])
+def test_gibberish_gets_the_general_offers(text: str) -> None:
+    intent = said(text)
+    assert intent.name is IntentName.UNKNOWN
+    assert set(intent.suggestions) == {IntentName.MY_ACTIONS, IntentName.OVERVIEW, IntentName.HELP}
+
+
+def test_nothing_that_changes_something_is_offered_as_a_guess() -> None:
+    """Not for "can you book me a room", nor for anything else the corpus says the bot cannot do."""
+    cannot = ["can you book me a room", *(e.plain for e in corpus() if e.label is IntentName.UNKNOWN)]
+    offered = {(text, name) for text in cannot for name in said(text).suggestions if name in CHANGES}
+    assert offered == set()
+    assert 2 <= len(said("can you book me a room").suggestions) <= 3
+
+
+def test_two_near_misses_get_different_offers_each_near_what_was_typed() -> None:
+    stuck, meeting = said("which ones are stuck"), said("when do we get together")
+    assert stuck.name is IntentName.UNKNOWN and meeting.name is IntentName.UNKNOWN
+    assert stuck.suggestions[0] is IntentName.BY_RAG and IntentName.NEXT_BMG not in stuck.suggestions
+    assert meeting.suggestions[0] is IntentName.NEXT_BMG and IntentName.BY_RAG not in meeting.suggestions
+
+
+def test_every_offer_is_a_question_with_words_to_say() -> None:
+    from bot.language.recogniser import OFFERABLE
+
+    assert not set(OFFERABLE) & CHANGES
+    for name in OFFERABLE:
+        offer = messages.offer(name.value, "4.2")
+        assert offer is not None, name
+        assert said(offer[0]).name is name, f"the button {offer[0]!r} asks what it offers"
+    assert messages.offer("undo", "4.2") is None and messages.offer("redact", "4.2") is None
+
+
 def test_references_are_read_as_the_plan_writes_them() -> None:
     assert said("show 13.1").ref == "13.1"
     assert said("what about 04.2?").ref == "4.2"

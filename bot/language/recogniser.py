@@ -16,7 +16,7 @@ from collections.abc import Sequence
 from functools import cache
 
 from bot.language.classifier import BRACED, IntentModel, corpus, features, model
-from bot.language.intents import SMALL_TALK, Intent, IntentName, Scope
+from bot.language.intents import Intent, IntentName, Scope
 from bot.language.slots import ALL, MINE, Span, clean, normal, rags_asked, ratings, refs
 from bot.language.subgroups import SubgroupIndex, index_for
 from bot.language.update_reader import guided_start, read_update
@@ -32,12 +32,26 @@ QUESTION = re.compile(
 RATING_FIRST = re.compile(r"^(?:red|amber|green|blue)\s*[-:;]\s*\w+\s+\w+")
 ASKING = re.compile(r"^\s*(?:who|what|when|where|which|how|any|anything|is|are|has|have|can|could|did|does)\b", re.I)
 BARE = re.compile(r"^(?:show|see|and|or|please|pls|plz|thanks|cheers|ta|the|ones|actions|only|just|all|\s)*$")
-OFFERED = (  # what the bot offers when it did not understand, if the classifier has nothing nearer
+# What the bot may offer when it did not understand: questions only. Nothing that changes something
+# (an update, undo, redact, snooze, a meeting, a channel's link, accepting a date) is ever a guess.
+OFFERABLE = (
     IntentName.MY_ACTIONS,
     IntentName.OVERDUE,
+    IntentName.DUE_SOON,
+    IntentName.BY_RAG,
+    IntentName.NO_UPDATE,
+    IntentName.MISSED_REPORTS,
+    IntentName.SHOW,
+    IntentName.HISTORY,
+    IntentName.SUBGROUP_ACTIONS,
+    IntentName.NEXT_BMG,
     IntentName.OVERVIEW,
+    IntentName.SUMMARY_PREVIEW,
+    IntentName.PAPER,
     IntentName.HELP,
 )
+GENERAL = (IntentName.MY_ACTIONS, IntentName.OVERVIEW, IntentName.HELP)  # when nothing is near
+NEAR = -0.8  # the classifier's margin above which an intent is near enough to what was typed to offer
 NEEDS_REF = frozenset({IntentName.SHOW, IntentName.HISTORY})
 ABOUT_A_GROUP = frozenset(  # questions that may be asked of a sub-group
     {
@@ -63,7 +77,7 @@ def recognise(text: str, groups: SubgroupIndex | None = None, classifier: Intent
     corpus, unless another is given, as the language report does for each fold)."""
     said = normal(text)
     if not said:
-        return Intent(IntentName.UNKNOWN, suggestions=OFFERED[:3])
+        return Intent(IntentName.UNKNOWN, suggestions=GENERAL)
     model_ = classifier or model()
     found = groups.find(said) if groups else None
     fixed = model_.corrected(said)  # slips of the keyboard mended, for reading what it is for
@@ -115,14 +129,13 @@ def recognise(text: str, groups: SubgroupIndex | None = None, classifier: Intent
             return Intent(IntentName.UPDATE, draft=reading.draft if reading else None, rest=text)
 
     if certainty < SURE or top is IntentName.UNKNOWN or (top in NEEDS_REF and ref is None):
-        near = tuple(n for n, _ in scores if n not in SMALL_TALK and n not in {IntentName.UNKNOWN, IntentName.UPDATE})
         if ref is not None and certainty < SURE:
             return Intent(IntentName.SHOW, ref=ref, rest=text)
-        return Intent(IntentName.UNKNOWN, rest=text, suggestions=_suggestions(near, ref))
+        return Intent(IntentName.UNKNOWN, rest=text, suggestions=_suggestions(scores, ref))
     if top is IntentName.SUBGROUP_ACTIONS and rags:  # a sub-group's reds are a question about reds
         top = IntentName.BY_RAG
     if top is IntentName.BY_RAG and not rags:
-        return Intent(IntentName.UNKNOWN, rest=text, suggestions=_suggestions((IntentName.OVERVIEW,), ref))
+        return Intent(IntentName.UNKNOWN, rest=text, suggestions=_suggestions(scores, ref))
     subgroup = found.name if found else None
     return Intent(
         top,
@@ -157,12 +170,13 @@ def _rags(draft: Draft) -> tuple[Rag, ...]:
     return (draft.rag,) if draft.rag is not None else ()
 
 
-def _suggestions(near: Sequence[IntentName], ref: str | None) -> tuple[IntentName, ...]:
-    """The two or three nearest things to offer: the classifier's next guesses, then the usual ones."""
+def _suggestions(scores: Sequence[tuple[IntentName, float]], ref: str | None) -> tuple[IntentName, ...]:
+    """The two or three nearest things to offer: the questions the classifier finds near what was
+    typed, the nearest first; where fewer than three are near, the general ones (my actions, the big
+    picture, help) after them."""
+    near = [n for n, p in scores if p >= NEAR and n in OFFERABLE and (ref is not None or n not in NEEDS_REF)]
     chosen: list[IntentName] = []
-    for name in [*near, *OFFERED]:
-        if name in NEEDS_REF and ref is None:
-            continue
+    for name in [*near, *GENERAL]:
         if name not in chosen:
             chosen.append(name)
     return tuple(chosen[:3])
