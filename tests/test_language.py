@@ -138,6 +138,36 @@ def test_updates_as_people_write_them(text: str, ref: str, rag: Rag, note: str |
     assert (intent.draft.ref, intent.draft.rag, intent.draft.note) == (ref, rag, note)
 
 
+@pytest.mark.parametrize(
+    ("text", "rag", "note"),
+    [
+        ("4.2 should be green now, all done", Rag.GREEN, "should be green now, all done"),
+        ("13.2 audit done", None, "audit done"),
+        ("13.2 audit done, on track", Rag.GREEN, "audit done"),
+        ("6.1 we are on track with recruitment", None, "we are on track with recruitment"),
+        ("3.1 the training is done", None, "the training is done"),
+        (
+            "3.2 survey closed, amber while we analyse responses",
+            Rag.AMBER,
+            "survey closed, amber while we analyse responses",
+        ),
+        ("7.2 amber - waiting on the amber alert review", Rag.AMBER, "waiting on the amber alert review"),
+        ("4.2 green. ofsted said the plan is on track", Rag.GREEN, "ofsted said the plan is on track"),
+        ("5.1 it's red now, lead off sick", Rag.RED, "lead off sick"),
+        ("11.1 - police signed the audit tool, on track ta", Rag.GREEN, "police signed the audit tool"),
+        ("7.4 venue sorted, back to green", Rag.GREEN, "venue sorted"),
+        ("re 6.1: all done", Rag.BLUE, None),
+    ],
+)
+def test_the_note_keeps_what_the_lead_wrote(text: str, rag: Rag | None, note: str) -> None:
+    """Only the reference and a rating that is the update's own slot (beside the reference, or set
+    off by punctuation) are taken out; a rating word inside a sentence stays in it, and a phrase
+    such as "done" inside the note is not taken for a rating."""
+    intent = said(text)
+    assert intent.name is IntentName.UPDATE and intent.draft is not None
+    assert (intent.draft.rag, intent.draft.note) == (rag, note)
+
+
 def test_a_rating_word_it_does_not_know_is_still_an_update() -> None:
     intent = said("4.2 purple: whatever happens")
     assert intent.name is IntentName.UPDATE

@@ -33,6 +33,7 @@ PHRASES: dict[str, Rag] = {
     "complete": Rag.BLUE,
     "completed": Rag.BLUE,
     "done": Rag.BLUE,
+    "all done": Rag.BLUE,
     "finished": Rag.BLUE,
 }
 _PHRASE = re.compile(
