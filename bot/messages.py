@@ -15,7 +15,7 @@ def day(value: date) -> str:
     return f"{value:%A} {value.day} {value:%B %Y}"
 
 
-OFFERS = {  # what the bot offers for each intent when it did not understand: (what to say, what it does)
+OFFERS = {  # what the bot offers for a question it did not understand: (what to say, what it does); never a change
     "my_actions": ("my actions", "the actions you lead"),
     "overdue": ("overdue", "actions whose last milestone has passed"),
     "due_soon": ("due soon", "milestones coming up"),
@@ -28,9 +28,6 @@ OFFERS = {  # what the bot offers for each intent when it did not understand: (w
     "next_bmg": ("next BMG", "when the next meeting is"),
     "overview": ("plan status", "the whole plan at a glance"),
     "summary_preview": ("summary preview", "what the channel gets before the BMG"),
-    "undo": ("undo", "withdraw your last update"),
-    "redact": ("redact {ref}", "replace a note that identifies someone"),
-    "snooze": ("snooze", "no reminders this cycle"),
     "help": ("help", "everything I can do"),
     "paper": ("BMG paper", "the Word paper for the meeting"),
 }
@@ -106,6 +103,29 @@ def unknown_action(ref: str, partnership: str, plan: str) -> str:
 
 def which_subgroup(names: Sequence[str]) -> str:
     return f"Which sub-group? I know: {', '.join(names)}."
+
+
+def unknown_subgroup(name: str, nearest: Sequence[str]) -> str:
+    text = f'I don\'t know a sub-group called "{name}".'
+    return f"{text} Did you mean {either(list(nearest))}?" if nearest else text
+
+
+ASKED_FOR_A_SUBGROUP = {  # a question asked again of a sub-group the bot knows: what its button says
+    "overdue": "overdue for {group}",
+    "due_soon": "due soon for {group}",
+    "by_rag": "{rags} for {group}",
+    "no_update": "no update for {group}",
+    "missed_reports": "missed reports for {group}",
+    "overview": "plan status for {group}",
+    "summary_preview": "summary preview for {group}",
+}
+PLURAL_RAGS = {"red": "reds", "amber": "ambers", "green": "greens", "blue": "complete"}
+
+
+def asked_for_subgroup(intent: str, group: str, rags: Sequence[str] = ()) -> str:
+    """ "overdue for CDOP", "reds and ambers for CDOP"; "actions for CDOP" for anything else."""
+    said = " and ".join(PLURAL_RAGS[r] for r in rags) or "reds"
+    return ASKED_FOR_A_SUBGROUP.get(intent, "actions for {group}").format(group=group, rags=said)
 
 
 def nothing(what: str, whose: str) -> str:

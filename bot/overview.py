@@ -122,7 +122,7 @@ def change_text(change: Change | None) -> str:
 def overview_text(view: Overview) -> str:
     lines = [
         f"{view.title}: {view.whole.actions} actions: {view.whole.rag_text()}.",
-        f"{view.whole.attention_text()}.".capitalize(),
+        _sentence(view.whole.attention_text()),
     ]
     lines.append(change_text(view.change))
     lines += [
@@ -130,6 +130,11 @@ def overview_text(view: Overview) -> str:
         for name, standing in view.rows
     ]
     return "\n".join(lines)
+
+
+def _sentence(text: str) -> str:
+    """A capital to start and a full stop to end; the rest as written ("BMG" stays "BMG")."""
+    return f"{text[:1].upper()}{text[1:]}."
 
 
 def overview_card(view: Overview, subtitle: str) -> Card:

@@ -9,7 +9,7 @@ from typing import Protocol
 
 from bot import cards, messages, summaries
 from bot.cards import Card
-from bot.language import Intent, IntentName, Scope
+from bot.language import Intent, IntentName, Scope, nearest
 from bot.overview import overview, overview_card, overview_text
 from bot.refusals import refused
 from bot.rules import due_soon_days
@@ -85,6 +85,8 @@ class Selection:
 def select(ask: Ask, *, default_all_for_admins: bool) -> Selection | Reply:
     """Whose actions the question is about: a named sub-group, the channel's, the asker's, or all."""
     snap, intent, asker = ask.snapshot, ask.intent, ask.asker
+    if intent.subgroup is None and intent.unmatched:
+        return unknown_subgroup(ask)
     if intent.scope is Scope.SUBGROUP and intent.subgroup:
         group = snap.subgroup(intent.subgroup)
         if group is not None:
@@ -96,6 +98,17 @@ def select(ask: Ask, *, default_all_for_admins: bool) -> Selection | Reply:
         return Selection(list(snap.actions), f"the whole of {snap.plan}")
     note = messages.whole_plan_is_for_admins() if intent.scope is Scope.ALL else None
     return Selection(snap.led_by(asker.person_id), "you", note)
+
+
+def unknown_subgroup(ask: Ask) -> Reply:
+    """A question about a sub-group the bot does not know: said so, never answered for someone else,
+    with the same question for the nearest sub-groups it knows as buttons."""
+    intent, snap = ask.intent, ask.snapshot
+    names = nearest(intent.unmatched, [(g.name, g.aliases) for g in snap.subgroups])
+    text = messages.unknown_subgroup(intent.unmatched, names)
+    rags = [r.value for r in intent.rags]
+    buttons = [cards.ask_button(messages.asked_for_subgroup(intent.name.value, name, rags)) for name in names]
+    return Reply(text, cards.notice(text, (), buttons))
 
 
 def listing_reply(title: str, subtitle: str, actions: Sequence[ActionView], empty: str) -> Reply:
@@ -176,10 +189,9 @@ async def by_rag(ask: Ask) -> Reply:
 async def subgroup_actions(ask: Ask) -> Reply:
     """A named sub-group's actions; unnamed, the channel's sub-group's, or in a chat the asker's own."""
     snap = ask.snapshot
+    if ask.intent.subgroup is None and ask.intent.unmatched:
+        return unknown_subgroup(ask)
     group = snap.subgroup(ask.intent.subgroup) if ask.intent.subgroup else ask.channel_subgroup
-    named_but_unknown = ask.intent.subgroup is None and ask.intent.unmatched
-    if group is None and named_but_unknown:
-        return Reply(messages.which_subgroup([g.name for g in snap.subgroups]))
     if group is None:
         return await my_actions(ask)
     return listing_reply(
@@ -263,6 +275,8 @@ def _example_ref(ask: Ask) -> str:
 async def plan_overview(ask: Ask) -> Reply:
     """The plan at a glance; a named sub-group's, or in a linked channel that sub-group's."""
     snap = ask.snapshot
+    if ask.intent.subgroup is None and ask.intent.unmatched:
+        return unknown_subgroup(ask)
     group = snap.subgroup(ask.intent.subgroup) if ask.intent.subgroup else None
     if group is None and ask.intent.scope is Scope.DEFAULT:
         group = ask.channel_subgroup
@@ -306,6 +320,8 @@ async def undo(ask: Ask) -> Reply | None:
 
 async def summary_preview(ask: Ask) -> Reply:
     """Exactly what would be posted: a sub-group's summary, or (business unit) the exception report."""
+    if ask.intent.subgroup is None and ask.intent.unmatched:
+        return unknown_subgroup(ask)
     snap = for_channel(ask.snapshot)
     meeting = snap.next_bmg
     if meeting is None:

@@ -351,3 +351,32 @@ async def test_missed_reports(bot: Harness) -> None:
             t for t in card_texts(card_of(await bot.one(f"show {ref}", PRIYA))) if t.startswith("Attention")
         )
         assert "report missing" in attention or "reports missing" in attention, (ref, attention)
+
+
+@pytest.mark.parametrize(
+    ("text", "again"),
+    [
+        ("overdue for the choir", "overdue for "),
+        ("any reds for the choir", "reds for "),
+        ("what's due soon for the choir", "due soon for "),
+        ("no update for the choir", "no update for "),
+        ("missed reports for the choir", "missed reports for "),
+        ("actions for the choir", "actions for "),
+        ("plan status for the choir", "plan status for "),
+    ],
+)
+async def test_a_sub_group_it_does_not_know_is_said_so_never_answered_for_someone_else(
+    bot: Harness, text: str, again: str
+) -> None:
+    reply = await bot.one(text, RACHEL)
+    assert reply["summary"].startswith('I don\'t know a sub-group called "choir". Did you mean '), reply["summary"]
+    card = card_of(reply)
+    assert refs_on(card) == [], "not Rachel's own actions, nor the whole plan"
+    buttons = card["actions"]
+    names = {g.name for g in PLAN.subgroups}
+    offered = [b["data"]["text"] for b in buttons]
+    assert 1 <= len(buttons) <= 3 and all(b["data"]["verb"] == "ask" for b in buttons)
+    assert all(o.startswith(again) and o.removeprefix(again) in names for o in offered), offered
+    pressed = await bot.one("", RACHEL, value=buttons[0]["data"])
+    asked_of = offered[0].removeprefix(again)
+    assert asked_of in str(pressed) and "don't know a sub-group" not in str(pressed), "the same question, of it"

@@ -21,6 +21,8 @@ README = Path(__file__).resolve().parents[1] / "README.md"
 NCSCP = load_plan_file(next(p for p in demo_files() if p.name.startswith("ncscp")))
 GROUPS = vocabulary([(g.name, g.aliases) for g in NCSCP.subgroups])
 QA, LI, CSE = "Children's QA subgroup", "Learning and Improvement subgroup", "CSECAG group"
+NSCP = load_plan_file(next(p for p in demo_files() if p.name.startswith("nscp")))
+NSCP_GROUPS = vocabulary([(g.name, g.aliases) for g in NSCP.subgroups])
 
 
 def said(text: str) -> Intent:
@@ -136,6 +138,36 @@ def test_updates_as_people_write_them(text: str, ref: str, rag: Rag, note: str |
     assert (intent.draft.ref, intent.draft.rag, intent.draft.note) == (ref, rag, note)
 
 
+@pytest.mark.parametrize(
+    ("text", "rag", "note"),
+    [
+        ("4.2 should be green now, all done", Rag.GREEN, "should be green now, all done"),
+        ("13.2 audit done", None, "audit done"),
+        ("13.2 audit done, on track", Rag.GREEN, "audit done"),
+        ("6.1 we are on track with recruitment", None, "we are on track with recruitment"),
+        ("3.1 the training is done", None, "the training is done"),
+        (
+            "3.2 survey closed, amber while we analyse responses",
+            Rag.AMBER,
+            "survey closed, amber while we analyse responses",
+        ),
+        ("7.2 amber - waiting on the amber alert review", Rag.AMBER, "waiting on the amber alert review"),
+        ("4.2 green. ofsted said the plan is on track", Rag.GREEN, "ofsted said the plan is on track"),
+        ("5.1 it's red now, lead off sick", Rag.RED, "lead off sick"),
+        ("11.1 - police signed the audit tool, on track ta", Rag.GREEN, "police signed the audit tool"),
+        ("7.4 venue sorted, back to green", Rag.GREEN, "venue sorted"),
+        ("re 6.1: all done", Rag.BLUE, None),
+    ],
+)
+def test_the_note_keeps_what_the_lead_wrote(text: str, rag: Rag | None, note: str) -> None:
+    """Only the reference and a rating that is the update's own slot (beside the reference, or set
+    off by punctuation) are taken out; a rating word inside a sentence stays in it, and a phrase
+    such as "done" inside the note is not taken for a rating."""
+    intent = said(text)
+    assert intent.name is IntentName.UPDATE and intent.draft is not None
+    assert (intent.draft.rag, intent.draft.note) == (rag, note)
+
+
 def test_a_rating_word_it_does_not_know_is_still_an_update() -> None:
     intent = said("4.2 purple: whatever happens")
     assert intent.name is IntentName.UPDATE
@@ -185,6 +217,50 @@ def test_what_is_not_understood_gets_the_nearest_things_to_do() -> None:
     assert IntentName.UPDATE not in intent.suggestions and IntentName.UNKNOWN not in intent.suggestions
 
 
+CHANGES = {
+    IntentName.UPDATE,
+    IntentName.UNDO,
+    IntentName.REDACT,
+    IntentName.SNOOZE,
+    IntentName.SET_BMG,
+    IntentName.LINK_CHANNEL,
+    IntentName.ACCEPT_DATE,
+}
+
+
+@pytest.mark.parametrize("text", ["asdf qwerty", "bananas and custard", "zzzz", "?"])
+def test_gibberish_gets_the_general_offers(text: str) -> None:
+    intent = said(text)
+    assert intent.name is IntentName.UNKNOWN
+    assert set(intent.suggestions) == {IntentName.MY_ACTIONS, IntentName.OVERVIEW, IntentName.HELP}
+
+
+def test_nothing_that_changes_something_is_offered_as_a_guess() -> None:
+    """Not for "can you book me a room", nor for anything else the corpus says the bot cannot do."""
+    cannot = ["can you book me a room", *(e.plain for e in corpus() if e.label is IntentName.UNKNOWN)]
+    offered = {(text, name) for text in cannot for name in said(text).suggestions if name in CHANGES}
+    assert offered == set()
+    assert 2 <= len(said("can you book me a room").suggestions) <= 3
+
+
+def test_two_near_misses_get_different_offers_each_near_what_was_typed() -> None:
+    stuck, meeting = said("which ones are stuck"), said("when do we get together")
+    assert stuck.name is IntentName.UNKNOWN and meeting.name is IntentName.UNKNOWN
+    assert stuck.suggestions[0] is IntentName.BY_RAG and IntentName.NEXT_BMG not in stuck.suggestions
+    assert meeting.suggestions[0] is IntentName.NEXT_BMG and IntentName.BY_RAG not in meeting.suggestions
+
+
+def test_every_offer_is_a_question_with_words_to_say() -> None:
+    from bot.language.recogniser import OFFERABLE
+
+    assert not set(OFFERABLE) & CHANGES
+    for name in OFFERABLE:
+        offer = messages.offer(name.value, "4.2")
+        assert offer is not None, name
+        assert said(offer[0]).name is name, f"the button {offer[0]!r} asks what it offers"
+    assert messages.offer("undo", "4.2") is None and messages.offer("redact", "4.2") is None
+
+
 def test_references_are_read_as_the_plan_writes_them() -> None:
     assert said("show 13.1").ref == "13.1"
     assert said("what about 04.2?").ref == "4.2"
@@ -200,6 +276,72 @@ def test_a_sub_group_the_partnership_lacks_is_noticed() -> None:
     intent = said("actions for the choir")
     assert intent.subgroup is None
     assert intent.unmatched == "choir" or intent.name is IntentName.UNKNOWN
+
+
+@pytest.mark.parametrize(
+    ("text", "name", "unmatched"),
+    [
+        ("overdue for the choir", IntentName.OVERDUE, "choir"),
+        ("reds for the choir please", IntentName.BY_RAG, "choir"),
+        ("anything late for the housing panel", IntentName.OVERDUE, "housing"),
+        ("whats due soon for the youth offending team", IntentName.DUE_SOON, "youth offending"),
+        ("missed reports for the choir", IntentName.MISSED_REPORTS, "choir"),
+    ],
+)
+def test_a_question_about_a_sub_group_it_does_not_know_keeps_the_name(
+    text: str, name: IntentName, unmatched: str
+) -> None:
+    intent = said(text)
+    assert (intent.name, intent.subgroup, intent.unmatched) == (name, None, unmatched)
+
+
+def test_questions_that_name_no_sub_group_are_not_taken_for_one() -> None:
+    """Ending with "for" or "of" something is not naming a sub-group: every question in the corpus
+    that names none, and a few more, is answered rather than met with "I don't know that sub-group"."""
+    asked = [e.plain for e in corpus() if not e.subgroup and e.label not in {IntentName.UPDATE, IntentName.UNKNOWN}]
+    more = ["overdue for the next fortnight", "due soon for this quarter", "actions for our team", "reds for me"]
+    taken = [(text, said(text).unmatched) for text in [*asked, *more] if said(text).unmatched]
+    assert taken == []
+
+
+@pytest.mark.parametrize(
+    ("text", "group"),
+    [
+        ("overdue for child exploitation", "Child Exploitation steering group"),
+        ("anything late for the child exploitation lot", "Child Exploitation steering group"),
+        ("reds for the neglect group", "Neglect group"),
+        ("overdue for front door", "Front Door and Early Help group"),
+        ("whats overdue for quality assurance", "Quality Assurance group"),
+        ("any ambers for practice review", "Child Safeguarding Practice Review group"),
+    ],
+)
+def test_nottinghamshire_sub_groups_by_their_distinctive_words(text: str, group: str) -> None:
+    intent = recognise(text, NSCP_GROUPS)
+    assert intent.scope is Scope.SUBGROUP
+    assert NSCP_GROUPS.canonical.get(intent.subgroup or "") == group
+
+
+def test_a_phrase_only_one_sub_group_has_names_it_though_its_first_word_is_generic() -> None:
+    index = SubgroupIndex([("Child Exploitation steering group", []), ("Child Death Overview Panel", [])])
+    asked = ("overdue for child exploitation", "late for child death")
+    names = [getattr(index.find(text), "name", None) for text in asked]
+    assert names == ["Child Exploitation steering group", "Child Death Overview Panel"]
+    assert index.find("overdue for child") is None, "a word both names have names neither"
+    assert index.find("reds and send them to me") is None, "joining words make no name"
+
+
+@pytest.mark.parametrize("text", ["any ambers in L&I", "overdue for l and i", "reds for L & I", "L&I overdue"])
+def test_an_abbreviation_is_never_read_as_i(text: str) -> None:
+    """Nottinghamshire has no Learning and Improvement group: the question is about a sub-group it
+    does not know, never about the asker's own actions."""
+    intent = recognise(text, NSCP_GROUPS)
+    assert intent.scope is not Scope.MINE
+    assert (intent.subgroup, intent.unmatched.replace(" ", "")) in {(None, "l&i"), (None, "landi")}
+
+
+@pytest.mark.parametrize("text", ["what have i got overdue", "anything i need to update", "reds i lead"])
+def test_i_on_its_own_is_still_the_asker(text: str) -> None:
+    assert recognise(text, NSCP_GROUPS).scope is Scope.MINE
 
 
 def _readme_examples() -> list[str]:

@@ -5,6 +5,6 @@ update reader. Nothing here touches Teams or the database."""
 from bot.language.classifier import warm
 from bot.language.intents import SMALL_TALK, Intent, IntentName, Scope
 from bot.language.recogniser import recognise, vocabulary
-from bot.language.subgroups import SubgroupIndex
+from bot.language.subgroups import SubgroupIndex, nearest
 
-__all__ = ["SMALL_TALK", "Intent", "IntentName", "Scope", "SubgroupIndex", "recognise", "vocabulary", "warm"]
+__all__ = ["SMALL_TALK", "Intent", "IntentName", "Scope", "SubgroupIndex", "nearest", "recognise", "vocabulary", "warm"]

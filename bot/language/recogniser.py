@@ -13,9 +13,10 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
+from functools import cache
 
-from bot.language.classifier import IntentModel, features, model
-from bot.language.intents import SMALL_TALK, Intent, IntentName, Scope
+from bot.language.classifier import BRACED, IntentModel, corpus, features, model
+from bot.language.intents import Intent, IntentName, Scope
 from bot.language.slots import ALL, MINE, Span, clean, normal, rags_asked, ratings, refs
 from bot.language.subgroups import SubgroupIndex, index_for
 from bot.language.update_reader import guided_start, read_update
@@ -31,13 +32,39 @@ QUESTION = re.compile(
 RATING_FIRST = re.compile(r"^(?:red|amber|green|blue)\s*[-:;]\s*\w+\s+\w+")
 ASKING = re.compile(r"^\s*(?:who|what|when|where|which|how|any|anything|is|are|has|have|can|could|did|does)\b", re.I)
 BARE = re.compile(r"^(?:show|see|and|or|please|pls|plz|thanks|cheers|ta|the|ones|actions|only|just|all|\s)*$")
-OFFERED = (  # what the bot offers when it did not understand, if the classifier has nothing nearer
+# What the bot may offer when it did not understand: questions only. Nothing that changes something
+# (an update, undo, redact, snooze, a meeting, a channel's link, accepting a date) is ever a guess.
+OFFERABLE = (
     IntentName.MY_ACTIONS,
     IntentName.OVERDUE,
+    IntentName.DUE_SOON,
+    IntentName.BY_RAG,
+    IntentName.NO_UPDATE,
+    IntentName.MISSED_REPORTS,
+    IntentName.SHOW,
+    IntentName.HISTORY,
+    IntentName.SUBGROUP_ACTIONS,
+    IntentName.NEXT_BMG,
     IntentName.OVERVIEW,
+    IntentName.SUMMARY_PREVIEW,
+    IntentName.PAPER,
     IntentName.HELP,
 )
+GENERAL = (IntentName.MY_ACTIONS, IntentName.OVERVIEW, IntentName.HELP)  # when nothing is near
+NEAR = -0.8  # the classifier's margin above which an intent is near enough to what was typed to offer
 NEEDS_REF = frozenset({IntentName.SHOW, IntentName.HISTORY})
+ABOUT_A_GROUP = frozenset(  # questions that may be asked of a sub-group
+    {
+        IntentName.OVERDUE,
+        IntentName.DUE_SOON,
+        IntentName.BY_RAG,
+        IntentName.NO_UPDATE,
+        IntentName.MISSED_REPORTS,
+        IntentName.SUBGROUP_ACTIONS,
+        IntentName.OVERVIEW,
+        IntentName.SUMMARY_PREVIEW,
+    }
+)
 
 
 def vocabulary(groups: Sequence[tuple[str, Sequence[str]]]) -> SubgroupIndex:
@@ -50,13 +77,20 @@ def recognise(text: str, groups: SubgroupIndex | None = None, classifier: Intent
     corpus, unless another is given, as the language report does for each fold)."""
     said = normal(text)
     if not said:
-        return Intent(IntentName.UNKNOWN, suggestions=OFFERED[:3])
+        return Intent(IntentName.UNKNOWN, suggestions=GENERAL)
     model_ = classifier or model()
     found = groups.find(said) if groups else None
     fixed = model_.corrected(said)  # slips of the keyboard mended, for reading what it is for
     if (start := guided_start(fixed)) is not None:
         return Intent(IntentName.UPDATE, ref=start.ref, draft=start, rest=text)
-    scores = model_.scores(model_.corrected(features(said, found.span if found else None)))
+    unmatched, surely = ("", False) if found else _unnamed_group(said)
+    named = found.span if found else _span_of(said, unmatched) if surely else None  # read as "zgroup"
+    scores = model_.scores(model_.corrected(features(said, named)))
+    if unmatched and not surely and (scores[0][0] is IntentName.UNKNOWN or scores[0][1] < SURE):
+        # "actions for the choir": unsure as it stands, but sure once the name is read as a group's
+        as_group = model_.scores(model_.corrected(features(said, _span_of(said, unmatched))))
+        if as_group[0][0] in ABOUT_A_GROUP and as_group[0][1] >= 0:
+            scores = as_group
     top, certainty = scores[0]
     reading = read_update(text)
     update_p = dict(scores).get(IntentName.UPDATE, -1.0)
@@ -95,16 +129,14 @@ def recognise(text: str, groups: SubgroupIndex | None = None, classifier: Intent
             return Intent(IntentName.UPDATE, draft=reading.draft if reading else None, rest=text)
 
     if certainty < SURE or top is IntentName.UNKNOWN or (top in NEEDS_REF and ref is None):
-        near = tuple(n for n, _ in scores if n not in SMALL_TALK and n not in {IntentName.UNKNOWN, IntentName.UPDATE})
         if ref is not None and certainty < SURE:
             return Intent(IntentName.SHOW, ref=ref, rest=text)
-        return Intent(IntentName.UNKNOWN, rest=text, suggestions=_suggestions(near, ref))
+        return Intent(IntentName.UNKNOWN, rest=text, suggestions=_suggestions(scores, ref))
     if top is IntentName.SUBGROUP_ACTIONS and rags:  # a sub-group's reds are a question about reds
         top = IntentName.BY_RAG
     if top is IntentName.BY_RAG and not rags:
-        return Intent(IntentName.UNKNOWN, rest=text, suggestions=_suggestions((IntentName.OVERVIEW,), ref))
+        return Intent(IntentName.UNKNOWN, rest=text, suggestions=_suggestions(scores, ref))
     subgroup = found.name if found else None
-    unmatched = "" if found else _unnamed_group(said)
     return Intent(
         top,
         ref=ref,
@@ -125,6 +157,11 @@ def _without(said: str, spans: Sequence[Span]) -> str:
     return " ".join(" ".join(kept).split())
 
 
+def _span_of(said: str, name: str) -> Span | None:
+    at = said.rfind(name) if name else -1
+    return Span(at, at + len(name), name) if at >= 0 else None
+
+
 def _coloured(said: str) -> bool:
     return any(colour for _, colour in ratings(said, plurals=False))
 
@@ -133,28 +170,58 @@ def _rags(draft: Draft) -> tuple[Rag, ...]:
     return (draft.rag,) if draft.rag is not None else ()
 
 
-def _suggestions(near: Sequence[IntentName], ref: str | None) -> tuple[IntentName, ...]:
-    """The two or three nearest things to offer: the classifier's next guesses, then the usual ones."""
+def _suggestions(scores: Sequence[tuple[IntentName, float]], ref: str | None) -> tuple[IntentName, ...]:
+    """The two or three nearest things to offer: the questions the classifier finds near what was
+    typed, the nearest first; where fewer than three are near, the general ones (my actions, the big
+    picture, help) after them."""
+    near = [n for n, p in scores if p >= NEAR and n in OFFERABLE and (ref is not None or n not in NEEDS_REF)]
     chosen: list[IntentName] = []
-    for name in [*near, *OFFERED]:
-        if name in NEEDS_REF and ref is None:
-            continue
+    for name in [*near, *GENERAL]:
         if name not in chosen:
             chosen.append(name)
     return tuple(chosen[:3])
 
 
-UNNAMED = re.compile(r"\b(?:for|of)\s+(?:the\s+)?(?P<name>[a-z][\w&' ]{2,40}?)\s*(?:group|subgroup|panel|team)?$")
+UNNAMED = re.compile(
+    r"\b(?:for|of)\s+(?:the\s+)?(?P<name>[a-z][\w&' ]{1,40}?)\s*(?P<kind>\b(?:group|subgroup|panel|team|lot))?$"
+)
+# "L&I", "l & i", "l and i": an abbreviation of a sub-group's name, wherever it stands.
+ABBREVIATION = re.compile(r"(?<![\w&])[a-z]{1,4}\s?&\s?[a-z]{1,4}(?![\w&])|(?<![\w&])[a-z] and [a-z](?![\w&])")
+NOT_A_NAME = frozenset(
+    "me us you our my your their this that these those whole same other own each every any all the a an "
+    "everyone everything bmg business management meeting plan".split()  # the BMG is known as a meeting too
+)
+# Words of time that a question may end with ("overdue for the next fortnight"), beyond the corpus's.
+TIME_WORDS = frozenset("fortnight fortnights quarter quarters term terms summer autumn winter spring christmas".split())
 
 
-def _unnamed_group(said: str) -> str:
-    """ "actions for the choir": a sub-group seemingly named that the partnership does not have."""
+def _unnamed_group(said: str) -> tuple[str, bool]:
+    """ "overdue for the choir", "ambers in L&I": a sub-group seemingly named that the partnership
+    does not have, and whether it surely names a group. A name is an abbreviation or words followed
+    by "group" (or "panel", "team", "lot"), both sure; or, less surely, words at the end that the
+    corpus never uses to ask a question ("for the choir", but not "for the quarter")."""
+    if abbreviation := ABBREVIATION.search(said):
+        return abbreviation.group(), True
     m = UNNAMED.search(said)
     if not m:
-        return ""
-    name = m["name"].strip()
-    ordinary = {"me", "us", "you", "everyone", "everything", "all", "the plan", "the bmg", "this channel", "my team"}
-    return "" if name in ordinary or MINE.fullmatch(name) else name
+        return "", False
+    words = m["name"].split()
+    if m["kind"]:
+        ordinary = all(w in NOT_A_NAME or MINE.fullmatch(w) for w in words)
+        return ("", False) if ordinary else (" ".join(words), True)
+    familiar = _asking_words()
+    strange = [i for i, w in enumerate(words) if w not in familiar and w not in TIME_WORDS and not MINE.fullmatch(w)]
+    if not strange or len(words) > 4:
+        return "", False
+    return " ".join(words[strange[0] : strange[-1] + 1]), False
+
+
+@cache
+def _asking_words() -> frozenset[str]:
+    """Every word the corpus uses to ask something or chat (sub-group names, updates and what the bot
+    cannot do left out): words that are not the name of a group."""
+    asked = (e for e in corpus() if e.label not in {IntentName.UPDATE, IntentName.UNKNOWN})
+    return frozenset(w for e in asked for w in normal(BRACED.sub(" ", e.text)).split())
 
 
 def _scope(said: str, subgroup: str | None) -> Scope:

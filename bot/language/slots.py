@@ -33,6 +33,7 @@ PHRASES: dict[str, Rag] = {
     "complete": Rag.BLUE,
     "completed": Rag.BLUE,
     "done": Rag.BLUE,
+    "all done": Rag.BLUE,
     "finished": Rag.BLUE,
 }
 _PHRASE = re.compile(
@@ -54,7 +55,8 @@ DATE = re.compile(
     rf"\b(?:\d{{1,2}}(?:st|nd|rd|th)?\s+)?(?:{MONTHS})\.?(?:\s+\d{{4}})?\b(?:\s+\d{{4}}\b)?",
     re.I,
 )
-MINE = re.compile(r"\b(?:my|mine|i|i'm|im|i've|ive)\b", re.I)
+# "I" only as a word of its own: the i of "L&I" or "L and I" (an abbreviation) is not the asker.
+MINE = re.compile(r"(?<![\w&])(?:my|mine|i'm|im|i've|ive|(?<!\b\w and )(?<!\b\w & )i)(?![\w&])", re.I)
 ALL = re.compile(r"\b(?:all|everything|everyone|every action|whole plan|whole partnership|across the plan)\b", re.I)
 
 

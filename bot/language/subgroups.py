@@ -4,7 +4,8 @@ Built once per set of sub-groups (a partnership's), then asked once per message.
 1. a name or alias written out ("children's qa", "CDOP"), the longest first;
 2. an abbreviation made from a name's initials ("L&I", "LI", "L and I" for Learning and
    Improvement), unless two sub-groups would share it;
-3. words only one sub-group has: a pair anywhere ("quality assurance", "child exploitation"),
+3. words only one sub-group has: a pair anywhere ("quality assurance", "child exploitation",
+   even though "child" alone says nothing),
    a single word only where it is clearly a group ("overdue for training", "the exploitation lot");
 4. a close spelling of a name or alias ("learning and improvment").
 
@@ -35,6 +36,7 @@ GENERIC = frozenset(
     "panel network board partnership partnerships children's childrens children child young people nscp ncscp "
     "scp lscp safeguarding steering strategic session meeting & - and/or".split()
 )
+JOINING = frozenset("a an and the of for in on to by with & - and/or".split())
 QUESTION_WORDS = frozenset(
     "missing update updates overdue due late show history actions action plan report reports status review "
     "summary preview paper more next last red amber green blue complete done all my".split()
@@ -106,7 +108,8 @@ class SubgroupIndex:
 
     @staticmethod
     def _distinctive(groups: Sequence[tuple[str, Sequence[str]]]) -> tuple[dict[str, str], dict[str, str]]:
-        """Words and adjacent pairs that only one sub-group's names use."""
+        """Words and adjacent pairs that only one sub-group's names use (a pair may open or close
+        with a generic word, "child exploitation", so long as the other word says something)."""
         word_owners: dict[str, set[str]] = {}
         pair_owners: dict[str, set[str]] = {}
         for name, aliases in groups:
@@ -116,7 +119,7 @@ class SubgroupIndex:
                     if word not in GENERIC and len(word) >= 4:
                         word_owners.setdefault(word, set()).add(name)
                 for first, second in itertools.pairwise(words):
-                    if first not in GENERIC and second not in GENERIC:
+                    if _pair_names(first, second):
                         pair_owners.setdefault(f"{first} {second}", set()).add(name)
         single = {w: next(iter(o)) for w, o in word_owners.items() if len(o) == 1 and w not in QUESTION_WORDS}
         pairs = {p: next(iter(o)) for p, o in pair_owners.items() if len(o) == 1}
@@ -171,6 +174,18 @@ class SubgroupIndex:
         return best[1] if best else None
 
 
+def _pair_names(first: str, second: str) -> bool:
+    """Whether two adjacent words of a name could, between them, name one sub-group: both say
+    something, or one does and the other is a generic word of a name ("child", "group"), not a
+    joining word ("and", "of") that any question might hold."""
+    if first in JOINING or second in JOINING:
+        return False
+    telling = [w for w in (first, second) if w not in GENERIC]
+    if len(telling) == 2:
+        return True
+    return len(telling) == 1 and len(telling[0]) >= 3 and telling[0] not in QUESTION_WORDS | ORDINARY_WORDS
+
+
 def _meetings_masked(said: str) -> str:
     """The text with every BMG name blanked out unless something is said to belong to it."""
 
@@ -191,3 +206,20 @@ def _whole(phrase: str) -> re.Pattern[str]:
 def index_for(groups: tuple[tuple[str, tuple[str, ...]], ...]) -> SubgroupIndex:
     """One index per partnership's set of sub-groups, built once and reused."""
     return SubgroupIndex(groups)
+
+
+def nearest(said: str, groups: Sequence[tuple[str, Sequence[str]]], count: int = 3) -> list[str]:
+    """The sub-groups whose names, aliases or abbreviations are closest to a name the bot did not
+    know ("the qa lot" for "QA group"), the closest first: what to offer in its place."""
+    labels: list[tuple[str, str]] = []  # (the form compared, the sub-group's name)
+    for name, aliases in groups:
+        for label in (name, *aliases):
+            labels.append((key(label), name))
+            labels.extend((form, name) for form in initials(label))
+    wanted = key(said)
+    best: dict[str, float] = {}
+    for form, name in labels:
+        score = max(fuzz.WRatio(wanted, form), fuzz.ratio(wanted.replace(" ", ""), form.replace(" ", "")))
+        best[name] = max(best.get(name, 0.0), score)
+    ranked = sorted(best, key=lambda name: -best[name])
+    return ranked[:count]
