@@ -32,21 +32,30 @@ def rebase_anchor(spec: PlanFile) -> date | None:
 
 
 def rebase(spec: PlanFile, today: date) -> PlanFile:
-    """Move the plan's whole calendar by one number of days so its next BMG falls a week from today.
+    """Move the plan's calendar so its next BMG falls a week from today, as in a live cycle: a few
+    actions overdue, a few reports missed, the reports for the coming BMG due soon, most on track.
 
-    Month milestones stay months (their month moves), so some actions fall overdue, some fall due
-    before the meeting and some have no update since the last one, as in a live cycle.
+    Dates (meetings, updates, day milestones) move by one number of days. Month milestones move by
+    whole months, so that the month before the anchor meeting, whose reports that meeting waits for,
+    becomes the current month: those reports fall due by the month's end, soon, and not before today.
+    Moving them by the days instead and taking the month they land in would, early in a month, put
+    them at the end of the month just past: missed, and their actions overdue, a week before the
+    meeting that is to hear them.
     """
     anchor = rebase_anchor(spec)
     if anchor is None:
         return spec
-    days = (today + timedelta(days=DAYS_BEFORE_NEXT_BMG) - anchor).days
+    next_bmg = today + timedelta(days=DAYS_BEFORE_NEXT_BMG)
+    days = (next_bmg - anchor).days
+    months = (today.year - anchor.year) * 12 + today.month - anchor.month + 1
     shift = timedelta(days=days)
 
     def action(a: ActionSpec) -> ActionSpec:
         return a.model_copy(
             update={
-                "measures": [MeasureSpec(text=m.text, due=[d.shifted(days) for d in m.due]) for m in a.measures],
+                "measures": [
+                    MeasureSpec(text=m.text, due=[d.shifted(days, months) for d in m.due]) for m in a.measures
+                ],
                 "updates": [u.model_copy(update={"at": u.at + shift}) for u in a.updates],
             }
         )

@@ -84,12 +84,12 @@ class Due:
         """True once the whole due day is over in the partnership's timezone."""
         return now >= end_of_day(self.on, tz)
 
-    def shifted(self, days: int) -> Due:
-        """The same due point moved by some days; a month stays a month (its end moves with it)."""
-        moved = self.on + timedelta(days=days)
+    def shifted(self, days: int, months: int) -> Due:
+        """The same due point moved: a day by `days`, a month by `months` whole months (it stays a month)."""
         if self.precision is Precision.MONTH:
-            return Due.month(moved.year, moved.month)
-        return Due(moved, self.precision)
+            index = self.on.year * 12 + self.on.month - 1 + months
+            return Due.month(index // 12, index % 12 + 1)
+        return Due(self.on + timedelta(days=days), self.precision)
 
 
 _MONTHS = {name.lower(): i for i, name in enumerate(calendar.month_name) if name}

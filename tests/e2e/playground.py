@@ -99,6 +99,19 @@ class Playground:
             answer = await r.json(content_type=None)
         return dict(answer) if isinstance(answer, dict) else {"raw": answer}
 
+    async def submit(self, conversation: str, card_message: str, data: dict[str, Any]) -> dict[str, Any]:
+        """Press an Action.Submit button on the card with id `card_message`: Teams' client sends its data to the
+        bot as a message with a value, and the bot answers in the conversation."""
+        body = {
+            "value": data,
+            "from": {"id": self.setup.current_user},
+            "conversation": {"id": conversation},
+            "replyToId": card_message,
+        }
+        async with self.session.post(f"{self.base}/_conversation/v1/submit", json=body) as r:
+            assert r.status == 200, await r.text()
+        return await self.reply(conversation)
+
     async def install(self, conversation: str) -> dict[str, Any]:
         async with self.session.post(f"{self.base}/_debug/conversation/{conversation}/installation", json={}) as r:
             assert r.status == 200, await r.text()

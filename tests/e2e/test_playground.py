@@ -194,3 +194,65 @@ async def test_a_message_that_may_be_an_update_is_asked_about_never_dropped(team
     assert "[Post it]" in asked and "[Don't post]" in asked
     declined = await teams.say(chat, "no")
     assert declined["text"] == "Not posted; nothing was saved."
+
+
+async def test_reds_and_ambers_are_listed_together(teams: Playground) -> None:
+    listing = card(await teams.say(teams.setup.personal_chat, "show reds and ambers"))
+    texts = card_texts(listing)
+    assert "Red or Amber actions for the whole of Business Plan 2019-22" in texts
+    assert "Red" in texts and "Amber" in texts, "both ratings, not only the first one named"
+    assert not {"Green", "Blue", "No update"} & set(texts), texts
+
+
+async def test_gone_quiet_since_the_bmg_means_no_update_since_the_meeting(teams: Playground) -> None:
+    listing = card(await teams.say(teams.setup.personal_chat, "which ones have gone quiet since the BMG"))
+    assert "No update since the last BMG for the whole of Business Plan 2019-22" in card_texts(listing)
+    refs = refs_on(listing)
+    assert "3.2" in refs, "no update at all, led by the Children's QA subgroup"
+    assert "13.1" not in refs, "updated since the last BMG"
+    assert refs != ["5.2"], "not the actions the Business Management Group leads"
+
+
+async def test_progress_on_an_action_is_stored(teams: Playground) -> None:
+    chat = teams.setup.personal_chat
+    saved = await teams.say(chat, "progress on 13.2: audit done, on track")
+    assert saved["text"].startswith("Saved: 13.2 is now Green."), saved.get("text")
+    history = card_texts(card(await teams.say(chat, "history 13.2")))
+    assert "audit done" in history, history
+
+
+async def test_a_rating_after_a_colon_then_a_note_is_stored(teams: Playground) -> None:
+    chat = teams.setup.personal_chat
+    saved = await teams.say(chat, "13.2: green. three schools took part")
+    assert saved["text"].startswith("Saved: 13.2 is now Green."), saved.get("text")
+    shown = card_texts(card(await teams.say(chat, "show 13.2")))
+    assert "three schools took part" in shown, "the note as written, not the June one about three schools"
+
+
+async def test_a_typo_still_finds_ones_actions(teams: Playground) -> None:
+    listing = card(await teams.say(teams.setup.personal_chat, "my acitons please"))
+    assert "Actions you lead, Gareth" in card_texts(listing)
+    assert "13.5" in refs_on(listing)
+
+
+# What the bot may offer that only asks (undo or snooze would change something).
+QUESTIONS = {"my actions", "overdue", "due soon", "reds and ambers", "no update", "missed reports", "plan status"}
+
+
+async def test_a_message_not_understood_offers_buttons_that_ask_for_what_they_say(teams: Playground) -> None:
+    chat = teams.setup.personal_chat
+    puzzled = await teams.say(chat, "bananas")
+    offered = card(puzzled)
+    assert card_texts(offered)[0].startswith('Sorry, I did not understand "bananas".'), card_texts(offered)
+    buttons = offered["actions"]
+    assert 2 <= len(buttons) <= 3, buttons
+    assert all(b["type"] == "Action.Submit" and b["data"]["verb"] == "ask" for b in buttons)
+    button = next((b for b in buttons if b["title"] in QUESTIONS), None)
+    assert button is not None, f"no question among {[b['title'] for b in buttons]}"
+    pressed = await teams.submit(chat, puzzled["messageId"], button["data"])
+    typed = await teams.say(chat, button["title"])
+    answer = card_texts(card(pressed)) if pressed.get("attachments") else [pressed.get("text")]
+    assert not any("did not understand" in str(t) for t in answer), answer
+    assert answer == (card_texts(card(typed)) if typed.get("attachments") else [typed.get("text")]), (
+        f"pressing {button['title']!r} answers as asking it does"
+    )
