@@ -102,6 +102,39 @@ def test_families_kin_and_ages_as_notes_write_them(note: str, expected: list[str
 
 
 @pytest.mark.parametrize(
+    ("note", "expected"),
+    [
+        ("Mr McKenzie shouted at the receptionist", ["a name"]),
+        ("Ms O'Neill did not answer the door", ["a name"]),
+        ("Ryan went missing from the unit again", ["a name"]),
+        ("Courtney-Ann was not seen at nursery in May", ["a name"]),
+        ("Toddler, now 2, not brought to the clinic", ["an age"]),
+    ],
+)
+def test_titled_names_single_names_and_ages_in_apposition(note: str, expected: list[str]) -> None:
+    assert kinds(note) == expected
+
+
+@pytest.mark.parametrize(
+    "note",
+    [
+        "Mrs Shah, headteacher, presented the attendance data",
+        "Mr Lee (DSL) raised the exclusion figures",
+        "Chase the school about the CP plans data",
+        "Mark the missing children protocol as done",
+        "Helen is the new lead for child exploitation",
+        "Victoria Park school attendance data",
+        "The Taylor Review recommendations on exclusion",
+        "Family Hubs in Bulwell and Clifton for young people",
+        "Foster carer recruitment for young people",
+        "Ofsted report on Mrs Smith's school",
+    ],
+)
+def test_roles_places_and_verbs_that_look_like_names_are_not_flagged(note: str) -> None:
+    assert kinds(note) == []
+
+
+@pytest.mark.parametrize(
     "note",
     [
         "Barnardo's service and the Samaritans presented at the forum",

@@ -202,6 +202,10 @@ def age() -> Rule:
             rf"(?i:\b(?P<v>(?:\d{{1,2}}|{NUMBER_WORD})[- ]?{UNIT}[- ]old)\b(?!s))",
             r"(?i:\b(?P<v>\d{1,2}\s?(?:yo|y/o|y\.o\.))(?!\w))",
             rf"(?i:\b(?:child(?: [A-Z])?|young person|baby|sibling|son|daughter|yp|boy|girl)(?:\s+[A-Z][a-z]+)?\s*\(\s*(?P<v>\d{{1,2}}\s*(?:{UNIT}|m|y)?)\s*\))",
+            # "girl, 13, sent ...", "young person, now 16, ..."
+            r"(?i:\b(?:child|young person|baby|sibling|son|daughter|yp|boy|girl|twins?|toddler|teenager|infant|pupil)"
+            r"\s*,\s*(?:now\s+|aged\s+)?"
+            r"(?P<v>1?\d)\s*(?=[,;)]|\.?\s*$|\.\s))",
             # "Jayden Okoro, 15, seen by ...": a full name with an age after it
             r"\b[A-Z][a-z]+\s+[A-Z][a-z]+(?:-[A-Z][a-z]+)?,\s*(?P<v>1?\d)\s*(?=[,;)]|\.?\s*$|\.\s)",
         ],
@@ -351,7 +355,7 @@ NOT_NAMES = frozenset(
     Christmas Easter Term Reception Nursery College Infant Junior High Bank Holiday Duty Out Hours Gold Silver
     Bronze Sky Rose Dawn Summer Storm Major Justice""".split()
 )
-CAP = r"[A-Z][a-z]+(?:[-'][A-Z][a-z]+)?(?![A-Za-z])"
+CAP = r"(?:O'|Mc|Mac)?[A-Z][a-z]+(?:[-'][A-Z][a-z]+)?(?![A-Za-z])"
 TITLE = r"(?:Mr|Mrs|Ms|Miss|Mx|Master)\.?\s+"
 CHILD_WORDS = r"child|young person|yp|pupil|boy|girl|toddler|teenager|twin"
 SERVICE_AFTER = re.compile(
@@ -364,6 +368,7 @@ WITH_AGE = re.compile(r",\s*1?\d\s*(?:[,;)]|\.?\s*$|\.\s)")
 
 def listed(token: str, names: frozenset[str]) -> bool:
     """A name in the list, or a double name ("Ellie-Mae", "Smith-Jones") whose parts are."""
+    token = re.sub(r"^(?:O'|Mc|Mac)(?=[A-Z])", "", token)  # "O'Connor", "McKenzie": the name after the prefix
     return token not in NOT_NAMES and (token in names or all(part in names for part in re.split(r"[-']", token)))
 
 
@@ -403,12 +408,20 @@ class Person(EntityRecognizer):
             if len(tokens) >= 2 and WITH_AGE.match(text[end:]):  # "Jayden Okoro, 15, ..."
                 found.append((start, end))
                 continue
-            if professional(text, start, end, kin=of_a_family(text, start, end)):
-                continue
             lo, hi = sentence(text, start, end)
             context = text[lo:start] + " " + text[end:hi]
             near_school = any(s < end + 45 and e > start - 45 for s, e in schools if lo <= s and e <= hi)
-            if ((len(tokens) >= 2 or title) and rules.CHILD_CONTEXT.search(context)) or near_school:
+            if INSTITUTION_AFTER.match(after(text, end, 30)):  # "Victoria Park school", "the Taylor Review"
+                continue
+            if title and named_in_role(text, start, end):
+                continue
+            if not title and professional(text, start, end, kin=of_a_family(text, start, end)):
+                continue
+            if len(tokens) == 1 and not title and not near_school and not a_single_name(text, start, end):
+                continue
+            # A title and a name ("Mrs Begum") not named in a role is a family member: partnership
+            # notes name professionals by their role. A first name alone needs a sentence about a child.
+            if title or near_school or rules.CHILD_CONTEXT.search(context):
                 found.append((start, end))
         found += self.groups(text, known.last, known.first)
         return [RecognizerResult("PERSON", s, e, 0.85) for s, e in found]
@@ -435,10 +448,22 @@ class Person(EntityRecognizer):
             if listed(base, last) and not SERVICE_NOUN.match(after(text, m.end(), 25)):
                 found.append(m.span("v"))
         for m in PAIR.finditer(text):
-            if given(m.group("a"), first) and given(m.group("b"), first) and about_a_child(text, *m.span()):
+            if (
+                given(m.group("a"), first)
+                and given(m.group("b"), first)
+                and about_a_child(text, *m.span())
+                and not INSTITUTION_AFTER.match(after(text, m.end(), 30))
+                and not PLACE_BEFORE.search(before(text, m.start(), 20))
+            ):
                 found.append(m.span())
         for m in POSSESSIVE.finditer(text):
-            if given(m.group("v"), first) and not SAINT.search(text[: m.start()]) and about_a_child(text, *m.span()):
+            titled = re.search(rf"\b{TITLE}$", before(text, m.start(), 10))  # the full rule decides those
+            if (
+                given(m.group("v"), first)
+                and not titled
+                and not SAINT.search(text[: m.start()])
+                and about_a_child(text, *m.span())
+            ):
                 found.append(m.span("v"))
         return found
 
@@ -492,6 +517,39 @@ def about_a_child(text: str, start: int, end: int) -> bool:
 def of_a_family(text: str, start: int, end: int) -> bool:
     _, hi = sentence(text, start, end)
     return bool(KIN_AFTER.match(after(text, end, 45)) or KIN_IN_SENTENCE.search(text[end:hi]))
+
+
+def named_in_role(text: str, start: int, end: int) -> bool:
+    """A titled name with its role beside it ("Mrs Shah, headteacher", "Chair: Mr Lee")."""
+    return bool(
+        rules.ROLE_WORD_BEFORE.search(before(text, start, 45)) or rules.ROLE_WORD_AFTER.match(after(text, end, 45))
+    )
+
+
+# A first name alone is a child's only where it stands as one: not a place ("in Clifton", "Bulwell
+# and Clifton"), nor a word that only shares its spelling with a name ("Foster carer", "Young person").
+PLACE_BEFORE = re.compile(r"(?i:\b(?:in|at|from|to|near|of|and|&|across|around|between|within|outside)\s*$|,\s*$)")
+INSTITUTION_AFTER = re.compile(
+    r"^(?i:(?:'s)?\s+(?:road|street|house|centre|council|school|academy|primary|college|nursery|city|county|"
+    r"borough|area|ward|town|review|report|hubs?|services?|trust|hospital|practice|surgery|foundation|fund|"
+    r"court|park|partnership|board|group|network|programme|project|model|framework|scale|tool)\b)"
+)
+VERB_BEFORE_NOUN = re.compile(r"^\s+(?:the|a|an|this|these|those|all|our|their|any|every|each|it|them|up|down|off)\b")
+NOUN_AFTER = re.compile(
+    rf"^(?i:\s+(?:{rules.FAMILY}|{CHILD_WORDS}|{rules.ROLE}|person|people|persons|parents|kids|children|"
+    r"carers?|care|hubs?|services?|road|street|house|centre|council|school|academy|city|county|borough|area|ward|town)\b)"
+)
+
+
+def a_single_name(text: str, start: int, end: int) -> bool:
+    return not (
+        KIN_WORD.fullmatch(text[start:end])
+        or text[start:end].endswith(("ing", "ed"))  # "Living with nan", "Visited": a verb first in a sentence
+        or PLACE_BEFORE.search(before(text, start, 20))
+        or NOUN_AFTER.match(after(text, end, 30))
+        or VERB_BEFORE_NOUN.match(after(text, end, 10))  # "Chase the school", "Mark the protocol"
+        or re.match(r"\s+(?:and|&)\s+[A-Z]", after(text, end, 10))  # one of a pair: PAIR decides
+    )
 
 
 def professional(text: str, start: int, end: int, kin: bool = False) -> bool:

@@ -53,9 +53,15 @@ ROLE_WORD_BEFORE = re.compile(
 )
 ROLE_AFTER = re.compile(
     rf"^(?i:\s*(?:,|\(|-|:)?\s*(?:the\s+|our\s+|new\s+|interim\s+|acting\s+)?(?:{ROLE}|from|of the|at the|"
-    r"(?:is|was|will be|has been|as)\s+(?:the\s+|our\s+|new\s+|interim\s+|acting\s+)?(?:{ROLE})|"
+    rf"(?:is|was|will be|has been|as)\s+(?:(?:the|our|new|interim|acting|a|an)\s+)*(?:{ROLE})|"
     r"(?:to|will|has|agreed|confirmed|presented|chaired|circulated|drafted|leading|attended|sent|"
     r"reported|provided|shared|updated|emailed|asked|reviewing|chasing|chase|present|is chasing)\b))"
+)
+
+# Only the role itself after a name ("Mrs Shah, headteacher", "Mr Lee (DSL)"), not what they did.
+ROLE_WORD_AFTER = re.compile(
+    rf"^(?i:\s*(?:,|\(|-|:)?\s*(?:the\s+|our\s+|new\s+|interim\s+|acting\s+)?(?:{ROLE})\b|"
+    rf"\s*(?:is|was|will be|has been|as)\s+(?:(?:the|our|new|interim|acting|a|an)\s+)*(?:{ROLE})\b)"
 )
 
 # A number that is a purchase order, an FOI, an invoice or similar is not a person's.
