@@ -258,15 +258,17 @@ def update_form(
     return card(body, buttons)
 
 
-def updated(action: ActionView, update: Any, author: str, tz: Any) -> Card:
-    """The action card again, after an update: its new rating on top, who updated it and when."""
+def updated(action: ActionView, update: Any, author: str, tz: Any, again: bool = False) -> Card:
+    """The action card again, after an update: its new rating on top, who updated it and when.
+
+    `again`: the same card submission was delivered before, so the update is already in the history read."""
     at = update.created_at.astimezone(tz)
     entry = UpdateView(rag=update.rag, comment=update.comment, author=author, at=at)
     fresh = replace(
         action,
         rag=update.rag,
         latest=entry,
-        history=(*action.history, entry),
+        history=action.history if again else (*action.history, entry),
         missing=False,
         overdue=action.overdue and update.rag is not Rag.BLUE,
         overdue_since=action.overdue_since if update.rag is not Rag.BLUE else None,

@@ -217,4 +217,4 @@ class Desk:
         outcome = await self.turn.save(draft, Source.CARD)
         if isinstance(outcome, posting.Refused):
             return cards.update_form(action, values, outcome.reason)
-        return cards.updated(action, outcome.update, person.name, snapshot.tz)
+        return cards.updated(action, outcome.update, person.name, snapshot.tz, again=outcome.again)

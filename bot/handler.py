@@ -47,8 +47,8 @@ from dialogs.update_action import UpdateActionDialog, draft_data
 from storage.audit import Actor, AuditRepository
 from storage.bot_state import EtagConflictError, TurnConversationState
 from storage.db import Database
-from storage.models import AuditKind, Conversation, ConversationKind, Partnership, Person, Role, Source
-from storage.repositories import PartnershipRepository, PeopleRepository
+from storage.models import Action, AuditKind, Conversation, ConversationKind, Partnership, Person, Role, Source
+from storage.repositories import PartnershipRepository, PeopleRepository, UpdateRepository
 from storage.versions import DataStamp, data_stamp
 
 log = logging.getLogger(__name__)
@@ -214,6 +214,9 @@ class PlanBot(TeamsActivityHandler):  # type: ignore[misc]
         self.settings = settings
         self.state = state
         self.listing = state.create_property("listing")
+        # The last activity a dialog took as an answer: Teams may deliver it again, and the second
+        # must not be taken as the answer to the next question ("Post it" twice, then "Post it" as the note).
+        self.answered = state.create_property("answered")
         self.snapshots = SnapshotCache()
         self.remembered = addresses.Remembered()
         self.links = PaperLinks(settings.link_key(), settings.base_url(), clock)
@@ -411,6 +414,14 @@ class PlanBot(TeamsActivityHandler):  # type: ignore[misc]
         elif await self.listing.get(turn_context) is not None:
             await self.listing.delete(turn_context)
 
+    async def _answered_before(self, session: AsyncSession, conversation_id: str, activity_id: str) -> Reply:
+        """An answer delivered again: the first delivery already took it (and perhaps saved the update)."""
+        saved = await UpdateRepository(session).delivered(conversation_id, activity_id)
+        if saved is not None:
+            action = await session.get_one(Action, saved.action_id)
+            return Reply(messages.already_saved(action.ref))
+        return Reply(messages.already_answered())
+
     async def _fully(self, turn_context: TurnContext, said: Intent | CardAction | str) -> Reply | Card | None:
         """Identify the asker, read the plan, answer. Writes (addresses, links, updates) commit with the answer."""
         activity = turn_context.activity
@@ -440,6 +451,8 @@ class PlanBot(TeamsActivityHandler):  # type: ignore[misc]
             done = await AuditRepository(session).delivered(conversation_id, activity.id)
             if done is not None:  # this activity, delivered before, already made its change
                 return Reply(messages.already_done(done.summary))
+            if activity.id and await self.answered.get(turn_context) == activity.id:
+                return await self._answered_before(session, conversation_id, activity.id)
             turn = Turn(session, snapshot, person, now, conversation_id, activity.id)
             turn_context.turn_state[TURN] = turn
             dc = await self.dialogs.create_context(turn_context)
@@ -453,6 +466,8 @@ class PlanBot(TeamsActivityHandler):  # type: ignore[misc]
             intent = self._recognise(turn_context, said, snapshot)
             if dc.active_dialog is not None:
                 if dialog_takes(dc, said, intent):
+                    if activity.id:
+                        await self.answered.set(turn_context, activity.id)
                     await dc.continue_dialog()
                     return None
                 set_aside = dc.active_dialog.state.get("draft", {}).get("ref")

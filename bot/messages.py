@@ -397,6 +397,11 @@ def already_withdrawn(ref: str) -> str:
     return f"Already withdrawn: your last update to {ref} no longer counts; nothing more was withdrawn."
 
 
+def already_answered() -> str:
+    """An answer to a question arrived twice (Teams may resend one): the first was taken."""
+    return "I already have that answer; nothing changed."
+
+
 def already_done(summary: str) -> str:
     """The same message arrived twice (Teams may resend one): the first did it."""
     return f"That was already done ({summary}); nothing changed."

@@ -1,8 +1,11 @@
 """The bot's logs hold no note, no email address and no paper-link token, even with every logger at
-DEBUG: through an update, a failed write, a paper link and the exports."""
+DEBUG: through an update, a failed write, a paper link and the exports; and through the records
+commands (an import refused for identifying details, `planbot redact`, `planbot people erase`,
+`planbot backup` and `restore`) and a scheduler run that posts a sub-group summary."""
 
 from __future__ import annotations
 
+import csv
 import logging
 import traceback
 from collections.abc import AsyncIterator, Iterator
@@ -14,17 +17,23 @@ from sqlalchemy import select, text
 
 from bot.paper import write_paper
 from storage.db import Database
-from storage.models import Update
+from storage.migrate import upgrade
+from storage.models import Action, Update
 from storage.plan_io import export_file
 from storage.repositories import PartnershipRepository
 from tests.harness import NOW, Harness, demo_database, ncscp_plan, start_harness, teams_user
 from tests.teams import card_of
+from tests.test_privacy_cycle import run
+from tests.test_scheduler import CDOP, RACHEL, SATURDAY, SUMMARY, scheduler, setup_cycle
 
 PLAN = ncscp_plan()
 FIONA = teams_user(PLAN, "fiona.mcleod@ncscp.example.org")
 PRIYA = teams_user(PLAN, "priya.shah@ncscp.example.org")
 NOTE = "Kingfisher dip-sample agreed with the ward sisters"
 FAILED_NOTE = "Heron returns chased with the designated nurse"
+CHILD, MUMS_PHONE = "Kayden Marsh", "07946 113 208"
+CASE_NOTE = f"Panel reviewed {CHILD} (Year 8), missing twice; mum on {MUMS_PHONE}"
+IMPORTED_NOTE = "Otter audit found NHS no. 943 476 5919 on a referral form"
 
 
 class Keep(logging.Handler):
@@ -123,3 +132,67 @@ async def _fail_updates(database: Database, fail: bool) -> None:
             )
         else:
             await session.execute(text("DROP TRIGGER fail_updates"))
+
+
+async def test_records_commands_and_a_summary_run_log_no_note_or_email(
+    served: Harness, captured: Keep, tmp_path: Path
+) -> None:
+    bot = served
+    url = bot.database.url
+    priya = PRIYA.email
+
+    # A note that names a child, kept on purpose, then posted (redacted) in CDOP's summary by the scheduler.
+    await setup_cycle(bot)
+    bot.clock.instant = SATURDAY
+    await bot.one(f"8.1 green: {CASE_NOTE}", RACHEL)
+    assert (await bot.one("save", RACHEL))["text"].startswith("Saved: 8.1 is now Green.")
+    bot.clock.instant = SUMMARY
+    await scheduler(bot).run_once()
+    [thread] = bot.connector.threads
+    assert thread["channelData"]["channel"]["id"] == CDOP.id
+    assert CHILD not in str(thread)
+
+    # An import refused because a table's note seems to identify a child.
+    table = tmp_path / "plan.csv"
+    exported = await run(url, "export", "--partnership", "NCSCP", "--format", "csv", "--out", str(table))
+    assert exported.exit_code == 0, exported.output
+    with table.open(encoding="utf-8", newline="") as handle:
+        rows = list(csv.reader(handle))
+    column = rows[0].index("Comment on Progress")
+    rows[1][column] = IMPORTED_NOTE
+    with table.open("w", encoding="utf-8", newline="") as handle:
+        csv.writer(handle).writerows(rows)
+    refused = await run(url, "import", str(table), "--partnership", "NCSCP", "--by", priya)
+    assert refused.exit_code != 0 and "seems to contain an NHS number" in refused.output, refused.output
+
+    # `planbot redact`, then `planbot people erase` of the note's author.
+    async with bot.database.transaction() as session:
+        update_id = await session.scalar(
+            select(Update.id).join(Action).where(Action.ref == "8.1", Update.comment == CASE_NOTE)
+        )
+    assert update_id is not None
+    redacted = await run(
+        url, "redact", "--partnership", "NCSCP", "--update", str(update_id), "--reason", "names a child", "--by", priya
+    )
+    assert redacted.exit_code == 0, redacted.output
+    erased = await run(url, "people", "erase", RACHEL.email, "--partnership", "NCSCP", "--by", priya)
+    assert erased.exit_code == 0, erased.output
+
+    # `planbot backup` and `planbot restore` into an empty database.
+    backup = tmp_path / "plan.backup"
+    written = await run(url, "backup", "--out", str(backup))
+    assert written.exit_code == 0, written.output
+    fresh = f"sqlite+aiosqlite:///{tmp_path / 'restored.db'}"
+    await upgrade(fresh)
+    restored = await run(fresh, "restore", str(backup))
+    assert restored.exit_code == 0, restored.output
+
+    logged = everything_logged(captured.records)
+    # The capture worked: the summary's post, the redaction, the erasure and the restore's SQL are there.
+    assert any(r.name == "bot.scheduler" for r in captured.records), "the run's report lines"
+    assert "INSERT INTO note_review" in logged
+    assert "UPDATE person" in logged
+    assert "INSERT INTO audit_event" in logged
+    for secret in (CASE_NOTE, CHILD, MUMS_PHONE, IMPORTED_NOTE, "943 476 5919", RACHEL.email, priya):
+        assert secret not in logged, secret
+        assert secret.lower() not in logged.lower(), secret

@@ -77,6 +77,81 @@ def test_what_only_looks_like_an_identifying_detail_is_not_flagged(note: str) ->
     assert kinds(note) == []
 
 
+@pytest.mark.parametrize(
+    ("note", "expected"),
+    [
+        ("Uncle Jamil took the children to Leeds", ["a name"]),
+        ("Step-grandad Keith is the main carer now", ["a name"]),
+        ("the Williams family were seen at home", ["a name"]),
+        ("Neighbours reported the Browns to the police again", ["a name"]),
+        ("Spoke to Mr Lewis about his daughter's bruising", ["a name"]),
+        ("Visited Jade Cooper, the children's mother, at home", ["a name"]),
+        ("Harry and Megan are at the same nursery", ["a name"]),
+        ("Nan is worried about Tyler's weight", ["a name"]),
+        ("Lacey-Jo (4) was not brought to the clinic", ["an age", "a name"]),
+        ("Callum Price, 9", ["an age", "a name"]),
+        ("School worried about a boy of twelve sleeping in class", ["an age"]),
+        ("The siblings (aged four) were seen", ["an age"]),
+        ("The baby's RiO number was 4410982, sent to the wrong team", ["a case reference"]),
+        ("NHS no 400 000 0001 (check digit wrong) on the form", ["an NHS number"]),
+        ("Dad's NI number QQ 12 34 56 C on the benefit letter", ["a National Insurance number"]),
+    ],
+)
+def test_families_kin_and_ages_as_notes_write_them(note: str, expected: list[str]) -> None:
+    assert sorted(kinds(note)) == sorted(expected)
+
+
+@pytest.mark.parametrize(
+    ("note", "expected"),
+    [
+        ("Mr McKenzie shouted at the receptionist", ["a name"]),
+        ("Ms O'Neill did not answer the door", ["a name"]),
+        ("Ryan went missing from the unit again", ["a name"]),
+        ("Courtney-Ann was not seen at nursery in May", ["a name"]),
+        ("Toddler, now 2, not brought to the clinic", ["an age"]),
+    ],
+)
+def test_titled_names_single_names_and_ages_in_apposition(note: str, expected: list[str]) -> None:
+    assert kinds(note) == expected
+
+
+@pytest.mark.parametrize(
+    "note",
+    [
+        "Mrs Shah, headteacher, presented the attendance data",
+        "Mr Lee (DSL) raised the exclusion figures",
+        "Chase the school about the CP plans data",
+        "Mark the missing children protocol as done",
+        "Helen is the new lead for child exploitation",
+        "Victoria Park school attendance data",
+        "The Taylor Review recommendations on exclusion",
+        "Family Hubs in Bulwell and Clifton for young people",
+        "Foster carer recruitment for young people",
+        "Ofsted report on Mrs Smith's school",
+    ],
+)
+def test_roles_places_and_verbs_that_look_like_names_are_not_flagged(note: str) -> None:
+    assert kinds(note) == []
+
+
+@pytest.mark.parametrize(
+    "note",
+    [
+        "Barnardo's service and the Samaritans presented at the forum",
+        "the Nottingham children's hub opened in May",
+        "Pilots in Ashfield and Newark with 12 schools",
+        "Met with Mrs Smith, headteacher, about her pupils",
+        "Phil Smith, 12 years a DSL, has left",
+        "Sarah Jones, 14 schools visited",
+        "Chair's report on CP plans",
+        "the Early Help family support service",
+        "Forum for parents of a child of 5 to 11 years",
+    ],
+)
+def test_what_only_looks_like_a_family_or_an_age_is_not_flagged(note: str) -> None:
+    assert kinds(note) == []
+
+
 def test_a_professional_named_in_their_role_is_not_flagged_but_a_parent_is() -> None:
     assert kinds("Social worker Jane Smith visited the child at home") == []
     assert kinds("Jane Smith, the child's mother, was not at home") == ["a name"]

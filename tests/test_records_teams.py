@@ -8,11 +8,13 @@ from typing import Any
 import pytest
 from sqlalchemy import func, select
 
+from bot.rules import Rag
 from storage.db import Database
 from storage.models import (
     REDACTED_NOTE,
     AuditEvent,
     AuditKind,
+    Dispatch,
     Meeting,
     MilestoneRevision,
     NoteReview,
@@ -21,7 +23,7 @@ from storage.models import (
     Update,
 )
 from tests.harness import NOW, Harness, ncscp_plan, teams_user
-from tests.teams import Channel, TeamsUser, card_of, card_texts, make_message
+from tests.teams import Channel, TeamsUser, card_of, card_texts, make_invoke, make_message
 from tests.test_updates import history, text_of
 
 PLAN = ncscp_plan()
@@ -41,6 +43,14 @@ def reset_clock(bot: Harness) -> None:
 async def twice(bot: Harness, text: str, user: TeamsUser, channel: Channel | None = None) -> list[dict[str, Any]]:
     """One activity, delivered twice (as Teams does when a reply is slow); both replies."""
     activity = make_message(text, user, bot.tenant, bot.connector.url, channel)
+    for _ in range(2):
+        assert (await bot.post(activity)).status in {200, 201}
+    return bot.connector.take()
+
+
+async def pressed_twice(bot: Harness, value: dict[str, Any], user: TeamsUser) -> list[dict[str, Any]]:
+    """One button press (an Action.Submit), delivered twice; both replies."""
+    activity = make_message("", user, bot.tenant, bot.connector.url, value=value)
     for _ in range(2):
         assert (await bot.post(activity)).status in {200, 201}
     return bot.connector.take()
@@ -192,3 +202,74 @@ async def test_an_update_activity_never_counts_as_done_by_the_audit_log(bot: Har
             )
             == 1
         )
+
+
+async def test_a_card_save_delivered_twice_stores_one_update(bot: Harness, demo_db: Database) -> None:
+    before = len(await history(demo_db, "7.3"))
+    note = "Dip-sample of SOS plans moved to March"
+    data = {"verb": "save_update", "ref": "7.3", "rag": "amber", "note": note}
+    activity = make_invoke("save_update", data, FIONA, bot.tenant, bot.connector.url)
+    cards = []
+    for _ in range(2):
+        response = await bot.post(activity)
+        assert response.status == 200
+        cards.append(card_texts((await response.json())["value"]))
+    assert len(await history(demo_db, "7.3")) == before + 1
+    for texts in cards:
+        assert "Updated by Fiona McLeod at 10:00 on 23 Nov 2026" in texts
+    assert cards[1] == cards[0], "the second delivery shows the same card, the update listed once"
+    assert cards[1].count(note) == 1
+    await bot.one("undo", FIONA)
+
+
+async def test_the_business_unit_s_redaction_reason_delivered_twice_redacts_once(
+    bot: Harness, demo_db: Database
+) -> None:
+    await bot.one("8.1 amber: panel chased the coroner; dad on 07700 900 777", RACHEL)
+    await bot.one("save", RACHEL)
+    posted = (await history(demo_db, "8.1"))[-1]
+    assert "07700" in posted.comment
+    asked = card_texts(card_of(await bot.one("redact 8.1", PRIYA)))
+    if not asked[0].startswith("Why should"):  # more than one note to choose from: the newest is first
+        await bot.one("", PRIYA, value={"dialog_input": "1"})
+    first, second = await twice(bot, "a parent's phone number", PRIYA)
+    assert text_of(first).startswith("Redacted: the note of ")
+    assert text_of(second).startswith("That was already done (redacted the note of update")
+    assert [r.kind for r in await reviews(demo_db, posted.id)] == [ReviewKind.REDACTED]
+    summaries = [e.summary for e in await audit(demo_db, AuditKind.NOTE_REDACTED)]
+    assert summaries.count(f"redacted the note of update {posted.id} on 8.1: a parent's phone number") == 1
+
+
+async def test_snooze_delivered_twice_snoozes_once(bot: Harness, demo_db: Database) -> None:
+    async def snoozes() -> list[tuple[str, str]]:
+        async with demo_db.transaction() as session:
+            rows = await session.scalars(select(Dispatch).where(Dispatch.claimed_by == "snooze"))
+            return sorted((str(r.kind), r.target) for r in rows)
+
+    before = await snoozes()
+    first, second = await twice(bot, "snooze", LIAM)
+    assert first["text"].startswith("Snoozed: no more reminders before the BMG on Monday 30 November 2026.")
+    assert second["text"] == "You had already snoozed, or been reminded, for the BMG on Monday 30 November 2026."
+    after = await snoozes()
+    assert len(after) > len(before) and len(set(after)) == len(after), "claimed once each"
+    assert await snoozes() == after
+
+
+async def test_post_it_delivered_twice_is_taken_once(bot: Harness, demo_db: Database) -> None:
+    """The question asked when the bot is unsure a message is an update: its "Post it" button resent
+    must not be taken as the answer to the next question (the note)."""
+    before = len(await history(demo_db, "4.2"))
+    asked = card_texts(card_of(await bot.one("is 4.2 green?", FIONA)))
+    assert asked[0] == "Post this as an update to 4.2, Green?"
+    first, second = await pressed_twice(bot, {"dialog_input": "yes"}, FIONA)
+    assert card_texts(card_of(first))[0] == "A short note on progress for 4.2 (or skip)."
+    assert text_of(second) == "I already have that answer; nothing changed."
+    assert len(await history(demo_db, "4.2")) == before, "nothing stored yet"
+
+    # The note, delivered twice too: stored once, and the second says so.
+    saved, again = await twice(bot, "Analyst in post from January", FIONA)
+    assert text_of(saved).startswith("Saved: 4.2 is now Green.")
+    assert text_of(again) == "That update to 4.2 was already saved."
+    stored = (await history(demo_db, "4.2"))[before:]
+    assert [(u.rag, u.comment) for u in stored] == [(Rag.GREEN, "Analyst in post from January")]
+    await bot.one("undo", FIONA)

@@ -77,7 +77,9 @@ def analyzer() -> AnalyzerEngine:
     registry = RecognizerRegistry(
         recognizers=[
             recognisers.Nhs(),
+            recognisers.nhs_as_written(),
             UkNinoRecognizer(),
+            recognisers.ni_as_written(),
             recognisers.Phone(),
             recognisers.phone_shapes(),
             recognisers.date_of_birth(),
@@ -87,6 +89,7 @@ def analyzer() -> AnalyzerEngine:
             recognisers.email(),
             recognisers.case_reference(),
             recognisers.Person(),
+            recognisers.NamedAge(),
         ],
         supported_languages=["en"],
     )

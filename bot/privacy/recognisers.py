@@ -7,7 +7,7 @@ and, where the detail alone is ambiguous, the words around it (rules.py) that de
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 
 import phonenumbers
 from nhs_number.validate import is_valid
@@ -85,6 +85,29 @@ class Nhs(NhsRecognizer):
     ) -> list[RecognizerResult]:
         found = super().analyze(text, entities, nlp_artifacts, regex_flags)
         return [r for r in found if "nhs" in before(text, r.start).lower() or not_paperwork(text, r.start, r.end)]
+
+
+# A number written as an NHS number is one even if its check digit is wrong (a slip of the keyboard
+# still identifies a child); ten digits in any of the groupings above, after the words that say so.
+def nhs_as_written() -> Rule:
+    return Rule(
+        "UK_NHS",
+        [r"(?i:\bnhs\s*(?:no\.?|number|num|#)?\s*(?:is|was|:)?\s*)(?P<v>\d{3}[ -]?\d{3,4}[ -]?\d{3,4})(?![\d/-]|\.\d)"],
+        lambda text, start, end: len(re.sub(r"\D", "", text[start:end])) == 10,
+    )
+
+
+# A National Insurance number after the words that say so, whatever its letters (Presidio's
+# recogniser rightly refuses prefixes HMRC never issues, such as QQ, but a number written as one
+# is still a person's).
+def ni_as_written() -> Rule:
+    return Rule(
+        "UK_NINO",
+        [
+            r"(?i:\b(?:ni|nino|n\.i\.|national insurance)\s*(?:no\.?|number|num|#)?\s*(?:is|was|as|:)?\s*)"
+            r"(?P<v>[A-Za-z]{2}\s?\d{2}\s?\d{2}\s?\d{2}\s?[A-Da-d])\b"
+        ],
+    )
 
 
 # Phone numbers: Presidio's (libphonenumber, valid GB numbers) and the UK shapes libphonenumber
@@ -165,21 +188,59 @@ NUMBER_WORD = (
     r"(?:one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|thirteen|fourteen|fifteen|sixteen|seventeen)"
 )
 UNIT = r"(?:years?|yrs?|months?|mths?|weeks?|wks?|days?)"
+AGE_NOUNS = r"girl|boy|child|young person|baby|teenager|toddler|son|daughter|lad|youngster"
 
 
 def age() -> Rule:
     return Rule(
         "AGE",
         [
-            rf"(?i:\baged?\s+(?P<v>\d{{1,2}}(?:\s*{UNIT})?(?:\s*old)?)\b(?!\s*(?:-|to|and|or|\+)\s*\d|\s*\+|\s*and (?:over|under)))",
+            rf"(?i:\baged?\s+(?P<v>(?:\d{{1,2}}|{NUMBER_WORD})(?:\s*{UNIT})?(?:\s*old)?)\b"
+            rf"(?!\s*(?:-|to|and|or|\+)\s*(?:\d|{NUMBER_WORD})|\s*\+|\s*and (?:over|under)))",
+            # "a girl of 14", "the boy of twelve"
+            rf"(?i:\b(?:a|the)\s+(?:{AGE_NOUNS})\s+of\s+(?P<v>\d{{1,2}}|{NUMBER_WORD})\b(?!\s*(?:-|to|and|or)\s*\d|%))",
             rf"(?i:\b(?P<v>(?:\d{{1,2}}|{NUMBER_WORD})[- ]?{UNIT}[- ]old)\b(?!s))",
             r"(?i:\b(?P<v>\d{1,2}\s?(?:yo|y/o|y\.o\.))(?!\w))",
             rf"(?i:\b(?:child(?: [A-Z])?|young person|baby|sibling|son|daughter|yp|boy|girl)(?:\s+[A-Z][a-z]+)?\s*\(\s*(?P<v>\d{{1,2}}\s*(?:{UNIT}|m|y)?)\s*\))",
+            # "girl, 13, sent ...", "young person, now 16, ..."
+            r"(?i:\b(?:child|young person|baby|sibling|son|daughter|yp|boy|girl|twins?|toddler|teenager|infant|pupil)"
+            r"\s*,\s*(?:now\s+|aged\s+)?"
+            r"(?P<v>1?\d)\s*(?=[,;)]|\.?\s*$|\.\s))",
             # "Jayden Okoro, 15, seen by ...": a full name with an age after it
-            r"\b[A-Z][a-z]+\s+[A-Z][a-z]+(?:-[A-Z][a-z]+)?,\s*(?P<v>1?\d)\s*(?=[,;)])",
+            r"\b[A-Z][a-z]+\s+[A-Z][a-z]+(?:-[A-Z][a-z]+)?,\s*(?P<v>1?\d)\s*(?=[,;)]|\.?\s*$|\.\s)",
         ],
         a_child_s,
     )
+
+
+# "Oliver (6)", "Evie-Rose (2 months)", "brother Josh, 16, ...": a first name with an age beside it.
+NAME_AGE = re.compile(
+    rf"\b(?P<name>[A-Z][a-z]+(?:-[A-Z][a-z]+)?)(?:\s*\(\s*(?P<v>\d{{1,2}}\s*(?:{UNIT}|m|y)?)\s*\)|"
+    r",\s*(?P<w>1?\d)\s*(?=[,;)]|\.?\s*$|\.\s))"
+)
+
+
+class NamedAge(EntityRecognizer):
+    """The age, and the first name it is given with: both identify a child."""
+
+    def __init__(self) -> None:
+        super().__init__(supported_entities=["AGE", "PERSON"], name="named_age_rule", supported_language="en")
+
+    def load(self) -> None:
+        pass
+
+    def analyze(
+        self, text: str, entities: list[str], nlp_artifacts: NlpArtifacts | None = None
+    ) -> list[RecognizerResult]:
+        first = names().first
+        out = []
+        for m in NAME_AGE.finditer(text):
+            if not listed(m.group("name"), first) or SAINT.search(text[: m.start()]):
+                continue
+            group = "v" if m.group("v") else "w"
+            out.append(RecognizerResult("AGE", *m.span(group), 0.85))
+            out.append(RecognizerResult("PERSON", *m.span("name"), 0.85))
+        return out
 
 
 def a_child_s(text: str, start: int, end: int) -> bool:
@@ -271,7 +332,7 @@ def case_reference() -> Rule:
         "CASE_REFERENCE",
         [
             r"\b(?:CP|CPP|CIN|LAC|CLA|CiC|CIC|EH|EHA|PLO|S47|ICPC|RCPC|CSPR|MARAC)[/-](?:19|20)\d{2}[/-]\d{3,6}\b",
-            rf"(?i:\b(?:{SYSTEMS})\s*(?:id|no\.?|number|ref(?:erence)?|#)?\s*[:.]?\s*)(?P<v>[A-Z]{{0,3}}-?\d{{5,10}})\b",
+            rf"(?i:\b(?:{SYSTEMS})\s*(?:id|no\.?|number|ref(?:erence)?|#)?\s*[:.]?\s*(?:(?:is|was)\s+)?)(?P<v>[A-Z]{{0,3}}-?\d{{5,10}})\b",
         ],
     )
 
@@ -294,7 +355,7 @@ NOT_NAMES = frozenset(
     Christmas Easter Term Reception Nursery College Infant Junior High Bank Holiday Duty Out Hours Gold Silver
     Bronze Sky Rose Dawn Summer Storm Major Justice""".split()
 )
-CAP = r"[A-Z][a-z]+(?:[-'][A-Z][a-z]+)?"
+CAP = r"(?:O'|Mc|Mac)?[A-Z][a-z]+(?:[-'][A-Z][a-z]+)?(?![A-Za-z])"
 TITLE = r"(?:Mr|Mrs|Ms|Miss|Mx|Master)\.?\s+"
 CHILD_WORDS = r"child|young person|yp|pupil|boy|girl|toddler|teenager|twin"
 SERVICE_AFTER = re.compile(
@@ -302,11 +363,12 @@ SERVICE_AFTER = re.compile(
     r"edt|emergency duty|out of hours|reception|main office)\b)"
 )
 SAINT = re.compile(r"\b(?:St\.?|Saint)\s*$")
-WITH_AGE = re.compile(r",\s*1?\d\s*[,;)]")
+WITH_AGE = re.compile(r",\s*1?\d\s*(?:[,;)]|\.?\s*$|\.\s)")
 
 
 def listed(token: str, names: frozenset[str]) -> bool:
     """A name in the list, or a double name ("Ellie-Mae", "Smith-Jones") whose parts are."""
+    token = re.sub(r"^(?:O'|Mc|Mac)(?=[A-Z])", "", token)  # "O'Connor", "McKenzie": the name after the prefix
     return token not in NOT_NAMES and (token in names or all(part in names for part in re.split(r"[-']", token)))
 
 
@@ -334,7 +396,7 @@ class Person(EntityRecognizer):
             if tokens:
                 found.append((m.start(), m.start("v") + len(" ".join(tokens))))
                 found[-1] = (m.start("title") if m.group("title") else m.start("v"), found[-1][1])
-        for m in self.full.finditer(text):
+        for m in self.capitalised(text):
             title = bool(m.group("title"))
             tokens = name_part(m.group("v").split(), known.every if title else known.first)
             start = m.start("title") if title else m.start("v")
@@ -346,14 +408,64 @@ class Person(EntityRecognizer):
             if len(tokens) >= 2 and WITH_AGE.match(text[end:]):  # "Jayden Okoro, 15, ..."
                 found.append((start, end))
                 continue
-            if professional(text, start, end):
-                continue
             lo, hi = sentence(text, start, end)
             context = text[lo:start] + " " + text[end:hi]
             near_school = any(s < end + 45 and e > start - 45 for s, e in schools if lo <= s and e <= hi)
-            if ((len(tokens) >= 2 or title) and rules.CHILD_CONTEXT.search(context)) or near_school:
+            if INSTITUTION_AFTER.match(after(text, end, 30)):  # "Victoria Park school", "the Taylor Review"
+                continue
+            if title and named_in_role(text, start, end):
+                continue
+            if not title and professional(text, start, end, kin=of_a_family(text, start, end)):
+                continue
+            if len(tokens) == 1 and not title and not near_school and not a_single_name(text, start, end):
+                continue
+            # A title and a name ("Mrs Begum") not named in a role is a family member: partnership
+            # notes name professionals by their role. A first name alone needs a sentence about a child.
+            if title or near_school or rules.CHILD_CONTEXT.search(context):
                 found.append((start, end))
+        found += self.groups(text, known.last, known.first)
         return [RecognizerResult("PERSON", s, e, 0.85) for s, e in found]
+
+    def capitalised(self, text: str) -> Iterator[re.Match[str]]:
+        """Each run of capitalised words; where a run does not begin with a name ("Visited Jade
+        Cooper", "Home visit: Liam"), the rest of the run is tried too."""
+        at = 0
+        while (m := self.full.search(text, at)) is not None:
+            yield m
+            first = m.group("v").split()[0]
+            title = bool(m.group("title"))
+            begins = listed(first, names().every if title else names().first)
+            at = m.end() if begins or " " not in m.group("v") else m.start("v") + len(first)
+
+    def groups(self, text: str, last: frozenset[str], first: frozenset[str]) -> list[tuple[int, int]]:
+        """Families and children named without a full name: "the Wilsons", "the Ahmed family",
+        "Amelia and Noah" or "Mason's" in a sentence about a child or family."""
+        found = []
+        for m in FAMILY_NAME.finditer(text):
+            surname = m.group("v")
+            plural = m.group("plural") is not None
+            base = surname[:-1] if plural else surname
+            if listed(base, last) and not SERVICE_NOUN.match(after(text, m.end(), 25)):
+                found.append(m.span("v"))
+        for m in PAIR.finditer(text):
+            if (
+                given(m.group("a"), first)
+                and given(m.group("b"), first)
+                and about_a_child(text, *m.span())
+                and not INSTITUTION_AFTER.match(after(text, m.end(), 30))
+                and not PLACE_BEFORE.search(before(text, m.start(), 20))
+            ):
+                found.append(m.span())
+        for m in POSSESSIVE.finditer(text):
+            titled = re.search(rf"\b{TITLE}$", before(text, m.start(), 10))  # the full rule decides those
+            if (
+                given(m.group("v"), first)
+                and not titled
+                and not SAINT.search(text[: m.start()])
+                and about_a_child(text, *m.span())
+            ):
+                found.append(m.span("v"))
+        return found
 
 
 def name_part(tokens: list[str], first: frozenset[str]) -> list[str]:
@@ -369,5 +481,81 @@ def name_part(tokens: list[str], first: frozenset[str]) -> list[str]:
     return kept
 
 
-def professional(text: str, start: int, end: int) -> bool:
-    return bool(rules.ROLE_BEFORE.search(before(text, start, 45)) or rules.ROLE_AFTER.search(after(text, end, 45)))
+# "the Wilsons", "the Ahmed family": a surname the lists know, for a family.
+FAMILY_NAME = re.compile(
+    rf"\b[Tt]he\s+(?P<v>{CAP})(?:(?P<plural>(?<=s))(?!\s+[A-Z])(?=\W|$)|"
+    r"\s+(?:family|families|family's|children|kids|household|twins|siblings|boys|girls|brothers|sisters)\b)"
+)
+SERVICE_NOUN = re.compile(
+    r"(?i:\s*(?:hubs?|services?|support|centres?|court|group|network|programme|help|workers?|partnership|team|'s\s+(?:hub|service|centre)))"
+)
+# "Amelia and Noah": two first names together.
+PAIR = re.compile(rf"\b(?P<a>{CAP})\s+(?:and|&)\s+(?P<b>{CAP})\b")
+# "Mason's weight", "Kacey-Leigh's attendance": a first name as the owner of something.
+POSSESSIVE = re.compile(rf"\b(?P<v>{CAP})'s\b")
+# A name followed by the family member it is ("Kelly Brown, mum of the twins", "Mr Patel, father"),
+# or in a sentence about "her son", "his daughter".
+KIN_AFTER = re.compile(
+    rf"^(?i:\s*[,(-]?\s*(?:the\s+)?(?:(?:child|children|boy|girl|baby|yp)(?:'s|s')?\s+|maternal\s+|paternal\s+)?(?:{rules.FAMILY})\b)"
+)
+KIN_IN_SENTENCE = re.compile(rf"(?i:\b(?:her|his|their)\s+(?:{rules.FAMILY}|child|children|kids|twins)\b)")
+
+
+KIN_WORD = re.compile(rf"(?i:(?:{rules.FAMILY}|{CHILD_WORDS}|kids?|children|twins))")
+
+
+def given(token: str, first: frozenset[str]) -> bool:
+    """A first name, and not a word for a family member that the lists also hold ("Mum", "Baby")."""
+    return listed(token, first) and not KIN_WORD.fullmatch(token)
+
+
+def about_a_child(text: str, start: int, end: int) -> bool:
+    lo, hi = sentence(text, start, end)
+    return bool(rules.CHILD_CONTEXT.search(text[lo:start] + " " + text[end:hi]))
+
+
+def of_a_family(text: str, start: int, end: int) -> bool:
+    _, hi = sentence(text, start, end)
+    return bool(KIN_AFTER.match(after(text, end, 45)) or KIN_IN_SENTENCE.search(text[end:hi]))
+
+
+def named_in_role(text: str, start: int, end: int) -> bool:
+    """A titled name with its role beside it ("Mrs Shah, headteacher", "Chair: Mr Lee")."""
+    return bool(
+        rules.ROLE_WORD_BEFORE.search(before(text, start, 45)) or rules.ROLE_WORD_AFTER.match(after(text, end, 45))
+    )
+
+
+# A first name alone is a child's only where it stands as one: not a place ("in Clifton", "Bulwell
+# and Clifton"), nor a word that only shares its spelling with a name ("Foster carer", "Young person").
+PLACE_BEFORE = re.compile(r"(?i:\b(?:in|at|from|to|near|of|and|&|across|around|between|within|outside)\s*$|,\s*$)")
+INSTITUTION_AFTER = re.compile(
+    r"^(?i:(?:'s)?\s+(?:road|street|house|centre|council|school|academy|primary|college|nursery|city|county|"
+    r"borough|area|ward|town|review|report|hubs?|services?|trust|hospital|practice|surgery|foundation|fund|"
+    r"court|park|partnership|board|group|network|programme|project|model|framework|scale|tool)\b)"
+)
+VERB_BEFORE_NOUN = re.compile(r"^\s+(?:the|a|an|this|these|those|all|our|their|any|every|each|it|them|up|down|off)\b")
+NOUN_AFTER = re.compile(
+    rf"^(?i:\s+(?:{rules.FAMILY}|{CHILD_WORDS}|{rules.ROLE}|person|people|persons|parents|kids|children|"
+    r"carers?|care|hubs?|services?|road|street|house|centre|council|school|academy|city|county|borough|area|ward|town)\b)"
+)
+
+
+def a_single_name(text: str, start: int, end: int) -> bool:
+    return not (
+        KIN_WORD.fullmatch(text[start:end])
+        or text[start:end].endswith(("ing", "ed"))  # "Living with nan", "Visited": a verb first in a sentence
+        or PLACE_BEFORE.search(before(text, start, 20))
+        or NOUN_AFTER.match(after(text, end, 30))
+        or VERB_BEFORE_NOUN.match(after(text, end, 10))  # "Chase the school", "Mark the protocol"
+        or re.match(r"\s+(?:and|&)\s+[A-Z]", after(text, end, 10))  # one of a pair: PAIR decides
+    )
+
+
+def professional(text: str, start: int, end: int, kin: bool = False) -> bool:
+    """Named in a role ("Chair: Priya Shah", "Sarah Jones (DSL)"), or as someone met or written to;
+    but someone met who is then named as a family member ("met Mrs Khan about her son") is not."""
+    role_before = rules.ROLE_BEFORE.search(before(text, start, 45))
+    if kin and role_before and not rules.ROLE_WORD_BEFORE.search(before(text, start, 45)):
+        role_before = None
+    return bool(role_before or rules.ROLE_AFTER.search(after(text, end, 45)))

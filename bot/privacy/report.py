@@ -1,6 +1,7 @@
 """How well identifying details are found: recall and precision per category and overall over the
-corpus of progress notes (tests/privacy/notes.tsv, and the held-out set written after tuning),
-every miss and false alarm, and what the check costs per note. Prints figures; asserts nothing.
+corpus of progress notes (every set in tests/privacy/: notes.tsv tuned on, then the sets written
+after tuning, in the order they were written), every miss and false alarm, and what the check
+costs per note. Prints figures; asserts nothing.
 
     make privacy-report        # or: python -m bot.privacy.report [FILE ...]
 """
@@ -18,7 +19,13 @@ from pathlib import Path
 from bot.privacy.detect import CATEGORY_OF, LABELS, kinds
 
 CORPUS = Path(__file__).resolve().parents[2] / "tests" / "privacy"
-FILES = ("notes.tsv", "holdout.tsv", "unseen.tsv")
+# The sets in the order they were written; any other .tsv there is reported after them.
+ORDER = ("notes.tsv", "holdout.tsv", "unseen.tsv", "audit.tsv", "blind.tsv")
+
+
+def sets() -> list[Path]:
+    found = sorted(CORPUS.glob("*.tsv"))
+    return sorted(found, key=lambda p: ORDER.index(p.name) if p.name in ORDER else len(ORDER))
 
 
 @dataclass(frozen=True)
@@ -94,7 +101,7 @@ def main(paths: list[str]) -> None:
         f"detector built in {time.perf_counter() - start:.2f} s; "
         f"process memory (max RSS) {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MB"
     )
-    for path in [Path(p) for p in paths] or [CORPUS / f for f in FILES if (CORPUS / f).exists()]:
+    for path in [Path(p) for p in paths] or sets():
         score(path.name, read(path))
 
 

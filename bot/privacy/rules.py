@@ -11,7 +11,9 @@ import re
 # A child or a member of a family, as notes name them.
 FAMILY = (
     r"mother|mum|mummy|mom|father|dad|daddy|step-?(?:father|mother|dad|mum|brother|sister)|"
-    r"grand(?:mother|father|ma|pa|dad|parent)|nan|nana|gran|granny|aunt|auntie|aunty|uncle|"
+    r"grand(?:mother|father|ma|pa|dad|mum|parent|son|daughter|child)|granddad|grandad|grampy|grandpa|nan|nana|"
+    r"nanna|nanny|gran|granny|aunt|auntie|aunty|uncle|great-?(?:aunt|uncle|grandmother|grandfather|nan|gran)|"
+    r"step-?(?:son|daughter)|god(?:mother|father|parent)|husband|wife|ex-?partner|ex-?husband|ex-?wife|"
     r"half-(?:brother|sister|sibling)|brother|sister|sibling|cousin|partner|boyfriend|girlfriend|"
     r"son|daughter|baby|infant|niece|nephew|carer|foster carer|kinship carer|special guardian|parent"
 )
@@ -20,8 +22,8 @@ FAMILY_CUE = re.compile(rf"(?i:\b(?:{FAMILY})(?:'s|s)?)")
 # Words that say a sentence is about a particular child or family (not a service or a cohort).
 CHILD_CONTEXT = re.compile(
     rf"(?i:\b(?:{FAMILY}|child [A-Z]\b|child|yp|young person|pupil|boy|girl|toddler|teenager|twins?|"
-    r"family|household|siblings|aged|dob|born|excluded|exclusion|missing|absconded|cp plan|"
-    r"child protection plan|cin plan|looked after|placement|placed|home visit|not brought|was not seen|"
+    r"family|household|siblings|aged|dob|born|excluded|exclusion|missing|absconded|cp plans?|"
+    r"child protection plans?|cin plans?|looked after|placement|placed|home visit|not brought|was not seen|"
     r"not seen|nfa|strategy meeting|s47|disclosed|disclosure|injur(?:y|ies)|bruis\w*|school|academy|"
     r"primary|college|nursery|year \d{1,2}|y\d{1,2})\b)"
 )
@@ -46,11 +48,20 @@ ROLE_BEFORE = re.compile(
     rf"(?i:\b(?:{ROLE})\b\s*(?:[:,(-]|\bfor\b[^,;:]{{0,30}}[,:]?|\bof\b[^,;:]{{0,30}}[,:]?)?\s*"
     r"|\b(?:from|by|with|met|contact|contacted|emailed|email|spoke to|cc|thanks to|per|via)\s+)$"
 )
+ROLE_WORD_BEFORE = re.compile(
+    rf"(?i:\b(?:{ROLE})\b\s*(?:[:,(-]|\bfor\b[^,;:]{{0,30}}[,:]?|\bof\b[^,;:]{{0,30}}[,:]?)?\s*$)"
+)
 ROLE_AFTER = re.compile(
     rf"^(?i:\s*(?:,|\(|-|:)?\s*(?:the\s+|our\s+|new\s+|interim\s+|acting\s+)?(?:{ROLE}|from|of the|at the|"
-    r"(?:is|was|will be|has been|as)\s+(?:the\s+|our\s+|new\s+|interim\s+|acting\s+)?(?:{ROLE})|"
+    rf"(?:is|was|will be|has been|as)\s+(?:(?:the|our|new|interim|acting|a|an)\s+)*(?:{ROLE})|"
     r"(?:to|will|has|agreed|confirmed|presented|chaired|circulated|drafted|leading|attended|sent|"
     r"reported|provided|shared|updated|emailed|asked|reviewing|chasing|chase|present|is chasing)\b))"
+)
+
+# Only the role itself after a name ("Mrs Shah, headteacher", "Mr Lee (DSL)"), not what they did.
+ROLE_WORD_AFTER = re.compile(
+    rf"^(?i:\s*(?:,|\(|-|:)?\s*(?:the\s+|our\s+|new\s+|interim\s+|acting\s+)?(?:{ROLE})\b|"
+    rf"\s*(?:is|was|will be|has been|as)\s+(?:(?:the|our|new|interim|acting|a|an)\s+)*(?:{ROLE})\b)"
 )
 
 # A number that is a purchase order, an FOI, an invoice or similar is not a person's.
