@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 from collections import OrderedDict
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
 from functools import lru_cache
@@ -221,6 +221,7 @@ class History:
     reviews: dict[int, set[ReviewKind]]
     action: Action
     revisions: list[MilestoneRevision]
+    shown: Mapping[int, UpdateView] = field(default_factory=dict)  # the updates as last shown, by id
 
 
 @dataclass(frozen=True)
@@ -342,21 +343,25 @@ class SnapshotCache:
                 reviews = dict(await NoteRepository(session).reviews(e.id for e in entries))
             histories[action_id] = History(entries, reviews, rows[action_id], revisions[action_id])
         people = {p.id: p for p in known.people.values()} | known.others
-        fresh = {
-            i: _action_view(
+        fresh: dict[int, ActionView] = {}
+        for i, history in histories.items():
+            prior = kept.get(i)
+            fresh[i] = _action_view(
                 rows[i],
-                list(histories[i].entries),
+                list(history.entries),
                 revisions[i],
-                histories[i].reviews,
+                history.reviews,
                 old[i].objective,
                 old[i].lead,
                 snapshot.meetings,
                 people,
                 now,
                 snapshot.tz,
+                shown_before=prior.shown if prior is not None else None,
             )
-            for i in histories
-        }
+            # The views of its updates, in the history's order (withdrawals are not shown), kept for the next.
+            shown = (e.id for e in history.entries if e.withdraws_id is None)
+            histories[i] = replace(history, shown=dict(zip(shown, fresh[i].history, strict=True)))
         updated = replace(snapshot, now=now, actions=[fresh.get(a.id, a) for a in snapshot.actions])
         return Reread(updated, histories)
 
@@ -442,18 +447,17 @@ def _action_view(
     people: dict[int, Person],
     now: datetime,
     tz: ZoneInfo,
+    shown_before: Mapping[int, UpdateView] | None = None,
 ) -> ActionView:
+    """The action as shown. `shown_before`: its updates as shown when last built, by id, to be reused
+    (good while their authors' names and their notes' reviews are unchanged)."""
     withdrawn = {u.withdraws_id for u in history if u.withdraws_id is not None}
     history_facts = [UpdateFacts(id=u.id, at=u.created_at, rag=u.rag, withdraws=u.withdraws_id) for u in history]
     latest = current_update(history_facts)
     current = next(u for u in history if u.id == latest.id) if latest else None
     rag = current.rag if current else None
     # Each update as shown, once; the current one is never withdrawn, so it is shown as in the history.
-    shown = {
-        u.id: _update_view(u, people, tz, withdrawn=u.id in withdrawn, reviews=reviews)
-        for u in history
-        if u.withdraws_id is None
-    }
+    shown = shown_updates(history, people, tz, withdrawn, reviews, shown_before or {})
     agreed = [replace(revision(r), agreed=r.accepted_at.astimezone(tz)) for r in accepted]
     milestones = effective_milestones(dues(action), agreed)
     action_dues = tuple(m.due for m in milestones)
@@ -549,6 +553,28 @@ def _lead_label(
         person = people[person_id]
         return f"{person.name} ({person.job_title})" if person.job_title else person.name
     return printed or "no lead"
+
+
+def shown_updates(
+    history: Iterable[Entry],
+    people: dict[int, Person],
+    tz: ZoneInfo,
+    withdrawn: set[int],
+    reviews: dict[int, set[ReviewKind]],
+    before: Mapping[int, UpdateView],
+) -> dict[int, UpdateView]:
+    """Each update of an action as shown (withdrawals are not shown), by id, in the history's order;
+    one shown before is reused unless it has been withdrawn since."""
+    shown = {}
+    for u in history:
+        if u.withdraws_id is not None:
+            continue
+        kept = before.get(u.id)
+        if kept is not None and kept.withdrawn == (u.id in withdrawn):
+            shown[u.id] = kept
+        else:
+            shown[u.id] = _update_view(u, people, tz, withdrawn=u.id in withdrawn, reviews=reviews)
+    return shown
 
 
 def _update_view(
