@@ -17,13 +17,12 @@ from sqlalchemy import select, text
 
 from bot.paper import write_paper
 from storage.db import Database
-from storage.migrate import upgrade
 from storage.models import Action, Update
 from storage.plan_io import export_file
 from storage.repositories import PartnershipRepository
 from tests.harness import NOW, Harness, demo_database, ncscp_plan, start_harness, teams_user
 from tests.teams import card_of
-from tests.test_privacy_cycle import run
+from tests.test_privacy_cycle import backed_up_and_restored, run
 from tests.test_scheduler import CDOP, RACHEL, SATURDAY, SUMMARY, scheduler, setup_cycle
 
 PLAN = ncscp_plan()
@@ -179,13 +178,7 @@ async def test_records_commands_and_a_summary_run_log_no_note_or_email(
     assert erased.exit_code == 0, erased.output
 
     # `planbot backup` and `planbot restore` into an empty database.
-    backup = tmp_path / "plan.backup"
-    written = await run(url, "backup", "--out", str(backup))
-    assert written.exit_code == 0, written.output
-    fresh = f"sqlite+aiosqlite:///{tmp_path / 'restored.db'}"
-    await upgrade(fresh)
-    restored = await run(fresh, "restore", str(backup))
-    assert restored.exit_code == 0, restored.output
+    await backed_up_and_restored(url, tmp_path)
 
     logged = everything_logged(captured.records)
     # The capture worked: the summary's post, the redaction, the erasure and the restore's SQL are there.

@@ -36,6 +36,19 @@ async def run(url: str, *args: str) -> Result:
     return await asyncio.to_thread(planbot(url), *args)
 
 
+async def backed_up_and_restored(url: str, folder: Path) -> str:
+    """`planbot backup` of the database at `url`, then `planbot restore` into a new SQLite database
+    in `folder`; that database's URL."""
+    backup = folder / "plan.backup"
+    written = await run(url, "backup", "--out", str(backup))
+    assert written.exit_code == 0, written.output
+    fresh = f"sqlite+aiosqlite:///{folder / 'restored.db'}"
+    await upgrade(fresh)
+    restored = await run(fresh, "restore", str(backup))
+    assert restored.exit_code == 0, restored.output
+    return fresh
+
+
 async def exported(folder: Path, url: str, fmt: str) -> str:
     out = folder / f"plan.{fmt}"
     result = await run(url, "export", "--partnership", "NCSCP", "--format", fmt, "--out", str(out))
@@ -135,12 +148,6 @@ async def test_a_note_that_identifies_a_child_through_a_whole_cycle(
         assert kept.author_name == "a former member of staff"
 
     # Backed up and restored into an empty database: every row as it was.
-    backup = tmp_path / "plan.backup"
-    written = await run(url, "backup", "--out", str(backup))
-    assert written.exit_code == 0, written.output
-    fresh = f"sqlite+aiosqlite:///{tmp_path / 'restored.db'}"
-    await upgrade(fresh)
-    restored = await run(fresh, "restore", str(backup))
-    assert restored.exit_code == 0, restored.output
+    fresh = await backed_up_and_restored(url, tmp_path)
     assert await contents(fresh) == await contents(url)
     assert await text_anywhere(fresh, NAME) == []
