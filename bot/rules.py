@@ -13,6 +13,7 @@ import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
+from functools import lru_cache
 from zoneinfo import ZoneInfo
 
 from babel.dates import format_timedelta
@@ -197,8 +198,14 @@ def late_by(due: Due, now: datetime, tz: ZoneInfo = LONDON) -> timedelta:
 
 
 def how_long(span: timedelta) -> str:
-    """A span in words, roughly: "6 days", "3 weeks", "2 months", "13 months", "2 years"."""
-    return str(format_timedelta(max(span, timedelta(days=1)), granularity="day", threshold=1.5, locale="en_GB"))
+    """A span in words, roughly: "6 days", "3 weeks", "2 months", "13 months", "2 years" (to the hour:
+    lists word every late action on every turn, and the words change only every few days)."""
+    return _hours_in_words(max(span, timedelta(days=1)) // timedelta(hours=1))
+
+
+@lru_cache(maxsize=4096)
+def _hours_in_words(hours: int) -> str:
+    return str(format_timedelta(timedelta(hours=hours), granularity="day", threshold=1.5, locale="en_GB"))
 
 
 def missed_reports(
