@@ -198,20 +198,18 @@ def _value(value: Any, kind: str) -> Any:
         return value
     if isinstance(value, list) and kind.startswith("[") and kind.endswith("]"):
         return [_value(item, kind[1:-1]) for item in value]
-    if type(value) is dict and kind == "object" and _plain_json(value):
+    if type(value) is dict and kind == "object":  # a card, as the cards module builds it: checked by `written`
         return value
     raise _Unusual
 
 
-def _plain_json(value: Any) -> bool:
-    """Made only of what JSON holds (as the cards module builds a card), so msrest would copy it as it is."""
-    if value is None or type(value) in {str, bool, int, float}:
-        return True
-    if type(value) is list:
-        return all(_plain_json(item) for item in value)
-    if type(value) is dict:
-        return all(type(key) is str and _plain_json(item) for key, item in value.items())
-    return False
+def written(activity: Activity) -> str:
+    """The activity as the JSON text sent: `wire`'s, unless a value in it is not plain JSON (msrest's
+    then, as botbuilder would send it). Writing the text is what checks a card, once."""
+    try:
+        return json.dumps(wire(activity), allow_nan=False)
+    except (TypeError, ValueError):
+        return json.dumps(activity.serialize())
 
 
 def speed_up_msrest() -> None:
@@ -328,7 +326,7 @@ class PlanTrackerAdapter(CloudAdapter):  # type: ignore[misc]
         if credentials is not None and credentials._should_set_token(None):  # as msrest's signed session decides
             token = await asyncio.to_thread(credentials.get_access_token)  # cached by MSAL; a refresh may block
             headers["Authorization"] = f"Bearer {token}"
-        data = json.dumps(wire(activity))
+        data = written(activity)
         async with self.http().request(method, f"{base}/{path}", data=data, headers=headers) as response:
             text = await response.text()
             if response.status >= 400:

@@ -102,7 +102,7 @@ def test_a_reply_reaches_the_connector_as_msrest_would_write_it() -> None:
     from botbuilder.core import MessageFactory, TurnContext
     from botbuilder.schema import Activity, CardAction, SuggestedActions
 
-    from bot.adapter import wire
+    from bot.adapter import wire, written
     from bot.handler import to_activity
     from bot.queries import Reply
     from tests.harness import ncscp_plan, teams_user
@@ -133,6 +133,9 @@ def test_a_reply_reaches_the_connector_as_msrest_would_write_it() -> None:
     assert wire(with_card)["attachments"][0]["content"]["type"] == "AdaptiveCard"
     copied = deepcopy(with_card)  # as botbuilder copies every activity it sends
     assert copied.serialize() == with_card.serialize() and copied is not with_card
+    assert json.loads(written(with_card)) == with_card.serialize()
+    odd = to_activity(Reply("odd", {**cards.notice("Saved"), "when": london(2026, 11, 23, 10)}))
+    assert json.loads(written(odd)) == json.loads(json.dumps(odd.serialize())), "a value JSON cannot hold: msrest's"
 
 
 def test_a_reply_addressed_from_a_teams_message_is_written_directly() -> None:
