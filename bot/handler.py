@@ -432,10 +432,7 @@ class PlanBot(TeamsActivityHandler):  # type: ignore[misc]
             # as the update's first write would), so that the plan the turn reads is the one its
             # update is stored into.
             early = self._updating(turn_context, said) and not self.database.serialised
-            stamp = await data_stamp(session, glance.partnership.id, hold=early)
-            partnership, person, read = await self._asker(turn_context, session, glance, stamp)
-            if read:  # with this turn's own writes so far (a person's Teams ids remembered)
-                stamp = await data_stamp(session, partnership.id, hold=early)
+            partnership, person, stamp = await self._asker(turn_context, session, glance, early)
             address = addresses.address_of(activity, partnership, turn_context.turn_state[TENANT], person)
             conversation: Conversation | None = None  # a 1:1 chat whose address this process stored
             if address.kind is not ConversationKind.PERSONAL or not self.remembered.holds(address, stamp):
@@ -520,19 +517,22 @@ class PlanBot(TeamsActivityHandler):  # type: ignore[misc]
         return reply
 
     async def _asker(
-        self, turn_context: TurnContext, session: AsyncSession, glance: Glance, stamp: DataStamp | None
-    ) -> tuple[Partnership, Person | None, bool]:
-        """The partnership and the person asking, as rows of this transaction, and whether they were
-        read: taken from the plan as kept when the plan is as the turn began, otherwise read (and the
-        person's Teams ids remembered)."""
-        known = self.snapshots.kept_at(glance.partnership.id, stamp) if stamp == glance.stamp else None
+        self, turn_context: TurnContext, session: AsyncSession, glance: Glance, hold: bool
+    ) -> tuple[Partnership, Person | None, DataStamp | None]:
+        """The partnership and the person asking, as rows of this transaction, and the data stamp with
+        this turn's writes so far (held, given `hold`): taken from the plan as kept when the plan is
+        still as the turn began, otherwise read (and the person's Teams ids remembered)."""
+        known = self.snapshots.kept_at(glance.partnership.id, glance.stamp)
         sender = turn_context.activity.from_property
         kept = known.person(getattr(sender, "aad_object_id", None), getattr(sender, "id", None)) if known else None
         if kept is not None:
-            partnership = await session.merge(glance.partnership, load=False)
-            return partnership, await session.merge(kept, load=False), False
+            stamp = await data_stamp(session, glance.partnership.id, hold=hold)
+            if stamp == glance.stamp:
+                partnership = await session.merge(glance.partnership, load=False)
+                return partnership, await session.merge(kept, load=False), stamp
         partnership = await session.get_one(Partnership, glance.partnership.id)
-        return partnership, await find_person(turn_context, session, partnership), True
+        person = await find_person(turn_context, session, partnership)
+        return partnership, person, await data_stamp(session, partnership.id, hold=hold)
 
     def _updating(self, turn_context: TurnContext, said: Intent | CardAction | str) -> bool:
         """Is this turn, before its transaction, already known to store an update (a card's save, or

@@ -85,7 +85,7 @@ class Selection:
 def select(ask: Ask, *, default_all_for_admins: bool) -> Selection | Reply:
     """Whose actions the question is about: a named sub-group, the channel's, the asker's, or all."""
     snap, intent, asker = ask.snapshot, ask.intent, ask.asker
-    if intent.subgroup is None and intent.unmatched:
+    if intent.names_unknown_subgroup:
         return unknown_subgroup(ask)
     if intent.scope is Scope.SUBGROUP and intent.subgroup:
         group = snap.subgroup(intent.subgroup)
@@ -189,7 +189,7 @@ async def by_rag(ask: Ask) -> Reply:
 async def subgroup_actions(ask: Ask) -> Reply:
     """A named sub-group's actions; unnamed, the channel's sub-group's, or in a chat the asker's own."""
     snap = ask.snapshot
-    if ask.intent.subgroup is None and ask.intent.unmatched:
+    if ask.intent.names_unknown_subgroup:
         return unknown_subgroup(ask)
     group = snap.subgroup(ask.intent.subgroup) if ask.intent.subgroup else ask.channel_subgroup
     if group is None:
@@ -275,7 +275,7 @@ def _example_ref(ask: Ask) -> str:
 async def plan_overview(ask: Ask) -> Reply:
     """The plan at a glance; a named sub-group's, or in a linked channel that sub-group's."""
     snap = ask.snapshot
-    if ask.intent.subgroup is None and ask.intent.unmatched:
+    if ask.intent.names_unknown_subgroup:
         return unknown_subgroup(ask)
     group = snap.subgroup(ask.intent.subgroup) if ask.intent.subgroup else None
     if group is None and ask.intent.scope is Scope.DEFAULT:
@@ -320,7 +320,7 @@ async def undo(ask: Ask) -> Reply | None:
 
 async def summary_preview(ask: Ask) -> Reply:
     """Exactly what would be posted: a sub-group's summary, or (business unit) the exception report."""
-    if ask.intent.subgroup is None and ask.intent.unmatched:
+    if ask.intent.names_unknown_subgroup:
         return unknown_subgroup(ask)
     snap = for_channel(ask.snapshot)
     meeting = snap.next_bmg

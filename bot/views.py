@@ -457,7 +457,7 @@ def _action_view(
     current = next(u for u in history if u.id == latest.id) if latest else None
     rag = current.rag if current else None
     # Each update as shown, once; the current one is never withdrawn, so it is shown as in the history.
-    shown = shown_updates(history, people, tz, withdrawn, reviews, shown_before or {})
+    shown = _shown_updates(history, people, tz, withdrawn, reviews, shown_before or {})
     agreed = [replace(revision(r), agreed=r.accepted_at.astimezone(tz)) for r in accepted]
     milestones = effective_milestones(dues(action), agreed)
     action_dues = tuple(m.due for m in milestones)
@@ -555,7 +555,7 @@ def _lead_label(
     return printed or "no lead"
 
 
-def shown_updates(
+def _shown_updates(
     history: Iterable[Entry],
     people: dict[int, Person],
     tz: ZoneInfo,

@@ -26,9 +26,9 @@ from sqlalchemy.sql.dml import Insert
 
 from bot.clock import Clock, SystemClock
 from storage.db import Database
-from storage.models import BotState, DataVersion, PlanVersion
+from storage.models import BotState
 from storage.state_codec import TAG, Json, StateCodec
-from storage.versions import DataStamp
+from storage.versions import STAMP, DataStamp
 
 E_TAG = "e_tag"
 """Where botbuilder items carry their e-tag: a dict key or an attribute."""
@@ -57,13 +57,7 @@ class _Change:
 
 
 # What every turn reads first: the data stamp and the conversation's state, in one query.
-GLANCE = (
-    select(DataVersion.epoch, DataVersion.version, PlanVersion.version, BotState.etag, BotState.data)
-    .select_from(DataVersion)
-    .outerjoin(PlanVersion, PlanVersion.partnership_id == bindparam("partnership"))
-    .outerjoin(BotState, BotState.key == bindparam("key"))
-    .where(DataVersion.id == 1)
-)
+GLANCE = STAMP.add_columns(BotState.etag, BotState.data).outerjoin(BotState, BotState.key == bindparam("key"))
 GLANCE_SQLITE = GLANCE.compile(dialect=sqlite.dialect())
 
 

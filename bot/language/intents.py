@@ -65,3 +65,8 @@ class Intent:
     @property
     def rag(self) -> Rag | None:
         return self.rags[0] if self.rags else None
+
+    @property
+    def names_unknown_subgroup(self) -> bool:
+        """Asked of a sub-group the bot does not know ("overdue for the choir")."""
+        return self.subgroup is None and bool(self.unmatched)
