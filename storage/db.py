@@ -14,6 +14,8 @@ from sqlalchemy import create_engine as create_sync_engine
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 
+from storage import sqlite_on_loop
+
 DEFAULT_URL = "sqlite+aiosqlite:///plantracker.db"
 
 
@@ -53,15 +55,40 @@ def create_engine(url: str, **kwargs: Any) -> AsyncEngine:
     return engine
 
 
-def _sqlite_connect(dbapi_connection: Any, _record: Any) -> None:
+def _writer_engine(url: str) -> AsyncEngine | None:
+    """On a SQLite file, the engine of the transactions that may write: one connection, used on the event
+    loop (`storage.sqlite_on_loop`), since this process runs one such transaction at a time. None for
+    PostgreSQL and for a database held in memory (which a second connection would not see)."""
+    parsed = make_url(url)
+    if parsed.get_backend_name() != "sqlite" or parsed.database in (None, "", ":memory:"):
+        return None
+    _keep_data_out_of_logs()
+    engine = create_async_engine(
+        url,
+        async_creator=sqlite_on_loop.connector(parsed.database),
+        pool_size=1,
+        max_overflow=0,
+        hide_parameters=True,
+    )
+    event.listen(engine.sync_engine, "connect", _sqlite_connect_on_loop)
+    event.listen(engine.sync_engine, "begin", _sqlite_begin)
+    return engine
+
+
+def _sqlite_connect(dbapi_connection: Any, _record: Any, busy_ms: int = 10000) -> None:
     # Let SQLAlchemy, not the sqlite3 module, decide when transactions begin, so that savepoints
     # and transactional DDL work as they do on PostgreSQL.
     dbapi_connection.isolation_level = None
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute("PRAGMA journal_mode=WAL")
-    cursor.execute("PRAGMA busy_timeout=10000")
+    cursor.execute(f"PRAGMA busy_timeout={busy_ms}")
     cursor.close()
+
+
+def _sqlite_connect_on_loop(dbapi_connection: Any, record: Any) -> None:
+    # The driver must not wait for a lock on the event loop: the connection waits by itself, asynchronously.
+    _sqlite_connect(dbapi_connection, record, busy_ms=0)
 
 
 WRITES = "plan_tracker_writes"
@@ -117,11 +144,14 @@ class Database:
         # IMMEDIATE, so it waits for the write lock before it reads.
         self._one_writer = asyncio.Lock() if self.engine.dialect.name == "sqlite" else None
         self.quick = _quick_engine(self.url)
+        writer = _writer_engine(self.url) if not engine_kwargs else None
+        self.writer = writer or self.engine
+        self._writes = async_sessionmaker(self.writer, expire_on_commit=False) if writer else self.sessions
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[AsyncSession]:
         """A session whose work is committed together, or not at all. Do not open one inside another."""
-        async with self._one_writer or contextlib.nullcontext(), self.sessions() as session, session.begin():
+        async with self._one_writer or contextlib.nullcontext(), self._writes() as session, session.begin():
             if self._one_writer is not None:
                 await session.connection(execution_options={WRITES: True})
             yield session
@@ -141,5 +171,7 @@ class Database:
 
     async def dispose(self) -> None:
         await self.engine.dispose()
+        if self.writer is not self.engine:
+            await self.writer.dispose()
         if self.quick is not None:
             self.quick.dispose()
