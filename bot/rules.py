@@ -10,6 +10,7 @@ from __future__ import annotations
 import calendar
 import enum
 import re
+from bisect import bisect_left
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
@@ -220,15 +221,16 @@ def missed_reports(
     entries = list(history)
     withdrawn = {u.withdraws for u in entries if u.withdraws is not None}
     live = sorted((u for u in entries if u.withdraws is None and u.id not in withdrawn), key=lambda u: (u.at, u.id))
+    times = [u.at for u in live]  # found by bisection: an action's history may be long, its milestones few
     missed: list[Due] = []
     opens: datetime | None = None
     for due in in_date_order(dues):
         closes = end_of_day(due.on, tz)
         if closes > now:
             break
-        before = [u for u in live if opens is not None and u.at < opens]
-        was_blue = bool(before) and before[-1].rag is Rag.BLUE
-        reported = any((opens is None or u.at >= opens) and u.at < closes for u in live)
+        first = 0 if opens is None else bisect_left(times, opens)  # the first live update in the window
+        was_blue = first > 0 and live[first - 1].rag is Rag.BLUE  # as the window opened
+        reported = first < len(times) and times[first] < closes
         if not reported and not was_blue:
             missed.append(due)
         opens = closes

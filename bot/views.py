@@ -27,6 +27,7 @@ from bot.rules import (
     UpdateFacts,
     current_update,
     effective_milestones,
+    end_of_day,
     is_missing_update,
     last_meeting,
     late_by,
@@ -222,6 +223,7 @@ class History:
     action: Action
     revisions: list[MilestoneRevision]
     shown: Mapping[int, UpdateView] = field(default_factory=dict)  # the updates as last shown, by id
+    last_id: int = 0  # the greatest id among the entries: the next read asks for those after it
 
 
 @dataclass(frozen=True)
@@ -328,31 +330,32 @@ class SnapshotCache:
         if unkept:
             rows |= {a.id: a for a in await session.scalars(select(Action).where(Action.id.in_(unkept)))}
             revisions |= await RevisionRepository(session).for_actions(unkept)
+        people = {p.id: p for p in known.people.values()} | known.others
+        same_day = now.astimezone(snapshot.tz).date() == known.day
         histories: dict[int, History] = {}
+        fresh: dict[int, ActionView] = {}
         for action_id in ids:
             if action_id not in rows:
                 continue
             prior = kept.get(action_id)
             if prior is not None:
-                since = max((e.id for e in prior.entries), default=0)
-                new = (await _histories(session, [action_id], since=since))[action_id]
-                entries = tuple(sorted((*prior.entries, *new), key=lambda e: (e.created_at, e.id)))
+                new = (await _histories(session, [action_id], since=prior.last_id))[action_id]
                 reviews = prior.reviews | await NoteRepository(session).reviews(e.id for e in new)
+                appended = _appended(old[action_id], prior, new, reviews, people, snapshot, now) if same_day else None
+                if appended is not None:
+                    fresh[action_id], histories[action_id] = appended
+                    continue
+                entries = tuple(sorted((*prior.entries, *new), key=lambda e: (e.created_at, e.id)))
             else:
                 entries = tuple((await _histories(session, [action_id]))[action_id])
                 reviews = dict(await NoteRepository(session).reviews(e.id for e in entries))
-            histories[action_id] = History(entries, reviews, rows[action_id], revisions[action_id])
-        people = {p.id: p for p in known.people.values()} | known.others
-        fresh: dict[int, ActionView] = {}
-        for i, history in histories.items():
-            prior = kept.get(i)
-            fresh[i] = _action_view(
-                rows[i],
-                list(history.entries),
-                revisions[i],
-                history.reviews,
-                old[i].objective,
-                old[i].lead,
+            view = _action_view(
+                rows[action_id],
+                list(entries),
+                revisions[action_id],
+                reviews,
+                old[action_id].objective,
+                old[action_id].lead,
                 snapshot.meetings,
                 people,
                 now,
@@ -360,8 +363,10 @@ class SnapshotCache:
                 shown_before=prior.shown if prior is not None else None,
             )
             # The views of its updates, in the history's order (withdrawals are not shown), kept for the next.
-            shown = (e.id for e in history.entries if e.withdraws_id is None)
-            histories[i] = replace(history, shown=dict(zip(shown, fresh[i].history, strict=True)))
+            shown = dict(zip((e.id for e in entries if e.withdraws_id is None), view.history, strict=True))
+            last_id = max((e.id for e in entries), default=0)
+            histories[action_id] = History(entries, reviews, rows[action_id], revisions[action_id], shown, last_id)
+            fresh[action_id] = view
         updated = replace(snapshot, now=now, actions=[fresh.get(a.id, a) for a in snapshot.actions])
         return Reread(updated, histories)
 
@@ -490,6 +495,56 @@ def _action_view(
         proposal_id=proposal.id if proposal else None,
         proposed_at=proposal.created_at if proposal else None,
     )
+
+
+def _appended(
+    view: ActionView,
+    prior: History,
+    new: list[Entry],
+    reviews: dict[int, set[ReviewKind]],
+    people: dict[int, Person],
+    snapshot: Snapshot,
+    now: datetime,
+) -> tuple[ActionView, History] | None:
+    """The action's view and history with `new` updates added, worked out from those updates alone (an
+    action updated for years must not cost a pass over all its history on each update), when they change
+    nothing but its rating and its latest update: each a rated update that withdraws nothing and proposes
+    no date, none earlier than the last one before, and all after the end of the last milestone that has
+    passed (so that no report window already closed gains one). `view` must be as of today. None
+    otherwise: the caller goes through the whole history."""
+    if not new or not prior.entries:
+        return None
+    order = (prior.entries[-1].created_at, prior.entries[-1].id)
+    for entry in new:
+        if entry.withdraws_id is not None or entry.revised_due_on is not None or entry.rag is None:
+            return None
+        if (entry.created_at, entry.id) < order:
+            return None
+        order = (entry.created_at, entry.id)
+    tz = snapshot.tz
+    closed = [end_of_day(due.on, tz) for due in view.dues if end_of_day(due.on, tz) <= now]
+    if closed and new[0].created_at < max(closed):
+        return None
+    shown = {e.id: _update_view(e, people, tz, reviews=reviews) for e in new}
+    current = new[-1]
+    late = overdue_since(view.dues, current.rag, now, tz)
+    facts = UpdateFacts(id=current.id, at=current.created_at, rag=current.rag)
+    fresh = replace(
+        view,
+        rag=current.rag,
+        latest=shown[current.id],
+        history=view.history + tuple(shown.values()),
+        next_due=next_due(view.dues, now, tz),
+        overdue=late is not None,
+        overdue_since=late,
+        overdue_for=late_by(late, now, tz) if late else None,
+        missing=is_missing_update([facts], snapshot.meetings, now, tz),
+    )
+    last_id = max(prior.last_id, *(e.id for e in new))
+    history = replace(
+        prior, entries=prior.entries + tuple(new), reviews=reviews, shown={**prior.shown, **shown}, last_id=last_id
+    )
+    return fresh, history
 
 
 @lru_cache(maxsize=64)

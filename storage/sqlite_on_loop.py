@@ -5,7 +5,8 @@ its own, and each hand-over there and back costs more than the step itself: an u
 ten statements made about forty of them. Statements on a SQLite file that this process alone writes to
 (the `Database` lets one writing transaction run at a time) take microseconds, so this connection makes
 them where the turn runs, in the shape SQLAlchemy's aiosqlite dialect expects of an aiosqlite
-connection (`create_async_engine(..., async_creator=...)`).
+connection (`create_async_engine(..., async_creator=...)`). Only the commit, which waits for the disk,
+is made on a thread.
 
 The one thing that may take long is waiting for another process's write lock (`planbot serve
 --workers`, the command line beside the server). That wait is not made in the driver, which would
@@ -26,13 +27,14 @@ FIRST_WAIT, LONGEST_WAIT = 0.001, 0.02
 T = TypeVar("T")
 
 
-async def _patiently(step: Callable[[], T]) -> T:
-    """The step, tried again while SQLite says another connection holds the lock it needs."""
+async def _patiently(step: Callable[[], T], elsewhere: bool = False) -> T:
+    """The step, tried again while SQLite says another connection holds the lock it needs; `elsewhere`:
+    made on a thread, for a step that waits for the disk."""
     loop = asyncio.get_running_loop()
     deadline, wait = loop.time() + BUSY_SECONDS, FIRST_WAIT
     while True:
         try:
-            return step()
+            return await asyncio.to_thread(step) if elsewhere else step()
         except sqlite3.OperationalError as error:
             if error.sqlite_errorcode != sqlite3.SQLITE_BUSY or loop.time() + wait > deadline:
                 raise
@@ -132,7 +134,9 @@ class Connection:
         self._conn.create_function(*args, **kwargs)
 
     async def commit(self) -> None:
-        await _patiently(self._conn.commit)
+        # A durable commit waits for the disk to sync, a few tenths of a millisecond in which the loop
+        # could be serving other turns: the one step made on a thread.
+        await _patiently(self._conn.commit, elsewhere=True)
 
     async def rollback(self) -> None:
         self._conn.rollback()

@@ -5,9 +5,12 @@ from __future__ import annotations
 from datetime import UTC, date, datetime, timedelta
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from bot.clock import FixedClock
 from bot.rules import (
+    LONDON,
     Due,
     Precision,
     Rag,
@@ -216,6 +219,47 @@ def test_a_blue_action_owes_no_reports_after_it_became_blue() -> None:
     reopened = [*done_in_august, update(3, london(2026, 11, 5), Rag.AMBER)]
     assert missed_reports(REPORTING, reopened, london(2027, 6, 1)) == (), "November's update reported for February"
     assert missed_reports([*REPORTING, Due.month(2027, 6)], reopened, london(2027, 7, 1)) == (Due.month(2027, 6),)
+
+
+def missed_by_definition(dues: list[Due], history: list[UpdateFacts], now: datetime) -> tuple[Due, ...]:
+    """The rule as the business unit states it, window by window, looking at every update each time."""
+    withdrawn = {u.withdraws for u in history if u.withdraws is not None}
+    live = sorted((u for u in history if u.withdraws is None and u.id not in withdrawn), key=lambda u: (u.at, u.id))
+    missed, opens = [], None
+    for due in in_date_order(dues):
+        closes = datetime.combine(due.on + timedelta(days=1), datetime.min.time(), LONDON)
+        if closes > now:
+            break
+        before = [u for u in live if opens is not None and u.at < opens]
+        was_blue = bool(before) and before[-1].rag is Rag.BLUE
+        if not any((opens is None or u.at >= opens) and u.at < closes for u in live) and not was_blue:
+            missed.append(due)
+        opens = closes
+    return tuple(missed)
+
+
+DAYS_2026 = st.integers(0, 364).map(lambda n: london(2026, 1, 1) + timedelta(days=n))
+
+
+@given(
+    days=st.lists(st.integers(0, 364), min_size=1, max_size=6),
+    updates=st.lists(
+        st.tuples(DAYS_2026, st.integers(0, 23), st.sampled_from([*Rag, None]), st.integers(0, 40)), max_size=40
+    ),
+    now=DAYS_2026,
+)
+def test_missed_reports_over_long_histories_follow_the_rule(
+    days: list[int], updates: list[tuple[datetime, int, Rag | None, int]], now: datetime
+) -> None:
+    """Found by bisection (an action updated hundreds of times must not cost hundreds of passes per
+    milestone), with the same answer as the rule applied window by window, withdrawals and Blue included."""
+    dues = [Due(date(2026, 1, 1) + timedelta(days=d), Precision.DAY) for d in days]
+    history = [
+        UpdateFacts(i + 1, day + timedelta(hours=hour), rag, withdraws=(back if rag is None and back <= i else None))
+        for i, (day, hour, rag, back) in enumerate(updates)
+    ]
+    history = [u for u in history if u.rag is not None or u.withdraws is not None]
+    assert missed_reports(dues, history, now) == missed_by_definition(dues, history, now)
 
 
 def test_due_soon_looks_30_days_ahead_or_to_the_next_bmg_whichever_is_later() -> None:

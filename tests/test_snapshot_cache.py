@@ -11,8 +11,9 @@ import pytest
 from sqlalchemy import delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot.app import BOT
 from bot.demo import load_demo
-from bot.views import SnapshotCache
+from bot.views import SnapshotCache, load_snapshot
 from storage.audit import Actor
 from storage.db import Database
 from storage.erasure import erase_person, find_by_email
@@ -37,6 +38,7 @@ from tests.teams import card_of, card_texts
 
 RACHEL = teams_user(ncscp_plan(), "rachel.dunmore@ncscp.example.org")  # chair of CDOP (8.1)
 FIONA = teams_user(ncscp_plan(), "fiona.mcleod@ncscp.example.org")
+PRIYA = teams_user(ncscp_plan(), "priya.shah@ncscp.example.org")  # leads 13.1
 
 
 async def version(database: Database, short_name: str = "NCSCP") -> int:
@@ -300,3 +302,44 @@ async def test_updates_in_a_row_are_each_in_the_history_once_and_in_order(bot: H
     assert texts.count("audit step three finished") == 1
     assert "(withdrawn) audit step three finished" in texts, "withdrawn by the undo"
     assert "Green" in " ".join(card_texts(card_of(await bot.one("show 4.2", FIONA))))
+
+
+async def test_the_plan_moved_on_by_each_update_is_the_plan_a_fresh_read_shows(bot: Harness, demo_db: Database) -> None:
+    """After each update the action is kept as a read of the whole plan would show it, whether it was
+    moved on from the new updates alone (plain ones, in order) or read again whole (after an undo, a
+    proposed date, a late night that closes a report window): Blue, current rating, latest note, the
+    history and whether an update is missing all as stored."""
+    planbot = bot.client.app[BOT]
+    async with demo_db.reading() as session:
+        ncscp = await PartnershipRepository(session).by_short_name("NCSCP")
+    assert ncscp is not None
+    steps = [
+        ("4.2 amber: data returns chased with the partners", timedelta(minutes=1)),
+        ("4.2 green: returns all in, analysis under way", timedelta(minutes=1)),
+        ("4.2 green: analysis half done, on course", timedelta(minutes=2)),
+        ("undo", timedelta(minutes=1)),
+        ("4.2 amber: analysis slipped a week, partners told", timedelta(minutes=1)),
+        ("13.1 amber: partner returns late (revised date: March 2027)", timedelta(minutes=1)),
+        ("4.2 amber: analysis back on course after the delay", timedelta(hours=20)),
+        ("4.2 blue: audit complete and reported to the partners", timedelta(minutes=1)),
+        ("4.2 green: reopened, one partner's figures to check", timedelta(minutes=1)),
+    ]
+    bot.clock.instant = NOW + timedelta(days=2)  # after any update other tests stored
+    await bot.one("my actions", FIONA)  # the plan as kept before the first update
+    moved_on = 0
+    for text, later in steps:
+        bot.clock.instant += later
+        who = PRIYA if text.startswith("13.1") else FIONA
+        before = planbot.snapshots.latest(ncscp.id)
+        await bot.say(text, who)
+        kept = planbot.snapshots.latest(ncscp.id)
+        async with demo_db.reading() as session:
+            now = await data_stamp(session, ncscp.id)
+            fresh = await load_snapshot(session, ncscp, bot.clock.now())
+        if kept is None or kept.stamp != now:
+            assert text == "undo", f"only an undo leaves the plan to be read again by the next turn, not {text!r}"
+            continue
+        moved_on += before is not None and kept.snapshot is not before.snapshot
+        for ref in ("4.2", "13.1"):
+            assert kept.snapshot.action(ref) == fresh.action(ref), f"{ref} after {text!r}"
+    assert moved_on == len(steps) - 1, "every update moved the kept plan on"
