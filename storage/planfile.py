@@ -30,7 +30,7 @@ from yaml.constructor import ConstructorError, SafeConstructor
 from yaml.parser import Parser
 from yaml.reader import Reader
 from yaml.resolver import Resolver
-from yaml.scanner import Scanner
+from yaml.scanner import Scanner, ScannerError
 
 from bot.rules import Due, Rag, parse_due
 from storage.errors import PlanFileError
@@ -364,6 +364,16 @@ class _PureLoader(_Guards, Reader, Scanner, Parser):
         if self.flow_level >= DEPTH_LIMIT:
             raise _Refused(None, None, DEEP, self.get_mark())
         super().fetch_flow_collection_start(TokenClass)
+
+    def scan_yaml_directive_number(self, start_mark: Any) -> int:
+        """The version in "%YAML 1.1": a number of thousands of digits is a ValueError from `int`, not
+        a YAML error, in PyYAML's own scanner."""
+        try:
+            return int(super().scan_yaml_directive_number(start_mark))
+        except ValueError:
+            raise ScannerError(
+                "while scanning a directive", start_mark, "the YAML version number is far too long", self.get_mark()
+            ) from None
 
 
 # The loaders in the order they are preferred; the tests try each.

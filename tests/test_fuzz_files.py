@@ -383,6 +383,15 @@ def test_billion_laughs_is_refused(tmp_path: Path, loader: Callable[[str], Any])
     refused_quickly(lambda: load_plan_file(path, loader), "laughs.yaml: line ", "more than 50,000 values")
 
 
+@pytest.mark.parametrize("loader", LOADERS, ids=lambda loader: loader.__name__)
+def test_a_yaml_version_of_thousands_of_digits_is_a_message(tmp_path: Path, loader: Callable[[str], Any]) -> None:
+    """Found by fuzzing: PyYAML's own scanner turned the version into a number and raised ValueError."""
+    path = tmp_path / "version.yaml"
+    path.write_text("%YAML 1." + "1" * 5000 + "\n---\npartnership: x\n", encoding="utf-8")
+    with pytest.raises(PlanFileError, match=r"version.yaml: line 1, column \d+: not valid YAML: .*version number"):
+        load_plan_file(path, loader)
+
+
 def test_a_few_aliases_are_still_read(tmp_path: Path) -> None:
     """Aliases are not refused as such: a plan that reuses a list of dates loads."""
     text = yaml.safe_dump(DEMO, sort_keys=False).replace("meetings:", "meetings: &meetings", 1)
