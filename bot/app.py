@@ -79,7 +79,7 @@ def create_app(settings: Settings, clock: Clock | None = None, database: Databas
         # a note checked before it is ready waits for it.
         warming = asyncio.get_running_loop().run_in_executor(None, privacy.warm)
         owned = database is None
-        db = database or Database(settings.database_url)
+        db = database or Database(settings.database_url, pool_size=settings.db_pool_size)
         app[DATABASE] = db
         app[ADAPTER] = adapter = create_adapter(settings)
         app[BOT] = PlanBot(db, clock or SystemClock(), settings, TurnConversationState(SqlStorage(db)))

@@ -11,7 +11,7 @@ from zoneinfo import ZoneInfo
 from pydantic import AliasChoices, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
-from storage.db import DEFAULT_URL
+from storage.db import DEFAULT_URL, POOL_SIZE
 
 
 def _env(*names: str) -> AliasChoices:
@@ -52,6 +52,7 @@ class Settings(BaseSettings):
         default=300.0, validation_alias=_env("PLANBOT_SCHEDULER_INTERVAL", "scheduler_interval")
     )
     # Seconds one reply or message may take to reach the Bot Connector before the bot gives up on it.
+    db_pool_size: int = Field(default=POOL_SIZE, ge=1, validation_alias=_env("PLANBOT_DB_POOL_SIZE", "db_pool_size"))
     send_timeout: float = Field(default=30.0, gt=0, validation_alias=_env("PLANBOT_SEND_TIMEOUT", "send_timeout"))
     link_secret: SecretStr = Field(default=SecretStr(""), validation_alias=_env("PLANBOT_LINK_SECRET", "link_secret"))
     public_url: str = Field(default="", validation_alias=_env("PLANBOT_PUBLIC_URL", "public_url"))

@@ -82,8 +82,8 @@ class SqlStorage(Storage):  # type: ignore[misc]  # botbuilder ships no type inf
         if not row_keys:
             return {}
         query = select(BotState.key, BotState.etag, BotState.data).where(BotState.key.in_(row_keys))
-        async with self._database.sessions() as session:
-            rows = {row_key: (etag, data) for row_key, etag, data in await session.execute(query)}
+        async with self._database.one_statement.connect() as connection:
+            rows = {row_key: (etag, data) for row_key, etag, data in await connection.execute(query)}
         return {key: self._item(*rows[row_key]) for row_key, key in row_keys.items() if row_key in rows}
 
     async def glance(self, key: str, partnership: int | None) -> tuple[DataStamp | None, object | None]:
@@ -93,7 +93,7 @@ class SqlStorage(Storage):  # type: ignore[misc]  # botbuilder ships no type inf
         values: dict[str, Any] = {"key": row_key, "partnership": -1 if partnership is None else partnership}
         row: Any = self._quickly(values)
         if row is False:
-            async with self._database.engine.connect() as connection:
+            async with self._database.one_statement.connect() as connection:
                 row = (await connection.execute(GLANCE, values)).first()
         if row is None:
             return None, None

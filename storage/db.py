@@ -131,11 +131,19 @@ def _quick_engine(url: str) -> Engine | None:
     return engine
 
 
+POOL_SIZE = 20
+"""PostgreSQL connections a process keeps open. Each turn holds one for a statement or a transaction;
+beyond the pool, SQLAlchemy opens a connection for the turn and closes it after, which costs several
+times the turn itself (with the default of five, every turn beyond the fifth at once did)."""
+
+
 class Database:
     """One engine and its session factory, made by the app or the CLI from settings."""
 
-    def __init__(self, url: str, **engine_kwargs: Any) -> None:
+    def __init__(self, url: str, pool_size: int = POOL_SIZE, **engine_kwargs: Any) -> None:
         self.url = async_url(url)
+        if make_url(self.url).get_backend_name() == "postgresql":
+            engine_kwargs = {"pool_size": pool_size, "max_overflow": pool_size // 2, **engine_kwargs}
         self.engine = create_engine(self.url, **engine_kwargs)
         self.sessions = async_sessionmaker(self.engine, expire_on_commit=False)
         # SQLite has one writer at a time, and two transactions that both read and then write fail
@@ -144,6 +152,10 @@ class Database:
         # IMMEDIATE, so it waits for the write lock before it reads.
         self._one_writer = asyncio.Lock() if self.engine.dialect.name == "sqlite" else None
         self.quick = _quick_engine(self.url)
+        # A read of one statement is consistent by itself: on PostgreSQL it is made without the BEGIN
+        # and ROLLBACK that SQLAlchemy wraps around every use of a connection (two round trips of three).
+        postgres = self.engine.dialect.name == "postgresql"
+        self.one_statement = self.engine.execution_options(isolation_level="AUTOCOMMIT") if postgres else self.engine
         writer = _writer_engine(self.url) if not engine_kwargs else None
         self.writer = writer or self.engine
         self._writes = async_sessionmaker(self.writer, expire_on_commit=False) if writer else self.sessions

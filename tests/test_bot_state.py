@@ -36,7 +36,7 @@ from botbuilder.dialogs import (
 from botbuilder.dialogs.choices import Choice, ListStyle
 from botbuilder.schema import Activity, ActivityTypes, ChannelAccount, ConversationAccount
 from botbuilder.testing import StorageBaseTests
-from sqlalchemy import String, cast, select
+from sqlalchemy import String, cast, event, select
 
 from bot.rules import LONDON
 from storage.bot_state import EtagConflictError, SqlStorage
@@ -405,3 +405,26 @@ async def test_a_glance_reads_what_read_reads_and_the_data_stamp(storage: TidySt
     assert found == (await storage.read([key]))[key]
     assert isinstance(found, dict) and found["listing"]["refs"] == ["4.2", "7.3"] and found["note"] == "‘quoted’ ✓"
     assert (await storage.glance(long_key, None))[1] == (await storage.read([long_key]))[long_key]
+
+
+async def test_sixteen_turns_at_once_share_the_pool_without_opening_connections(database: Database) -> None:
+    """Each turn's first read at sixteen at once, again and again, opens no connection after the first
+    burst: with SQLAlchemy's default pool of five, every turn beyond the fifth opened and closed a
+    PostgreSQL connection of its own, which cost more than the turn."""
+    storage = SqlStorage(database)
+    opened = [0]
+
+    def connected(*_: Any) -> None:
+        opened[0] += 1
+
+    async def burst() -> None:
+        await asyncio.gather(*(storage.glance(fresh("burst"), None) for _ in range(16)))
+
+    await burst()
+    event.listen(database.engine.sync_engine, "connect", connected)
+    try:
+        for _ in range(5):
+            await burst()
+    finally:
+        event.remove(database.engine.sync_engine, "connect", connected)
+    assert opened[0] == 0

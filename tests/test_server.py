@@ -277,3 +277,16 @@ def test_an_activity_is_read_as_botbuilder_reads_it() -> None:
     ]
     for body in bodies:
         assert read_activity(body).serialize() == Activity().deserialize(body).serialize()
+
+
+async def test_the_postgresql_pool_is_a_setting(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Sized for the turns a process serves at once (SQLAlchemy's five made every turn beyond the fifth
+    open a connection of its own); an operator sizes it against the server's `max_connections`."""
+    monkeypatch.setenv("PLANBOT_DB_POOL_SIZE", "7")
+    settings = Settings(database_url="postgresql://nobody@127.0.0.1:1/nothing")
+    database = Database(settings.database_url, pool_size=settings.db_pool_size)  # as the app makes it
+    try:
+        assert database.engine.pool.size() == 7  # type: ignore[attr-defined]
+        assert Database(settings.database_url).engine.pool.size() == 20  # type: ignore[attr-defined]
+    finally:
+        await database.dispose()
