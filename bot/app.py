@@ -205,7 +205,7 @@ async def paper(request: web.Request) -> web.Response:
     now = bot.clock.now()
     with tempfile.TemporaryDirectory() as folder:
         out = Path(folder) / "paper.docx"
-        async with request.app[DATABASE].transaction() as session:
+        async with request.app[DATABASE].reading() as session:  # the paper only reads
             partnership = await session.get_one(Partnership, partnership_id)
             await write_paper(session, partnership, out, now)
             name = f"{partnership.short_name} BMG paper {now:%Y-%m-%d}.docx"

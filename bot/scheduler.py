@@ -179,7 +179,7 @@ class Scheduler:
 
     async def run_once(self, dry_run: bool = False) -> Report:
         report = Report()
-        async with self.database.transaction() as session:
+        async with self.database.reading() as session:
             partnerships = await PartnershipRepository(session).all()
         for partnership in partnerships:
             await self._partnership(partnership, report, dry_run)
@@ -211,7 +211,7 @@ class Scheduler:
         The same steps as a run, but nothing is claimed, sent or written. Raises NotFoundError for
         an unknown partnership."""
         now = self.clock.now()
-        async with self.database.transaction() as session:
+        async with self.database.reading() as session:
             partnership = await PartnershipRepository(session).by_short_name(short_name)
             meetings = await MeetingRepository(session).dates(partnership)
         tz = ZoneInfo(partnership.timezone)
@@ -219,7 +219,7 @@ class Scheduler:
         if scene is None:
             return Preview(partnership.short_name, now, tz, meetings, None)
         steps = self.steps(scene, now)
-        async with self.database.transaction() as session:
+        async with self.database.reading() as session:
             rows = await DispatchRepository(session).for_meeting(partnership, scene.meeting)
             done = [
                 Done(r.kind, r.target, r.status, r.finished_at or r.claimed_at, r.claimed_by, r.detail) for r in rows
@@ -229,8 +229,9 @@ class Scheduler:
         return dataclasses.replace(preview, problem_reports=self._problem_reports(scene, problems) if problems else [])
 
     async def _scene(self, partnership: Partnership, now: datetime) -> Scene | None:
-        """Everything a run needs about one partnership, read in one transaction."""
-        async with self.database.transaction() as session:
+        """Everything a run needs about one partnership, read together (without the write lock, which a
+        whole plan's reading would keep from the turns storing updates meanwhile)."""
+        async with self.database.reading() as session:
             try:
                 # Summaries go to channels: every note in them as a channel may show it.
                 snapshot = for_channel(await load_snapshot(session, partnership, now))
