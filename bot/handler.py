@@ -572,7 +572,16 @@ class PlanBot(TeamsActivityHandler):  # type: ignore[misc]
         known = self.snapshots.kept_at(partnership.id, held)
         if after is None or after == held or after.shared != held.shared or known is None:
             return  # no change, or the partnerships changed too (not by this turn, which writes only to its plan)
-        reread = await self.snapshots.reread(session, known, [ref], now)
+        # One update stored and the plan's version moved by one: that row is the only change, so it
+        # need not be read back (any other write to the plan would have moved the version too).
+        turn: Turn | None = turn_context.turn_state.get(TURN)
+        stored = turn.stored if turn is not None else []
+        alone = len(stored) == 1 and (after.epoch, after.version, after.plan) == (
+            held.epoch,
+            held.version,
+            held.plan + 1,
+        )
+        reread = await self.snapshots.reread(session, known, [ref], now, stored[0] if alone else None)
         turn_context.turn_state[ADVANCED] = (partnership.id, held, after, reread)
 
     async def _continue_privately(self, turn_context: TurnContext) -> bool:

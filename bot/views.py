@@ -309,11 +309,14 @@ class SnapshotCache:
         while len(self.histories) > 4 * self.size:
             self.histories.popitem(last=False)
 
-    async def reread(self, session: AsyncSession, known: Known, refs: Iterable[str], now: datetime) -> Reread:
+    async def reread(
+        self, session: AsyncSession, known: Known, refs: Iterable[str], now: datetime, alone: Update | None = None
+    ) -> Reread:
         """The kept snapshot with these actions read again, the rest as they were: for a turn whose own
         writes added updates to these actions and changed nothing else. An action whose history is kept
         for the snapshot's stamp reads only the updates stored since (its row and accepted dates, which
-        an update does not change, are as kept)."""
+        an update does not change, are as kept); none, given `alone`: the one update stored since, as
+        the turn stored it (a new row, whose note nobody has reviewed yet)."""
         snapshot = known.snapshot
         old = {a.id: a for a in snapshot.actions if a.ref in set(refs)}
         if not old:
@@ -339,8 +342,11 @@ class SnapshotCache:
                 continue
             prior = kept.get(action_id)
             if prior is not None:
-                new = (await _histories(session, [action_id], since=prior.last_id))[action_id]
-                reviews = prior.reviews | await NoteRepository(session).reviews(e.id for e in new)
+                if alone is not None and alone.action_id == action_id:
+                    new, reviews = [Entry(*(getattr(alone, name) for name in Entry._fields))], prior.reviews
+                else:
+                    new = (await _histories(session, [action_id], since=prior.last_id))[action_id]
+                    reviews = prior.reviews | await NoteRepository(session).reviews(e.id for e in new)
                 appended = _appended(old[action_id], prior, new, reviews, people, snapshot, now) if same_day else None
                 if appended is not None:
                     fresh[action_id], histories[action_id] = appended

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 
 from botbuilder.core import TurnContext
@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot import posting
 from bot.updates import Draft
 from bot.views import Snapshot
-from storage.models import Person, Source
+from storage.models import Person, Source, Update
 
 TURN = "plan_tracker.turn"
 
@@ -24,10 +24,11 @@ class Turn:
     now: datetime
     conversation_id: str
     activity_id: str | None
+    stored: list[Update] = field(default_factory=list)  # the updates this turn stored
 
     async def save(self, draft: Draft, source: Source) -> posting.Saved | posting.Refused:
         """Store an update as this turn's person, from this turn's activity."""
-        return await posting.save(
+        outcome = await posting.save(
             self.session,
             self.snapshot,
             self.person,
@@ -37,6 +38,9 @@ class Turn:
             conversation_id=self.conversation_id,
             activity_id=self.activity_id,
         )
+        if isinstance(outcome, posting.Saved) and not outcome.again:
+            self.stored.append(outcome.update)
+        return outcome
 
     @staticmethod
     def of(turn_context: TurnContext) -> Turn:

@@ -4,19 +4,22 @@ partnership whose plan it changes (and only that one), and a new day starts a ne
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+import os
+from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import timedelta
 
 import pytest
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import delete, func, select, text, update
+from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.app import BOT
 from bot.demo import load_demo
 from bot.views import SnapshotCache, load_snapshot
 from storage.audit import Actor
-from storage.db import Database
+from storage.db import Database, async_url, create_engine
 from storage.erasure import erase_person, find_by_email
+from storage.migrate import upgrade
 from storage.models import (
     Action,
     DataVersion,
@@ -33,7 +36,8 @@ from storage.models import (
 )
 from storage.repositories import PartnershipRepository
 from storage.versions import data_stamp
-from tests.harness import NOW, Harness, ncscp_plan, teams_user
+from tests.conftest import PG_ENV
+from tests.harness import NOW, Harness, ncscp_plan, start_harness, teams_user
 from tests.teams import card_of, card_texts
 
 RACHEL = teams_user(ncscp_plan(), "rachel.dunmore@ncscp.example.org")  # chair of CDOP (8.1)
@@ -304,11 +308,42 @@ async def test_updates_in_a_row_are_each_in_the_history_once_and_in_order(bot: H
     assert "Green" in " ".join(card_texts(card_of(await bot.one("show 4.2", FIONA))))
 
 
-async def test_the_plan_moved_on_by_each_update_is_the_plan_a_fresh_read_shows(bot: Harness, demo_db: Database) -> None:
+@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
+async def plan_db(request: pytest.FixtureRequest, demo_db: Database) -> AsyncIterator[Database]:
+    """The demo plans on each backend (PostgreSQL: a database of this module's own on the test server)."""
+    if request.param == "sqlite":
+        yield demo_db
+        return
+    url = os.environ.get(PG_ENV)
+    if not url:
+        pytest.skip(f"{PG_ENV} is not set, so the PostgreSQL storage tests are skipped (.ci/run sets it)")
+    admin = create_engine(url, isolation_level="AUTOCOMMIT")
+    try:
+        async with admin.connect() as connection:
+            await connection.execute(text("DROP DATABASE IF EXISTS plantracker_snapshot_tests WITH (FORCE)"))
+            await connection.execute(text("CREATE DATABASE plantracker_snapshot_tests"))
+    finally:
+        await admin.dispose()
+    own = make_url(async_url(url)).set(database="plantracker_snapshot_tests").render_as_string(hide_password=False)
+    await upgrade(own)
+    database = Database(own)
+    async with database.transaction() as session:
+        await load_demo(session, NOW.date())
+    yield database
+    await database.dispose()
+
+
+async def test_the_plan_moved_on_by_each_update_is_the_plan_a_fresh_read_shows(plan_db: Database) -> None:
     """After each update the action is kept as a read of the whole plan would show it, whether it was
     moved on from the new updates alone (plain ones, in order) or read again whole (after an undo, a
     proposed date, a late night that closes a report window): Blue, current rating, latest note, the
-    history and whether an update is missing all as stored."""
+    history and whether an update is missing all as stored (on PostgreSQL, whose triggers count a
+    statement, not a row, as on SQLite)."""
+    async for bot in start_harness(plan_db):
+        await moved_on_as_read_afresh(bot, plan_db)
+
+
+async def moved_on_as_read_afresh(bot: Harness, demo_db: Database) -> None:
     planbot = bot.client.app[BOT]
     async with demo_db.reading() as session:
         ncscp = await PartnershipRepository(session).by_short_name("NCSCP")
@@ -327,19 +362,19 @@ async def test_the_plan_moved_on_by_each_update_is_the_plan_a_fresh_read_shows(b
     bot.clock.instant = NOW + timedelta(days=2)  # after any update other tests stored
     await bot.one("my actions", FIONA)  # the plan as kept before the first update
     moved_on = 0
-    for text, later in steps:
+    for said, later in steps:
         bot.clock.instant += later
-        who = PRIYA if text.startswith("13.1") else FIONA
+        who = PRIYA if said.startswith("13.1") else FIONA
         before = planbot.snapshots.latest(ncscp.id)
-        await bot.say(text, who)
+        await bot.say(said, who)
         kept = planbot.snapshots.latest(ncscp.id)
         async with demo_db.reading() as session:
             now = await data_stamp(session, ncscp.id)
             fresh = await load_snapshot(session, ncscp, bot.clock.now())
         if kept is None or kept.stamp != now:
-            assert text == "undo", f"only an undo leaves the plan to be read again by the next turn, not {text!r}"
+            assert said == "undo", f"only an undo leaves the plan to be read again by the next turn, not {said!r}"
             continue
         moved_on += before is not None and kept.snapshot is not before.snapshot
         for ref in ("4.2", "13.1"):
-            assert kept.snapshot.action(ref) == fresh.action(ref), f"{ref} after {text!r}"
+            assert kept.snapshot.action(ref) == fresh.action(ref), f"{ref} after {said!r}"
     assert moved_on == len(steps) - 1, "every update moved the kept plan on"
