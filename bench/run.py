@@ -204,13 +204,13 @@ class Run:
                 self.profile(server, prof, size)
                 return
             label = {"server": "planbot", "auth": mode, "backend": backend, "size": size, "workers": workers}
-            if workers > 1:
-                # Compared with one worker that has already answered every case at c1 and c16: so first a
-                # load that is not recorded, until every worker has set up its identifying-details check
-                # (beside start-up) and read the plan once; then on throughput at concurrency 16 only.
-                who = personas(size)
-                self.load(server, cases[0], WORKERS_CONCURRENCY, auth, who.people(), who.tenant)
-                time.sleep(3)
+            # First a load that is not recorded, until every worker has set up its identifying-details
+            # check (beside start-up, for a second or two after /readyz answers) and read the plan once:
+            # the figures are of a server at work, its start-up is measured on its own.
+            who = personas(size)
+            self.load(server, cases[0], WORKERS_CONCURRENCY, auth, who.people(), who.tenant)
+            time.sleep(3)
+            if workers > 1:  # compared with one worker's throughput at concurrency 16 only
                 self.measure(server, label, cases, auth, size, [WORKERS_CONCURRENCY])
                 return
             self.measure(server, label, cases, auth, size)
