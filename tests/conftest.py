@@ -5,16 +5,17 @@ from __future__ import annotations
 
 import os
 from collections.abc import AsyncIterator
-from datetime import datetime
+from datetime import date, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pytest
 from hypothesis import settings as hypothesis_settings
 from sqlalchemy import text
+from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.demo import demo_files
+from bot.demo import demo_files, load_demo
 from bot.rules import LONDON
 from storage.db import Database, async_url, create_engine
 from storage.migrate import upgrade
@@ -54,6 +55,30 @@ async def _postgres_url() -> str:
     finally:
         await engine.dispose()
     return async_url(url)
+
+
+async def postgres_demo(name: str, day: date, why: str) -> str:
+    """A database of a test module's own on the test server (`name`), migrated and loaded with the demo
+    plans moved to `day`; skipped, saying `why` it needs one, where there is no server."""
+    url = os.environ.get(PG_ENV)
+    if not url:
+        pytest.skip(f"{PG_ENV} is not set, so {why} are skipped (.ci/run sets it)")
+    admin = create_engine(url, isolation_level="AUTOCOMMIT")
+    try:
+        async with admin.connect() as connection:
+            await connection.execute(text(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+            await connection.execute(text(f"CREATE DATABASE {name}"))
+    except Exception as exc:
+        pytest.skip(f"PostgreSQL at {PG_ENV} is not reachable or will not create a database ({exc})")
+    finally:
+        await admin.dispose()
+    own = make_url(async_url(url)).set(database=name).render_as_string(hide_password=False)
+    await upgrade(own)
+    database = Database(own)
+    async with database.transaction() as session:
+        await load_demo(session, day)
+    await database.dispose()
+    return own
 
 
 @pytest.fixture(scope="session", params=["sqlite", "postgresql"])

@@ -17,15 +17,12 @@ from typing import Any
 
 import aiohttp
 import pytest
-from sqlalchemy import select, text
-from sqlalchemy.engine import make_url
+from sqlalchemy import select
 
-from bot.demo import load_demo
 from bot.playground import wait_for
-from storage.db import Database, async_url, create_engine
-from storage.migrate import upgrade
+from storage.db import Database
 from storage.models import Action, Update
-from tests.conftest import PG_ENV
+from tests.conftest import postgres_demo
 from tests.e2e.playground import free_port
 from tests.harness import NCSCP_TENANT, ncscp_plan, teams_user
 from tests.teams import Channel, Connector, make_message
@@ -40,25 +37,8 @@ DATABASE = "plantracker_replicas"
 @pytest.fixture(scope="module")
 async def replica_url() -> str:
     """A database of this module's own on the test server, migrated and loaded with the demo plans."""
-    url = os.environ.get(PG_ENV)
-    if not url:
-        pytest.skip(f"{PG_ENV} is not set, so the replica tests are skipped (.ci/run sets it)")
-    admin = create_engine(url, isolation_level="AUTOCOMMIT")
-    try:
-        async with admin.connect() as connection:
-            await connection.execute(text(f"DROP DATABASE IF EXISTS {DATABASE} WITH (FORCE)"))
-            await connection.execute(text(f"CREATE DATABASE {DATABASE}"))
-    except Exception as exc:
-        pytest.skip(f"PostgreSQL at {PG_ENV} is not reachable or will not create a database ({exc})")
-    finally:
-        await admin.dispose()
-    own = make_url(async_url(url)).set(database=DATABASE).render_as_string(hide_password=False)
-    await upgrade(own)
-    database = Database(own)
-    async with database.transaction() as session:
-        await load_demo(session, date.today())  # noqa: DTZ011 - the servers read the real clock
-    await database.dispose()
-    return own
+    # the servers read the real clock
+    return await postgres_demo(DATABASE, date.today(), "the replica tests")  # noqa: DTZ011
 
 
 def serve(url: str, port: int, folder: Path, connector_url: str) -> subprocess.Popen[bytes]:

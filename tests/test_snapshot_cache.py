@@ -4,22 +4,19 @@ partnership whose plan it changes (and only that one), and a new day starts a ne
 
 from __future__ import annotations
 
-import os
 from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import timedelta
 
 import pytest
-from sqlalchemy import delete, func, select, text, update
-from sqlalchemy.engine import make_url
+from sqlalchemy import delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.app import BOT
 from bot.demo import load_demo
 from bot.views import SnapshotCache, load_snapshot
 from storage.audit import Actor
-from storage.db import Database, async_url, create_engine
+from storage.db import Database
 from storage.erasure import erase_person, find_by_email
-from storage.migrate import upgrade
 from storage.models import (
     Action,
     DataVersion,
@@ -36,7 +33,7 @@ from storage.models import (
 )
 from storage.repositories import PartnershipRepository
 from storage.versions import data_stamp
-from tests.conftest import PG_ENV
+from tests.conftest import postgres_demo
 from tests.harness import NOW, Harness, ncscp_plan, start_harness, teams_user
 from tests.teams import card_of, card_texts
 
@@ -314,21 +311,7 @@ async def plan_db(request: pytest.FixtureRequest, demo_db: Database) -> AsyncIte
     if request.param == "sqlite":
         yield demo_db
         return
-    url = os.environ.get(PG_ENV)
-    if not url:
-        pytest.skip(f"{PG_ENV} is not set, so the PostgreSQL storage tests are skipped (.ci/run sets it)")
-    admin = create_engine(url, isolation_level="AUTOCOMMIT")
-    try:
-        async with admin.connect() as connection:
-            await connection.execute(text("DROP DATABASE IF EXISTS plantracker_snapshot_tests WITH (FORCE)"))
-            await connection.execute(text("CREATE DATABASE plantracker_snapshot_tests"))
-    finally:
-        await admin.dispose()
-    own = make_url(async_url(url)).set(database="plantracker_snapshot_tests").render_as_string(hide_password=False)
-    await upgrade(own)
-    database = Database(own)
-    async with database.transaction() as session:
-        await load_demo(session, NOW.date())
+    database = Database(await postgres_demo("plantracker_snapshot_tests", NOW.date(), "the PostgreSQL storage tests"))
     yield database
     await database.dispose()
 
