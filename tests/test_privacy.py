@@ -227,3 +227,16 @@ def test_a_partnership_pattern_that_backtracks_for_ever_cannot_hang_the_check() 
     assert time.monotonic() - started < 10, "bounded (the pattern alone runs for minutes), not for ever"
     assert "a case reference" in found, "a note the pattern could not finish is treated as identifying"
     assert redact(note, catastrophic) == REDACTED, "and withheld whole on the way out"
+
+
+def test_a_checked_note_leaves_none_of_its_words_in_the_process() -> None:
+    """spaCy keeps every word it has tokenised for the life of the process unless told otherwise: a
+    child's name would stay in the server's memory, and the memory would grow with every new word."""
+    from bot.privacy.engine import blank
+
+    words = blank().nlp.vocab.strings
+    before = len(words)
+    for n in range(200):
+        assert kinds(f"Met Zebedee Quillfeather{n} and his mum at 12 Acacia Avenue, NE1 4ST")
+    assert "Zebedee" not in words and "Quillfeather7" not in words and "Acacia" not in words
+    assert len(words) == before

@@ -93,12 +93,23 @@ def analyzer() -> AnalyzerEngine:
         ],
         supported_languages=["en"],
     )
-    return AnalyzerEngine(registry=registry, nlp_engine=BlankEngine(), supported_languages=["en"])
+    return AnalyzerEngine(registry=registry, nlp_engine=blank(), supported_languages=["en"])
+
+
+@cache
+def blank() -> BlankEngine:
+    return BlankEngine()
 
 
 def analyse(text: str) -> list[tuple[str, int, int]]:
-    """(category, start, end) of every detail found in the plain text."""
-    results: list[RecognizerResult] = analyzer().analyze(text, language="en", regex_flags=re.MULTILINE)
+    """(category, start, end) of every detail found in the plain text.
+
+    Checked inside a spaCy memory zone: otherwise every word of every note checked (a child's name
+    among them) would stay in spaCy's vocabulary for the life of the process, which would grow with
+    each new word."""
+    engine = analyzer()
+    with blank().nlp.memory_zone():
+        results: list[RecognizerResult] = engine.analyze(text, language="en", regex_flags=re.MULTILINE)
     places = [(r.start, r.end) for r in results if r.entity_type == "ADDRESS"]
     return [
         (CATEGORY[r.entity_type], r.start, r.end)
