@@ -19,7 +19,7 @@ from bot.language.classifier import BRACED, IntentModel, corpus, features, model
 from bot.language.intents import Intent, IntentName, Scope
 from bot.language.slots import ALL, MINE, Span, clean, normal, rags_asked, ratings, refs
 from bot.language.subgroups import SubgroupIndex, index_for
-from bot.language.update_reader import guided_start, read_update
+from bot.language.update_reader import Reading, guided_start, read_update
 from bot.rules import Rag
 from bot.updates import Draft
 
@@ -67,6 +67,21 @@ ABOUT_A_GROUP = frozenset(  # questions that may be asked of a sub-group
 )
 
 
+def _surely_an_update(reading: Reading, fixed: str, text: str) -> bool:
+    """An action's reference with a rating we know beside it and a note ("4.2 amber: returns late"),
+    neither asking nor a question: an update, whatever the classifier would make of the note (so it is
+    not asked: a long note costs it the most)."""
+    draft = reading.draft
+    return (
+        reading.tight
+        and draft.ref is not None
+        and draft.rag is not None
+        and bool(draft.note)
+        and not ASKING.match(fixed)
+        and not QUESTION.match(text)
+    )
+
+
 def vocabulary(groups: Sequence[tuple[str, Sequence[str]]]) -> SubgroupIndex:
     """The sub-groups of a partnership (names and aliases), indexed once and reused."""
     return index_for(tuple((name, tuple(aliases)) for name, aliases in groups))
@@ -83,6 +98,10 @@ def recognise(text: str, groups: SubgroupIndex | None = None, classifier: Intent
     fixed = model_.corrected(said)  # slips of the keyboard mended, for reading what it is for
     if (start := guided_start(fixed)) is not None:
         return Intent(IntentName.UPDATE, ref=start.ref, draft=start, rest=text)
+    reading = read_update(text)
+    if reading is not None and _surely_an_update(reading, fixed, text):
+        draft = reading.draft
+        return Intent(IntentName.UPDATE, ref=draft.ref, rags=_rags(draft), draft=draft, rest=text)
     unmatched, surely = ("", False) if found else _unnamed_group(said)
     named = found.span if found else _span_of(said, unmatched) if surely else None  # read as "zgroup"
     scores = model_.scores(model_.corrected(features(said, named)))
@@ -92,7 +111,6 @@ def recognise(text: str, groups: SubgroupIndex | None = None, classifier: Intent
         if as_group[0][0] in ABOUT_A_GROUP and as_group[0][1] >= 0:
             scores = as_group
     top, certainty = scores[0]
-    reading = read_update(text)
     update_p = dict(scores).get(IntentName.UPDATE, -1.0)
     ref_spans = refs(fixed)
     ref = ref_spans[0].value if ref_spans else None
