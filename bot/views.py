@@ -299,10 +299,13 @@ class SnapshotCache:
     def advance(self, partnership_id: int, before: DataStamp, after: DataStamp, reread: Reread) -> None:
         """After a committed turn whose own writes (and no one else's) took the partnership's plan from
         `before` to `after`: keep the snapshot with those writes in it, and the histories read for it,
-        for `after`."""
+        for `after`; and every other action's history kept for `before`, which those writes left as it was."""
         kept = self.kept_at(partnership_id, before)
         if kept is not None:
             self.kept[partnership_id] = replace(kept, stamp=after, snapshot=reread.snapshot)
+        for action_id, (stamp, history) in self.histories.items():  # the plan's other actions are as they were
+            if stamp == before:
+                self.histories[action_id] = (after, history)
         for action_id, history in reread.histories.items():
             self.histories[action_id] = (after, history)
             self.histories.move_to_end(action_id)

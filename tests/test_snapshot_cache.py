@@ -5,7 +5,7 @@ partnership whose plan it changes (and only that one), and a new day starts a ne
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Awaitable, Callable
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import pytest
 from sqlalchemy import delete, func, select, update
@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.app import BOT
 from bot.demo import load_demo
+from bot.rules import Rag
 from bot.views import SnapshotCache, load_snapshot
 from storage.audit import Actor
 from storage.db import Database
@@ -338,6 +339,12 @@ async def moved_on_as_read_afresh(bot: Harness, demo_db: Database) -> None:
         ("undo", timedelta(minutes=1)),
         ("4.2 amber: analysis slipped a week, partners told", timedelta(minutes=1)),
         ("13.1 amber: partner returns late (revised date: March 2027)", timedelta(minutes=1)),
+        ("4.2 green: the last partner's figures arrived", timedelta(minutes=1)),  # 4.2 as kept before 13.1's
+        ("13.1 green: partner returns all in after all", timedelta(minutes=1)),
+        (ELSEWHERE, timedelta(minutes=1)),  # another replica stores an update to 4.2
+        ("13.1 green: partner returns checked and filed", timedelta(minutes=1)),
+        ("4.2 green: analysis written up for the board", timedelta(minutes=1)),  # with the replica's in it
+        ("4.2 amber: board paper late (revised date: April 2027)", timedelta(minutes=1)),  # all its history again
         ("4.2 amber: analysis back on course after the delay", timedelta(hours=20)),
         ("4.2 blue: audit complete and reported to the partners", timedelta(minutes=1)),
         ("4.2 green: reopened, one partner's figures to check", timedelta(minutes=1)),
@@ -349,15 +356,38 @@ async def moved_on_as_read_afresh(bot: Harness, demo_db: Database) -> None:
         bot.clock.instant += later
         who = PRIYA if said.startswith("13.1") else FIONA
         before = planbot.snapshots.latest(ncscp.id)
-        await bot.say(said, who)
+        if said == ELSEWHERE:
+            await update_from_another_process(demo_db, ncscp.id, "4.2", "stored by another replica", bot.clock.now())
+        else:
+            await bot.say(said, who)
         kept = planbot.snapshots.latest(ncscp.id)
         async with demo_db.reading() as session:
             now = await data_stamp(session, ncscp.id)
             fresh = await load_snapshot(session, ncscp, bot.clock.now())
         if kept is None or kept.stamp != now:
-            assert said == "undo", f"only an undo leaves the plan to be read again by the next turn, not {said!r}"
+            assert said in ("undo", ELSEWHERE), (
+                f"only an undo or another process leaves the plan to be read again, not {said!r}"
+            )
             continue
         moved_on += before is not None and kept.snapshot is not before.snapshot
         for ref in ("4.2", "13.1"):
             assert kept.snapshot.action(ref) == fresh.action(ref), f"{ref} after {said!r}"
-    assert moved_on == len(steps) - 1, "every update moved the kept plan on"
+    assert moved_on == len(steps) - 2, "every update moved the kept plan on"
+    assert "stored by another replica" in [u.comment for u in fresh.action("4.2").history]  # type: ignore[union-attr]
+
+
+ELSEWHERE = "(another process)"
+
+
+async def update_from_another_process(
+    database: Database, partnership_id: int, ref: str, note: str, at: datetime
+) -> None:
+    other = Database(database.url)
+    try:
+        async with other.transaction() as session:
+            plan = select(Plan.id).where(Plan.partnership_id == partnership_id)
+            action = await session.scalar(select(Action).where(Action.ref == ref, Action.plan_id.in_(plan)))
+            assert action is not None
+            session.add(Update(action_id=action.id, rag=Rag.GREEN, comment=note, created_at=at, source=Source.CLI))
+    finally:
+        await other.dispose()
