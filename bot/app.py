@@ -63,6 +63,13 @@ def _hide_paper_tokens() -> None:
         logger.addFilter(HidePaperTokens())
 
 
+async def _open_pool(database: Database) -> None:
+    try:
+        await database.open_pool()
+    except Exception as exc:  # not reachable now: connections are opened as turns need them
+        log.warning("the database's connections were not opened at start-up: %s", exc.__class__.__name__)
+
+
 def timetable(settings: Settings) -> Timetable:
     return Timetable(settings.nudge_days, settings.final_nudge_days, settings.summary_days)
 
@@ -84,6 +91,7 @@ def create_app(settings: Settings, clock: Clock | None = None, database: Databas
         app[ADAPTER] = adapter = create_adapter(settings)
         app[BOT] = PlanBot(db, clock or SystemClock(), settings, TurnConversationState(SqlStorage(db)))
         app[SCHEDULER] = Scheduler(db, clock or SystemClock(), Messenger(adapter, settings.app_id), timetable(settings))
+        opening = asyncio.create_task(_open_pool(db))  # beside start-up: a database not there yet is 503s, not a crash
         stop = asyncio.Event()
         task = (
             asyncio.create_task(run_forever(app[SCHEDULER], settings.scheduler_interval, stop))
@@ -92,6 +100,7 @@ def create_app(settings: Settings, clock: Clock | None = None, database: Databas
         )
         yield
         await warming
+        await opening
         stop.set()
         if task is not None:
             await task

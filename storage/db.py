@@ -174,6 +174,15 @@ class Database:
         nothing it has read can be changed by anyone else before it ends?"""
         return self._one_writer is not None
 
+    async def open_pool(self) -> None:
+        """On PostgreSQL, open every connection the pool keeps, as a server starts: opened later, as a
+        busy moment first needs each, a server's memory would go on rising for its first hour."""
+        if self.engine.dialect.name != "postgresql":
+            return
+        async with contextlib.AsyncExitStack() as stack:
+            connect = self.engine.execution_options(isolation_level="AUTOCOMMIT").connect
+            await asyncio.gather(*(stack.enter_async_context(connect()) for _ in range(self.engine.pool.size())))  # type: ignore[attr-defined]
+
     @asynccontextmanager
     async def reading(self) -> AsyncIterator[AsyncSession]:
         """A session that only reads: one consistent view of the database, which on SQLite does not wait

@@ -290,3 +290,25 @@ async def test_the_postgresql_pool_is_a_setting(monkeypatch: pytest.MonkeyPatch)
         assert Database(settings.database_url).engine.pool.size() == 20  # type: ignore[attr-defined]
     finally:
         await database.dispose()
+
+
+async def test_a_server_opens_its_postgresql_connections_as_it_starts(database: Database) -> None:
+    """Opened later, as busy moments first needed each, the server's memory went on rising for the
+    first third of the soak; a database not there at start-up is the usual 503s, not a crash (above)."""
+    if database.engine.dialect.name != "postgresql":
+        pytest.skip("SQLite keeps no pool of connections to a server")
+    await database.engine.dispose()  # none open (a new pool)
+    pool: Any = database.engine.pool
+    assert pool.checkedin() == 0
+    client: TestClient[Any, Any] = TestClient(
+        TestServer(create_app(Settings(scheduler=False), FixedClock(NOW), database))
+    )
+    await client.start_server()
+    try:
+        for _ in range(100):
+            if pool.checkedin() == pool.size():
+                break
+            await asyncio.sleep(0.05)
+        assert (pool.checkedin(), pool.checkedout()) == (20, 0)
+    finally:
+        await client.close()
