@@ -40,7 +40,7 @@ from sqlalchemy import String, cast, event, select
 
 from bot.rules import LONDON
 from storage.bot_state import EtagConflictError, SqlStorage
-from storage.db import Database
+from storage.db import POOL_SIZE, Database
 from storage.models import BotState
 from storage.state_codec import DEFAULT_MODULES, StateCodec, UnstorableStateError
 
@@ -407,10 +407,10 @@ async def test_a_glance_reads_what_read_reads_and_the_data_stamp(storage: TidySt
     assert (await storage.glance(long_key, None))[1] == (await storage.read([long_key]))[long_key]
 
 
-async def test_sixteen_turns_at_once_share_the_pool_without_opening_connections(database: Database) -> None:
-    """Each turn's first read at sixteen at once, again and again, opens no connection after the first
-    burst: with SQLAlchemy's default pool of five, every turn beyond the fifth opened and closed a
-    PostgreSQL connection of its own, which cost more than the turn."""
+async def test_turns_at_once_share_the_pool_without_opening_connections(database: Database) -> None:
+    """Each turn's first read, as many at once as the pool keeps connections, again and again, opens no
+    connection after the first burst: with SQLAlchemy's default pool of five, every turn beyond the
+    fifth opened and closed a PostgreSQL connection of its own, which cost more than the turn."""
     storage = SqlStorage(database)
     opened = [0]
 
@@ -418,7 +418,7 @@ async def test_sixteen_turns_at_once_share_the_pool_without_opening_connections(
         opened[0] += 1
 
     async def burst() -> None:
-        await asyncio.gather(*(storage.glance(fresh("burst"), None) for _ in range(16)))
+        await asyncio.gather(*(storage.glance(fresh("burst"), None) for _ in range(POOL_SIZE)))
 
     await burst()
     event.listen(database.engine.sync_engine, "connect", connected)

@@ -287,7 +287,7 @@ async def test_the_postgresql_pool_is_a_setting(monkeypatch: pytest.MonkeyPatch)
     database = Database(settings.database_url, pool_size=settings.db_pool_size)  # as the app makes it
     try:
         assert database.engine.pool.size() == 7  # type: ignore[attr-defined]
-        assert Database(settings.database_url).engine.pool.size() == 20  # type: ignore[attr-defined]
+        assert Database(settings.database_url).engine.pool.size() == 10  # type: ignore[attr-defined]
     finally:
         await database.dispose()
 
@@ -309,6 +309,6 @@ async def test_a_server_opens_its_postgresql_connections_as_it_starts(database: 
             if pool.checkedin() == pool.size():
                 break
             await asyncio.sleep(0.05)
-        assert (pool.checkedin(), pool.checkedout()) == (20, 0)
+        assert (pool.checkedin(), pool.checkedout()) == (10, 0)
     finally:
         await client.close()
