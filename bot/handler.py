@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from datetime import datetime
 from types import SimpleNamespace
 from typing import Any
@@ -576,11 +576,7 @@ class PlanBot(TeamsActivityHandler):  # type: ignore[misc]
         # need not be read back (any other write to the plan would have moved the version too).
         turn: Turn | None = turn_context.turn_state.get(TURN)
         stored = turn.stored if turn is not None else []
-        alone = len(stored) == 1 and (after.epoch, after.version, after.plan) == (
-            held.epoch,
-            held.version,
-            held.plan + 1,
-        )
+        alone = len(stored) == 1 and after == replace(held, plan=held.plan + 1)
         reread = await self.snapshots.reread(session, known, [ref], now, stored[0] if alone else None)
         turn_context.turn_state[ADVANCED] = (partnership.id, held, after, reread)
 

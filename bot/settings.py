@@ -51,8 +51,8 @@ class Settings(BaseSettings):
     scheduler_interval: float = Field(
         default=300.0, validation_alias=_env("PLANBOT_SCHEDULER_INTERVAL", "scheduler_interval")
     )
-    # Seconds one reply or message may take to reach the Bot Connector before the bot gives up on it.
     db_pool_size: int = Field(default=POOL_SIZE, ge=1, validation_alias=_env("PLANBOT_DB_POOL_SIZE", "db_pool_size"))
+    # Seconds one reply or message may take to reach the Bot Connector before the bot gives up on it.
     send_timeout: float = Field(default=30.0, gt=0, validation_alias=_env("PLANBOT_SEND_TIMEOUT", "send_timeout"))
     link_secret: SecretStr = Field(default=SecretStr(""), validation_alias=_env("PLANBOT_LINK_SECRET", "link_secret"))
     public_url: str = Field(default="", validation_alias=_env("PLANBOT_PUBLIC_URL", "public_url"))

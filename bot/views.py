@@ -531,8 +531,8 @@ def _appended(
             return None
         order = (entry.created_at, entry.id)
     tz = snapshot.tz
-    closed = [end_of_day(due.on, tz) for due in view.dues if end_of_day(due.on, tz) <= now]
-    if closed and new[0].created_at < max(closed):
+    last_closed = max((end for end in (end_of_day(due.on, tz) for due in view.dues) if end <= now), default=None)
+    if last_closed is not None and new[0].created_at < last_closed:
         return None
     shown = {e.id: _update_view(e, people, tz, reviews=reviews) for e in new}
     current = new[-1]

@@ -55,17 +55,25 @@ def create_engine(url: str, **kwargs: Any) -> AsyncEngine:
     return engine
 
 
-def _writer_engine(url: str) -> AsyncEngine | None:
-    """On a SQLite file, the engine of the transactions that may write: one connection, used on the event
-    loop (`storage.sqlite_on_loop`), since this process runs one such transaction at a time. None for
-    PostgreSQL and for a database held in memory (which a second connection would not see)."""
+def _sqlite_file(url: str) -> str | None:
+    """The path of the SQLite file the URL names; None for PostgreSQL and for a database held in memory
+    (which a second connection would not see)."""
     parsed = make_url(url)
     if parsed.get_backend_name() != "sqlite" or parsed.database in (None, "", ":memory:"):
+        return None
+    return parsed.database
+
+
+def _writer_engine(url: str) -> AsyncEngine | None:
+    """On a SQLite file, the engine of the transactions that may write: one connection, used on the event
+    loop (`storage.sqlite_on_loop`), since this process runs one such transaction at a time."""
+    path = _sqlite_file(url)
+    if path is None:
         return None
     _keep_data_out_of_logs()
     engine = create_async_engine(
         url,
-        async_creator=sqlite_on_loop.connector(parsed.database),
+        async_creator=sqlite_on_loop.connector(path),
         pool_size=1,
         max_overflow=0,
         hide_parameters=True,
@@ -115,10 +123,11 @@ def _quick_engine(url: str) -> Engine | None:
     stamp and the conversation's state) is made here instead, read-only, with a short busy timeout.
     None for PostgreSQL (asyncpg is asynchronous itself) and for a database held in memory.
     """
-    parsed = make_url(url)
-    if parsed.get_backend_name() != "sqlite" or parsed.database in (None, "", ":memory:"):
+    if _sqlite_file(url) is None:
         return None
-    engine = create_sync_engine(parsed.set(drivername="sqlite"), hide_parameters=True, pool_size=1, max_overflow=0)
+    engine = create_sync_engine(
+        make_url(url).set(drivername="sqlite"), hide_parameters=True, pool_size=1, max_overflow=0
+    )
 
     def connected(dbapi_connection: Any, _record: Any) -> None:
         dbapi_connection.isolation_level = None  # one statement, its own transaction
@@ -145,7 +154,8 @@ class Database:
 
     def __init__(self, url: str, pool_size: int = POOL_SIZE, **engine_kwargs: Any) -> None:
         self.url = async_url(url)
-        if make_url(self.url).get_backend_name() == "postgresql":
+        postgres = make_url(self.url).get_backend_name() == "postgresql"
+        if postgres:
             engine_kwargs = {"pool_size": pool_size, "max_overflow": pool_size, **engine_kwargs}
         self.engine = create_engine(self.url, **engine_kwargs)
         self.sessions = async_sessionmaker(self.engine, expire_on_commit=False)
@@ -157,7 +167,6 @@ class Database:
         self.quick = _quick_engine(self.url)
         # A read of one statement is consistent by itself: on PostgreSQL it is made without the BEGIN
         # and ROLLBACK that SQLAlchemy wraps around every use of a connection (two round trips of three).
-        postgres = self.engine.dialect.name == "postgresql"
         self.one_statement = self.engine.execution_options(isolation_level="AUTOCOMMIT") if postgres else self.engine
         writer = _writer_engine(self.url) if not engine_kwargs else None
         self.writer = writer or self.engine
@@ -183,8 +192,8 @@ class Database:
         if self.engine.dialect.name != "postgresql":
             return
         async with contextlib.AsyncExitStack() as stack:
-            connect = self.engine.execution_options(isolation_level="AUTOCOMMIT").connect
-            await asyncio.gather(*(stack.enter_async_context(connect()) for _ in range(self.engine.pool.size())))  # type: ignore[attr-defined]
+            opened = (stack.enter_async_context(self.one_statement.connect()) for _ in range(self.engine.pool.size()))  # type: ignore[attr-defined]
+            await asyncio.gather(*opened)
 
     @asynccontextmanager
     async def reading(self) -> AsyncIterator[AsyncSession]:
