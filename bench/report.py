@@ -49,7 +49,9 @@ def line(row: dict[str, Any]) -> str:
     text = (
         f"{where}: p50 {row['p50_ms']} ms, p99 {row['p99_ms']} ms, {row['throughput']} msg/s, "
         f"{row['ok']} ok, {row['errors']} errors, peak RSS {row['peak_rss_mb']} MB, "
-        f"server CPU {row.get('cpu_ms_per_request', '-')} ms a request"
+        f"server CPU {row.get('cpu_ms_per_request', '-')} ms a request "
+        f"(load generator {row.get('client_cpu_ms_per_request', '-')}, "
+        f"connector {row.get('connector_cpu_ms_per_request', '-')})"
     )
     if row["errors"]:
         text += f" ({row['error_sample'][0]})"
@@ -183,9 +185,9 @@ def write(results: dict[str, Any], folder: Path, stamp: str) -> Path:
     return out
 
 
-def profile_text(path: Path, turns: int, size: str = "demo") -> str:
+def profile_text(path: Path, turns: int, size: str = "demo", case: str = "my_actions") -> str:
     stream = io.StringIO()
-    stream.write(f"cProfile of {turns} 'my actions' turns at concurrency 16 ({size} data, SQLite, anonymous)\n\n")
+    stream.write(f"cProfile of {turns} '{case}' turns at concurrency 16 ({size} data, SQLite, anonymous)\n\n")
     stats = pstats.Stats(str(path), stream=stream)
     stats.sort_stats("cumulative").print_stats(45)
     stats.sort_stats("tottime").print_stats(30)

@@ -42,7 +42,13 @@ def parse(argv: list[str]) -> argparse.Namespace:
     p.add_argument(
         "--profile",
         action="store_true",
-        help="cProfile of 'my actions' at concurrency 16 (SQLite, each size of --sizes)",
+        help="cProfile of one case at concurrency 16 (SQLite, each size of --sizes; --profile-case)",
+    )
+    p.add_argument(
+        "--profile-case",
+        default="my_actions",
+        choices=CASES,
+        help="the case --profile profiles (default my_actions)",
     )
     p.add_argument(
         "--requests", type=int, default=0, help="most requests per measurement (default 300 at c1, 1000 above)"
@@ -88,6 +94,7 @@ class Run:
         self.rows: list[dict[str, Any]] = []
         self.notes: list[str] = []
         self.servers: list[Server] = []
+        self.mock: Server | None = None
 
     def log(self, text: str) -> None:
         print(text, flush=True)
@@ -114,8 +121,10 @@ class Run:
         }
         before = mock_stats(self.mock_port)
         cpu = server.cpu_seconds()
+        connector = self.mock.cpu_seconds() if self.mock else float("nan")
         result = run_load(spec, self.work)
         cpu = server.cpu_seconds() - cpu
+        connector = (self.mock.cpu_seconds() if self.mock else float("nan")) - connector
         after = mock_stats(self.mock_port)
         result["replies"] = int(after["posted"]) - int(before["posted"])  # type: ignore[call-overload]
         result["last_reply"] = (after["last"] or [""])[-1][:300]  # type: ignore[index]
@@ -123,6 +132,9 @@ class Run:
         # runs (with several workers, their sum), where throughput depends on the cores left free.
         sent = int(result["ok"]) + int(result["errors"]) + int(spec["warmup"])  # type: ignore[call-overload]
         result["cpu_ms_per_request"] = round(1000 * cpu / sent, 2) if sent else float("nan")
+        # What the mock connector spent on each request's reply (and the stats calls): beside the load
+        # generator's own (`client_cpu_ms_per_request`), the share of the cores the server did not get.
+        result["connector_cpu_ms_per_request"] = round(1000 * connector / sent, 2) if sent else float("nan")
         return result
 
     def measure(
@@ -186,7 +198,7 @@ class Run:
         if auth:
             env.update(MicrosoftAppId=APP_ID, MicrosoftAppPassword="not-used-offline", MicrosoftAppTenantId=APP_TENANT)
             argv += ["--openid", self.openid]
-        prof = self.work / "my_actions.prof"
+        prof = self.work / f"{cases[0]}.prof"
         if profile:
             argv += ["--profile", str(prof)]
         argv += ["--", "serve", "--host", HOST, "--port", "{port}"]
@@ -201,7 +213,7 @@ class Run:
         try:
             server.start()
             if profile:
-                self.profile(server, prof, size)
+                self.profile(server, prof, size, cases[0])
                 return
             label = {"server": "planbot", "auth": mode, "backend": backend, "size": size, "workers": workers}
             # First a load that is not recorded, until every worker has set up its identifying-details
@@ -219,18 +231,20 @@ class Run:
             if backend == "postgresql":
                 drop_working(size)
 
-    def profile(self, server: Server, prof: Path, size: str) -> None:
+    def profile(self, server: Server, prof: Path, size: str, case: str) -> None:
         who = personas(size)
-        self.load(server, "my_actions", 16, False, who.people(), who.tenant)  # warm
+        self.load(server, case, 16, False, who.people(), who.tenant)  # warm
         server.signal(signal.SIGUSR1)
         time.sleep(0.5)
-        result = self.load(server, "my_actions", 16, False, who.people(), who.tenant)
+        result = self.load(server, case, 16, False, who.people(), who.tenant)
         server.signal(signal.SIGUSR2)
         time.sleep(2)
-        text = report.profile_text(prof, int(result["ok"]), size)
-        out = RESULTS / (f"{self.stamp}-profile.txt" if size == "demo" else f"{self.stamp}-profile-{size}.txt")
+        text = report.profile_text(prof, int(result["ok"]), size, case)
+        stem = f"{self.stamp}-profile" + ("" if case == "my_actions" else f"-{case}")
+        stem += "" if size == "demo" else f"-{size}"
+        out = RESULTS / f"{stem}.txt"
         out.write_text(text)
-        self.log(f"profile of {result['ok']} 'my actions' turns at concurrency 16 ({size}): {out}")
+        self.log(f"profile of {result['ok']} '{case}' turns at concurrency 16 ({size}): {out}")
 
     def go(self) -> Path:
         args = self.args
@@ -245,6 +259,7 @@ class Run:
         jwks = str(self.work / "jwks.json")
         argv = [sys.executable, "-m", "bench.mock", "--port", str(self.mock_port), "--jwks", jwks]
         mock = Server("mock", argv, self.mock_port, self.work / "mock.log", ready_path="/stats")
+        self.mock = mock
         self.servers.append(mock)
         timings: dict[str, Any] = {}
         try:
@@ -260,7 +275,7 @@ class Run:
                             self.bot(auth, backend, size, ["my_actions"], workers=args.workers)
             if args.profile:
                 for size in split(args.sizes):
-                    self.bot(False, "sqlite", size, ["my_actions"], profile=True)
+                    self.bot(False, "sqlite", size, [args.profile_case], profile=True)
             if not args.no_timings:
                 from bench.timings import council_timings
 
