@@ -185,9 +185,9 @@ def write(results: dict[str, Any], folder: Path, stamp: str) -> Path:
     return out
 
 
-def profile_text(path: Path, turns: int, size: str = "demo", case: str = "my_actions") -> str:
+def profile_text(path: Path, turns: int, size: str = "demo", case: str = "my_actions", backend: str = "sqlite") -> str:
     stream = io.StringIO()
-    stream.write(f"cProfile of {turns} '{case}' turns at concurrency 16 ({size} data, SQLite, anonymous)\n\n")
+    stream.write(f"cProfile of {turns} '{case}' turns at concurrency 16 ({size} data, {backend}, anonymous)\n\n")
     stats = pstats.Stats(str(path), stream=stream)
     stats.sort_stats("cumulative").print_stats(45)
     stats.sort_stats("tottime").print_stats(30)

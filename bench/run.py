@@ -42,7 +42,7 @@ def parse(argv: list[str]) -> argparse.Namespace:
     p.add_argument(
         "--profile",
         action="store_true",
-        help="cProfile of one case at concurrency 16 (SQLite, each size of --sizes; --profile-case)",
+        help="cProfile of one case at concurrency 16, anonymous (each database and size; --profile-case)",
     )
     p.add_argument(
         "--profile-case",
@@ -213,7 +213,7 @@ class Run:
         try:
             server.start()
             if profile:
-                self.profile(server, prof, size, cases[0])
+                self.profile(server, prof, size, cases[0], backend)
                 return
             label = {"server": "planbot", "auth": mode, "backend": backend, "size": size, "workers": workers}
             # First a load that is not recorded, until every worker has set up its identifying-details
@@ -231,7 +231,7 @@ class Run:
             if backend == "postgresql":
                 drop_working(size)
 
-    def profile(self, server: Server, prof: Path, size: str, case: str) -> None:
+    def profile(self, server: Server, prof: Path, size: str, case: str, backend: str) -> None:
         who = personas(size)
         self.load(server, case, 16, False, who.people(), who.tenant)  # warm
         server.signal(signal.SIGUSR1)
@@ -239,9 +239,9 @@ class Run:
         result = self.load(server, case, 16, False, who.people(), who.tenant)
         server.signal(signal.SIGUSR2)
         time.sleep(2)
-        text = report.profile_text(prof, int(result["ok"]), size, case)
+        text = report.profile_text(prof, int(result["ok"]), size, case, backend)
         stem = f"{self.stamp}-profile" + ("" if case == "my_actions" else f"-{case}")
-        stem += "" if size == "demo" else f"-{size}"
+        stem += ("" if size == "demo" else f"-{size}") + ("" if backend == "sqlite" else f"-{backend}")
         out = RESULTS / f"{stem}.txt"
         out.write_text(text)
         self.log(f"profile of {result['ok']} '{case}' turns at concurrency 16 ({size}): {out}")
@@ -274,8 +274,9 @@ class Run:
                         if args.workers > 1 and "my_actions" in split(args.cases):
                             self.bot(auth, backend, size, ["my_actions"], workers=args.workers)
             if args.profile:
-                for size in split(args.sizes):
-                    self.bot(False, "sqlite", size, [args.profile_case], profile=True)
+                for backend in backends:
+                    for size in split(args.sizes):
+                        self.bot(False, backend, size, [args.profile_case], profile=True)
             if not args.no_timings:
                 from bench.timings import council_timings
 
