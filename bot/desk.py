@@ -14,7 +14,7 @@ from dateutil import parser
 from bot import cards, messages, posting, redaction
 from bot.language.slots import dates
 from bot.links import PaperLinks
-from bot.privacy import kinds as sensitive
+from bot.privacy import Checked
 from bot.queries import Reply
 from bot.refusals import refused
 from bot.revisions import accept_revision
@@ -53,11 +53,14 @@ PRIVATELY = "plan_tracker.continue_privately"  # a dialog begun in a channel, to
 
 
 class Desk:
-    def __init__(self, dc: DialogContext, turn: Turn, links: PaperLinks, shared: bool = False) -> None:
+    def __init__(
+        self, dc: DialogContext, turn: Turn, links: PaperLinks, shared: bool = False, checked: Checked | None = None
+    ) -> None:
         self.dc = dc
         self.turn = turn
         self.links = links
         self.shared = shared  # a channel or group chat: nothing a lead typed is quoted back here
+        self.checked = checked or Checked()  # notes this turn checked already, before it held the plan
 
     async def paper(self) -> Reply:
         """A link to the BMG paper (DOCX), for the business unit; it works for an hour."""
@@ -86,7 +89,7 @@ class Desk:
             and not guided
             and not problem
             and complete(draft)
-            and not sensitive(draft.note or "", snapshot.case_patterns)
+            and not self.checked.kinds(draft.note or "", snapshot.case_patterns)
         ):
             outcome = await self._save(draft, Source.CHAT)
             return Reply(outcome)
@@ -208,7 +211,7 @@ class Desk:
         problem = posting.refusal(snapshot, person, draft)
         if problem:
             return cards.update_form(action, values, problem)
-        found = sensitive(note, snapshot.case_patterns)
+        found = self.checked.kinds(note, snapshot.case_patterns)
         seal = self.links.seal(f"{ref}\n{note}")  # "save anyway" holds for this note only, as it was warned about
         if found and not hmac.compare_digest(str(values.get("confirmed") or ""), seal):
             if values.get("confirmed"):  # a "save anyway" this bot did not make for this note

@@ -36,11 +36,12 @@ from bot.language import Intent, IntentName, recognise, vocabulary
 from bot.language.slots import normal, rags_asked, refs
 from bot.language.subgroups import SubgroupIndex
 from bot.links import PaperLinks
+from bot.privacy import Checked
 from bot.queries import Ask, Asker, Listing, Reply, answer
 from bot.refusals import refused
 from bot.settings import Settings
 from bot.updates import Draft, rag_of
-from bot.views import Snapshot, SnapshotCache, SubgroupView, for_channel, load_snapshot
+from bot.views import Expected, Snapshot, SnapshotCache, SubgroupView, entry_of, for_channel, load_snapshot
 from dialogs.redact_note import RedactNoteDialog
 from dialogs.turn import TURN, Turn
 from dialogs.update_action import UpdateActionDialog, draft_data
@@ -335,16 +336,22 @@ class PlanBot(TeamsActivityHandler):  # type: ignore[misc]
         quick = await self._quickly(turn_context, said)
         if quick is not None:
             return quick
-        reply = await self._fully(turn_context, said)
+        try:
+            reply = await self._fully(turn_context, said)
+        except BaseException:
+            if (advanced := turn_context.turn_state.pop(ADVANCED, None)) is not None:
+                partnership_id, expected = advanced
+                self.snapshots.settle(partnership_id, expected, committed=False)
+            raise
         stored = turn_context.turn_state.pop(REMEMBERED, None)
         if stored is not None:  # committed: later turns in this conversation need not store it again
             self.remembered.add(*stored)
         advanced = turn_context.turn_state.pop(ADVANCED, None)
         if advanced is not None:  # committed: the kept plan, with this turn's update in it
-            partnership_id, before, after, reread = advanced
-            self.snapshots.advance(partnership_id, before, after, reread)
-            if stored is not None and stored[1] == before:  # an update changes no address
-                self.remembered.add(stored[0], after)
+            partnership_id, expected = advanced
+            self.snapshots.settle(partnership_id, expected, committed=True)
+            if stored is not None and stored[1] == expected.before:  # an update changes no address
+                self.remembered.add(stored[0], expected.after)
         return reply
 
     async def _quickly(self, turn_context: TurnContext, said: Intent | CardAction | str) -> Reply | None:
@@ -364,10 +371,10 @@ class PlanBot(TeamsActivityHandler):  # type: ignore[misc]
         if latest is not None and self._recognise(turn_context, said, latest.snapshot).name in CHANGES:
             return None  # a change (read against the sub-groups as last kept): no need to read the plan here
         now = self.clock.now()
-        known = self.snapshots.kept_at(glance.partnership.id, glance.stamp, now)
+        known = self.snapshots.kept_at(glance.partnership.id, glance.stamp, now, since=True)
         if known is None:
             async with self.database.reading() as session:
-                known = await self.snapshots.known(session, glance.partnership, now, glance.stamp)
+                known = await self.snapshots.known(session, glance.partnership, now, glance.stamp, since=True)
         sender = activity.from_property
         person = known.person(getattr(sender, "aad_object_id", None), getattr(sender, "id", None))
         if person is None:
@@ -425,14 +432,17 @@ class PlanBot(TeamsActivityHandler):  # type: ignore[misc]
     async def _fully(self, turn_context: TurnContext, said: Intent | CardAction | str) -> Reply | Card | None:
         """Identify the asker, read the plan, answer. Writes (addresses, links, updates) commit with the answer."""
         activity = turn_context.activity
-        now = self.clock.now()
         glance: Glance = turn_context.turn_state[GLANCE]
-        async with self.database.transaction() as session:
-            # For what is already known to be an update, held from here on (PostgreSQL locks the row
-            # as the update's first write would), so that the plan the turn reads is the one its
-            # update is stored into.
-            early = self._updating(turn_context, said) and not self.database.serialised
+        checked = self._check_note(turn_context, said, glance)
+        # For what is already known to be an update, held from here on (PostgreSQL locks the row as the
+        # update's first write would), so that the plan the turn reads is the one its update is stored into.
+        early = self._updating(turn_context, said) and not self.database.serialised
+        async with self.database.transaction(holding=glance.partnership.id if early else None) as session:
             partnership, person, stamp = await self._asker(turn_context, session, glance, early)
+            # The time of the turn, and of its update: once the plan is held (on SQLite, once this is
+            # the process's one writing transaction), so that updates are stored in the order they
+            # are timed, and the kept plan takes a new one as the last.
+            now = self.clock.now()
             address = addresses.address_of(activity, partnership, turn_context.turn_state[TENANT], person)
             conversation: Conversation | None = None  # a 1:1 chat whose address this process stored
             if address.kind is not ConversationKind.PERSONAL or not self.remembered.holds(address, stamp):
@@ -454,7 +464,7 @@ class PlanBot(TeamsActivityHandler):  # type: ignore[misc]
             turn_context.turn_state[TURN] = turn
             dc = await self.dialogs.create_context(turn_context)
             shared = address.kind is not ConversationKind.PERSONAL
-            desk = Desk(dc, turn, self.links, shared=shared)
+            desk = Desk(dc, turn, self.links, shared=shared, checked=checked)
             if isinstance(said, CardAction):
                 held = await self._hold(session, stamp, said.verb == "save_update", early)
                 card = await self._card(desk, said)
@@ -516,20 +526,44 @@ class PlanBot(TeamsActivityHandler):  # type: ignore[misc]
         await self._keep_listing(turn_context, reply)
         return reply
 
+    def _check_note(self, turn_context: TurnContext, said: Intent | CardAction | str, glance: Glance) -> Checked:
+        """The note of what is already known to be an update, checked for identifying details against the
+        partnership's patterns as last kept, before the turn holds the plan (the check is the costliest
+        step of storing an update, and every other update to the plan would wait for it)."""
+        checked = Checked()
+        latest = self.snapshots.latest(glance.partnership.id)
+        if latest is None or not self._updating(turn_context, said):
+            return checked
+        note: str | None = None
+        if isinstance(said, CardAction):
+            note = str(said.data.get("note") or "").strip()
+        elif (draft := turn_context.turn_state[RECOGNISED][2].draft) is not None:
+            note = draft.note
+        if note:
+            checked.kinds(note, latest.snapshot.case_patterns)
+        return checked
+
     async def _asker(
         self, turn_context: TurnContext, session: AsyncSession, glance: Glance, hold: bool
     ) -> tuple[Partnership, Person | None, DataStamp | None]:
         """The partnership and the person asking, as rows of this transaction, and the data stamp with
-        this turn's writes so far (held, given `hold`): taken from the plan as kept when the plan is
-        still as the turn began, otherwise read (and the person's Teams ids remembered)."""
-        known = self.snapshots.kept_at(glance.partnership.id, glance.stamp)
+        this turn's writes so far (held, given `hold`): taken from the plan as kept for that stamp when
+        the person is in it, otherwise read (and the person's Teams ids remembered)."""
         sender = turn_context.activity.from_property
-        kept = known.person(getattr(sender, "aad_object_id", None), getattr(sender, "id", None)) if known else None
-        if kept is not None:
+        ids = getattr(sender, "aad_object_id", None), getattr(sender, "id", None)
+        latest = self.snapshots.latest(glance.partnership.id)
+        if glance.stamp is not None and latest is not None and latest.person(*ids) is not None:
+            # Kept for this turn's stamp (which other turns' updates may have moved since the glance),
+            # with the partnership's row as the glance found it: no row to read.
             stamp = await data_stamp(session, glance.partnership.id, hold=hold)
-            if stamp == glance.stamp:
+            known = await self.snapshots.kept_as_of(session, glance.partnership.id, stamp)
+            kept = known.person(*ids) if known is not None else None
+            if stamp is not None and kept is not None and stamp.shared == glance.stamp.shared:
                 partnership = await session.merge(glance.partnership, load=False)
                 return partnership, await session.merge(kept, load=False), stamp
+            # Read as below, then the stamp again, with what finding the person may have written (a
+            # plan held here is held while Teams is asked about the person: only if their Entra object
+            # id, kept a moment ago, has since gone).
         partnership = await session.get_one(Partnership, glance.partnership.id)
         person = await find_person(turn_context, session, partnership)
         return partnership, person, await data_stamp(session, partnership.id, hold=hold)
@@ -569,16 +603,18 @@ class PlanBot(TeamsActivityHandler):  # type: ignore[misc]
         if held is None or not ref:
             return
         after = await data_stamp(session, partnership.id)
-        known = self.snapshots.kept_at(partnership.id, held)
+        known = await self.snapshots.kept_as_of(session, partnership.id, held)
         if after is None or after == held or after.shared != held.shared or known is None:
             return  # no change, or the partnerships changed too (not by this turn, which writes only to its plan)
         # One update stored and the plan's version moved by one: that row is the only change, so it
         # need not be read back (any other write to the plan would have moved the version too).
         turn: Turn | None = turn_context.turn_state.get(TURN)
         stored = turn.stored if turn is not None else []
-        alone = len(stored) == 1 and after == replace(held, plan=held.plan + 1)
-        reread = await self.snapshots.reread(session, known, [ref], now, stored[0] if alone else None)
-        turn_context.turn_state[ADVANCED] = (partnership.id, held, after, reread)
+        alone = stored[0] if len(stored) == 1 and after == replace(held, plan=held.plan + 1) else None
+        reread = await self.snapshots.reread(session, known, [ref], now, alone)
+        expected = Expected(held, after, reread, entry_of(alone) if alone is not None else None)
+        self.snapshots.expect(partnership.id, expected)
+        turn_context.turn_state[ADVANCED] = (partnership.id, expected)
 
     async def _continue_privately(self, turn_context: TurnContext) -> bool:
         """A dialog begun in a channel that would show a note (an update that needs a question, a

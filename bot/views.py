@@ -234,6 +234,18 @@ class Reread:
     histories: dict[int, History]
 
 
+@dataclass(frozen=True, eq=False)
+class Expected:
+    """A turn's update, not yet known to be committed, and the plan as it will be kept once it is: the
+    plan went from `before` to `after` by `row` alone (no other write could come between: the turn
+    held the plan)."""
+
+    before: DataStamp
+    after: DataStamp
+    reread: Reread
+    row: Entry | None  # None: more than one row, which only the turn itself can say it committed
+
+
 class SnapshotCache:
     """Snapshots of recently asked-about plans, kept in this process while the plan is unchanged.
 
@@ -251,6 +263,8 @@ class SnapshotCache:
         self.tenants: dict[str, tuple[tuple[str, int], Partnership | None]] = {}
         # The histories of actions updated lately here, each good for the stamp it is kept with.
         self.histories: OrderedDict[int, tuple[DataStamp, History]] = OrderedDict()
+        # By partnership: the last update whose turn has yet to say it committed (`expect`).
+        self.expected: dict[int, Expected] = {}
 
     async def partnership(
         self, tenant: str, stamp: DataStamp | None, read: Callable[[], Awaitable[Partnership | None]]
@@ -284,10 +298,14 @@ class SnapshotCache:
         change seldom, not for answers."""
         return self.kept.get(partnership_id)
 
-    def kept_at(self, partnership_id: int, stamp: DataStamp | None, now: datetime | None = None) -> Known | None:
-        """What is kept for the partnership at this stamp (and, given `now`, for its day, as of `now`)."""
+    def kept_at(
+        self, partnership_id: int, stamp: DataStamp | None, now: datetime | None = None, since: bool = False
+    ) -> Known | None:
+        """What is kept for the partnership at this stamp (and, given `now`, for its day, as of `now`);
+        given `since`, or at a later one (a question may be answered from the plan as committed since it
+        looked: a burst of updates would otherwise have each question read the plan whole, a step behind)."""
         kept = self.kept.get(partnership_id)
-        if kept is None or stamp is None or kept.stamp != stamp:
+        if kept is None or stamp is None or not (kept.stamp.follows(stamp) if since else kept.stamp == stamp):
             return None
         if now is None:
             return kept
@@ -295,6 +313,41 @@ class SnapshotCache:
             return None
         self.kept.move_to_end(partnership_id)
         return replace(kept, snapshot=replace(kept.snapshot, now=now))
+
+    def expect(self, partnership_id: int, expected: Expected) -> None:
+        """A turn holding the plan is about to commit this update: until it says so (`settle`), a turn
+        that reads the plan at `after` and finds the row stored may take the plan as the update left it.
+        (A waiting turn often reads the plan before the committing one is scheduled to say it committed;
+        without this it would read the whole plan again.)"""
+        self.expected[partnership_id] = expected
+
+    def settle(self, partnership_id: int, expected: Expected, committed: bool) -> None:
+        """The turn that expected this update committed it, or did not: kept for `after`, or forgotten.
+        Nothing, if a reader already found it stored, or a later turn expects an update of its own."""
+        if self.expected.get(partnership_id) is not expected:
+            return
+        del self.expected[partnership_id]
+        if committed:
+            self.advance(partnership_id, expected.before, expected.after, expected.reread)
+
+    async def kept_as_of(
+        self, session: AsyncSession, partnership_id: int, stamp: DataStamp | None, since: bool = False
+    ) -> Known | None:
+        """What is kept for the partnership at this stamp (or, given `since`, later), as `kept_at`; and,
+        when the plan is one update past what is kept and that update is the one expected (its row is
+        there, as stored), the kept plan with it in (one query, where the plan read again would take dozens)."""
+        kept = self.kept.get(partnership_id)
+        expected = self.expected.get(partnership_id)
+        if (
+            kept is not None
+            and expected is not None
+            and expected.row is not None
+            and stamp is not None
+            and (kept.stamp, stamp) == (expected.before, expected.after)
+            and await _stored(session, expected.row)
+        ):
+            self.settle(partnership_id, expected, committed=True)
+        return self.kept_at(partnership_id, stamp, since=since)
 
     def advance(self, partnership_id: int, before: DataStamp, after: DataStamp, reread: Reread) -> None:
         """After a committed turn whose own writes (and no one else's) took the partnership's plan from
@@ -346,7 +399,7 @@ class SnapshotCache:
             prior = kept.get(action_id)
             if prior is not None:
                 if alone is not None and alone.action_id == action_id:
-                    new, reviews = [Entry(*(getattr(alone, name) for name in Entry._fields))], prior.reviews
+                    new, reviews = [entry_of(alone)], prior.reviews
                 else:
                     new = (await _histories(session, [action_id], since=prior.last_id))[action_id]
                     reviews = prior.reviews | await NoteRepository(session).reviews(e.id for e in new)
@@ -380,12 +433,18 @@ class SnapshotCache:
         return Reread(updated, histories)
 
     async def known(
-        self, session: AsyncSession, partnership: Partnership, now: datetime, stamp: DataStamp | None
+        self,
+        session: AsyncSession,
+        partnership: Partnership,
+        now: datetime,
+        stamp: DataStamp | None,
+        since: bool = False,
     ) -> Known:
-        """Everything kept about the partnership as of `stamp` (read with `session` if it is not kept)."""
+        """Everything kept about the partnership as of `stamp` (given `since`, or later: for a question),
+        read with `session` if it is not kept."""
         day = now.astimezone(ZoneInfo(partnership.timezone)).date()
-        kept = self.kept.get(partnership.id)
-        if stamp is not None and kept is not None and (kept.stamp, kept.day) == (stamp, day):
+        kept = await self.kept_as_of(session, partnership.id, stamp, since)
+        if stamp is not None and kept is not None and kept.day == day:
             self.kept.move_to_end(partnership.id)
             return replace(kept, snapshot=replace(kept.snapshot, now=now))
         snapshot = await load_snapshot(session, partnership, now)
@@ -580,6 +639,11 @@ class Entry(NamedTuple):
 _ENTRY_COLUMNS = [getattr(Update, name) for name in Entry._fields]
 
 
+def entry_of(update: Update) -> Entry:
+    """A stored update as a snapshot reads it."""
+    return Entry(*(getattr(update, name) for name in Entry._fields))
+
+
 async def _histories(session: AsyncSession, action_ids: list[int], since: int = 0) -> dict[int, list[Entry]]:
     """Each action's updates (those after the update `since`), oldest first, in one query (as
     `UpdateRepository.histories`, as rows)."""
@@ -594,6 +658,13 @@ async def _histories(session: AsyncSession, action_ids: list[int], since: int = 
             entry = Entry(*row)
             found[entry.action_id].append(entry)
     return found
+
+
+async def _stored(session: AsyncSession, row: Entry) -> bool:
+    """Is this update stored, as it was given (the same id could be another row's, on SQLite, after the
+    transaction that gave it rolled back)?"""
+    found = (await session.execute(select(*_ENTRY_COLUMNS).where(Update.id == row.id))).first()
+    return found is not None and Entry(*found) == row
 
 
 def _proposed(history: list[Entry], withdrawn: set[int]) -> Entry | None:

@@ -24,6 +24,11 @@ class DataStamp:
         """What the partnerships themselves (a tenant's, say) are good for."""
         return self.epoch, self.version
 
+    def follows(self, other: DataStamp) -> bool:
+        """Is this the same partnership's plan as `other`, at it or later? (A plan's version only grows;
+        a change to the partnerships themselves, or a restore, starts a new count.)"""
+        return self.shared == other.shared and self.partnership == other.partnership and self.plan >= other.plan
+
     def of(self, partnership: int) -> DataStamp | None:
         """This stamp, if it is the given partnership's."""
         return self if self.partnership == partnership else None

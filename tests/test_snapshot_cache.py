@@ -4,13 +4,16 @@ partnership whose plan it changes (and only that one), and a new day starts a ne
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import datetime, timedelta
+from typing import Any
 
 import pytest
 from sqlalchemy import delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot import views
 from bot.app import BOT
 from bot.demo import load_demo
 from bot.rules import Rag
@@ -33,10 +36,10 @@ from storage.models import (
     Update,
 )
 from storage.repositories import PartnershipRepository
-from storage.versions import data_stamp
+from storage.versions import DataStamp, data_stamp
 from tests.conftest import postgres_demo
 from tests.harness import NOW, Harness, ncscp_plan, start_harness, teams_user
-from tests.teams import card_of, card_texts
+from tests.teams import card_of, card_texts, make_message
 
 RACHEL = teams_user(ncscp_plan(), "rachel.dunmore@ncscp.example.org")  # chair of CDOP (8.1)
 FIONA = teams_user(ncscp_plan(), "fiona.mcleod@ncscp.example.org")
@@ -391,3 +394,163 @@ async def update_from_another_process(
             session.add(Update(action_id=action.id, rag=Rag.GREEN, comment=note, created_at=at, source=Source.CLI))
     finally:
         await other.dispose()
+
+
+async def test_a_burst_of_updates_to_one_action_is_stored_in_order_and_kept_without_reading_the_plan_again(
+    plan_db: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Twelve updates to 4.2 sent at once, with questions among them, with a clock that moves on at
+    every reading: each is stored once, timed in the order they were stored (the time is taken once the
+    turn holds the plan, not while it waits for it), and the kept plan shows them as a fresh read does.
+    A question asked just as an update commits takes the plan as that update left it (its row is
+    stored) rather than reading the whole plan again, and no action's view is built again from its
+    whole history."""
+    async for bot in start_harness(plan_db):
+        await burst_of_updates(bot, plan_db, monkeypatch)
+
+
+async def burst_of_updates(bot: Harness, plan_db: Database, monkeypatch: pytest.MonkeyPatch) -> None:
+    planbot = bot.client.app[BOT]
+    async with plan_db.reading() as session:
+        ncscp = await PartnershipRepository(session).by_short_name("NCSCP")
+    assert ncscp is not None
+    bot.clock.instant = NOW + timedelta(days=4)  # after any update other tests stored
+    await bot.say("my actions", PRIYA)  # Priya's chat known (a first message stores its address)
+    await bot.say("4.2 green: burst warm-up, on course", FIONA)  # the plan and 4.2's history kept
+    bot.connector.take()
+
+    start = bot.clock.instant
+
+    def ticking() -> datetime:
+        bot.clock.instant += timedelta(milliseconds=1)
+        return bot.clock.instant
+
+    monkeypatch.setattr(bot.clock, "now", ticking)
+    whole_reads: list[str] = []
+    views_built: list[str] = []
+    read_whole, build_view = views.load_snapshot, views._action_view
+
+    async def counted_read(*args: Any, **kwargs: Any) -> Any:
+        whole_reads.append("plan")
+        return await read_whole(*args, **kwargs)
+
+    def counted_view(action: Action, *args: Any, **kwargs: Any) -> Any:
+        views_built.append(action.ref)
+        return build_view(action, *args, **kwargs)
+
+    monkeypatch.setattr(views, "load_snapshot", counted_read)
+    monkeypatch.setattr(views, "_action_view", counted_view)
+    notes = [f"burst note {n}, returns checked" for n in range(12)]
+    sent = []
+    for note in notes:  # each update with a question about the plan beside it
+        sent.append(make_message(f"4.2 amber: {note}", FIONA, bot.tenant, bot.connector.url))
+        sent.append(make_message("my actions", PRIYA, bot.tenant, bot.connector.url))
+    responses = await asyncio.gather(*(bot.post(activity) for activity in sent))
+    assert all(r.status in {200, 201} for r in responses)
+    replies = [str(r.get("text")) for r in bot.connector.take()]
+    saved = "Saved: 4.2 is now Amber. (Say undo within 10 minutes to withdraw it.)"
+    assert replies.count(saved) == len(notes) and len(replies) == len(sent), replies
+    assert whole_reads == [], "no turn read the whole plan again"
+    assert views_built == [], "no action's view was built again from its whole history"
+
+    async with plan_db.reading() as session:
+        stored = (
+            await session.execute(
+                select(Update.id, Update.comment, Update.created_at)
+                .where(Update.created_at > start)
+                .order_by(Update.id)
+            )
+        ).all()
+        fresh = await read_whole(session, ncscp, bot.clock.instant)
+    assert sorted(c for _, c, _ in stored) == sorted(notes), "each stored once"
+    times = [at for _, _, at in stored]
+    assert times == sorted(times), "stored in the order they were timed"
+    kept = planbot.snapshots.latest(ncscp.id)
+    assert kept is not None
+    assert kept.snapshot.action("4.2") == fresh.action("4.2")
+
+
+async def test_transactions_that_hold_one_plan_wait_their_turn_without_a_connection() -> None:
+    """On PostgreSQL, transactions of one process that will hold the same plan begin one after another in
+    the order they asked, and hold no connection of the pool while they wait (a burst of updates to one
+    plan leaves the pool to everyone else); one that holds another partnership's plan does not wait."""
+    database = Database(
+        await postgres_demo("plantracker_holding_tests", NOW.date(), "the PostgreSQL storage tests"), pool_size=4
+    )
+    try:
+        async with database.reading() as session:
+            ids = [p.id for p in await PartnershipRepository(session).all()]
+        first, other = ids[0], ids[1]
+        release = asyncio.Event()
+        began: list[str] = []
+
+        holding = asyncio.Event()
+
+        async def hold(name: str, partnership: int, wait: bool = False) -> None:
+            async with database.transaction(holding=partnership) as session:
+                await data_stamp(session, partnership, hold=True)
+                began.append(name)
+                if wait:
+                    holding.set()
+                    await release.wait()
+
+        holder = asyncio.create_task(hold("holder", first, wait=True))
+        await asyncio.wait_for(holding.wait(), 10)
+        waiting = []
+        for n in range(6):
+            waiting.append(asyncio.create_task(hold(f"waiting {n}", first)))
+            await asyncio.sleep(0.01)
+        await asyncio.wait_for(hold("another plan", other), 10)
+        assert began == ["holder", "another plan"]
+        assert database.engine.pool.checkedout() == 1, "only the holder has a connection"  # type: ignore[attr-defined]
+        release.set()
+        await asyncio.wait_for(asyncio.gather(holder, *waiting), 10)
+        assert began[2:] == [f"waiting {n}" for n in range(6)]
+    finally:
+        await database.dispose()
+
+
+async def test_an_update_expected_but_rolled_back_is_never_taken_for_the_plan(plan_db: Database) -> None:
+    """A turn expected its update to commit, and it did not; another write then took the plan to the
+    stamp that update would have (on SQLite, with the same row id): the plan read at that stamp has the
+    other write in it, not the update that was never stored."""
+    cache = SnapshotCache()
+    now = NOW + timedelta(days=6)
+    async with plan_db.reading() as session:
+        ncscp = await PartnershipRepository(session).by_short_name("NCSCP")
+        assert ncscp is not None
+        known = await cache.known(session, ncscp, now, await data_stamp(session, ncscp.id))
+
+    class RolledBack(Exception):
+        pass
+
+    after: DataStamp | None = None
+
+    async def expect_then_roll_back() -> None:
+        nonlocal after
+        async with plan_db.transaction() as session:
+            before = await data_stamp(session, ncscp.id, hold=True)
+            assert before == known.stamp
+            action = known.snapshot.action("4.2")
+            assert action is not None
+            lost = Update(
+                action_id=action.id, rag=Rag.RED, comment="never committed", created_at=now, source=Source.CHAT
+            )
+            session.add(lost)
+            await session.flush()
+            after = await data_stamp(session, ncscp.id)
+            assert after is not None and after.plan == before.plan + 1
+            reread = await cache.reread(session, known, ["4.2"], now, lost)
+            cache.expect(ncscp.id, views.Expected(before, after, reread, views.entry_of(lost)))
+            raise RolledBack
+
+    with pytest.raises(RolledBack):
+        await expect_then_roll_back()
+    await update_from_another_process(plan_db, ncscp.id, "4.2", "stored instead", now)
+    async with plan_db.reading() as session:
+        stamp = await data_stamp(session, ncscp.id)
+        assert stamp == after, "the other write took the plan to the stamp the lost update would have"
+        seen = await cache.known(session, ncscp, now, stamp)
+    notes = [u.comment for u in seen.snapshot.action("4.2").history]  # type: ignore[union-attr]
+    assert "stored instead" in notes
+    assert "never committed" not in notes

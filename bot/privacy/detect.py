@@ -92,6 +92,22 @@ def kinds(text: str, own: Sequence[re.Pattern[str]] = ()) -> list[str]:
     return [label for label in LABELS.values() if label in found]
 
 
+class Checked:
+    """The notes one turn has checked, and what each seemed to hold: a turn checks a note before it holds
+    the plan, where the check keeps no other turn waiting, and finds the answer when it stores the note.
+    Kept for that turn only (a note may name a child): never shared between turns."""
+
+    def __init__(self) -> None:
+        self._found: dict[tuple[str, tuple[re.Pattern[str], ...]], list[str]] = {}
+
+    def kinds(self, text: str, own: Sequence[re.Pattern[str]] = ()) -> list[str]:
+        """As `kinds`; the same note against the same patterns is checked once."""
+        key = (text, tuple(own))
+        if key not in self._found:
+            self._found[key] = kinds(text, own)
+        return list(self._found[key])
+
+
 def redact(text: str, own: Sequence[re.Pattern[str]] = ()) -> str:
     """The text with every identifying detail replaced by REDACTED (overlapping details cut as one)."""
     spans: list[list[int]] = []
