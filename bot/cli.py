@@ -309,7 +309,7 @@ def serve(
     )
     click.echo(f"Plan Tracker listening on http://{host}:{port}/api/messages, {mode}")
     try:
-        web.run_app(create_app(settings, ctx.clock), host=host, port=port, print=None)
+        web.run_app(create_app(settings, ctx.clock, settle=True), host=host, port=port, print=None)
     finally:
         if client is not None:
             client.terminate()
@@ -338,7 +338,7 @@ def _serve_workers(
     # several safe together, but each would read every partnership's timetable on every interval)
 
     def make_app(index: int) -> web.Application:
-        return create_app(settings if index == 0 else only_first, ctx.clock)
+        return create_app(settings if index == 0 else only_first, ctx.clock, settle=True)
 
     mode = "anonymous (local development)" if settings.anonymous else f"app {settings.app_id}"
     client = (
