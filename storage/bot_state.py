@@ -59,6 +59,7 @@ class _Change:
 # What every turn reads first: the data stamp and the conversation's state, in one query.
 GLANCE = STAMP.add_columns(BotState.etag, BotState.data).outerjoin(BotState, BotState.key == bindparam("key"))
 GLANCE_SQLITE = GLANCE.compile(dialect=sqlite.dialect())
+GLANCE_POSTGRES = GLANCE.compile(dialect=postgresql.asyncpg.dialect())  # type: ignore[no-untyped-call]
 
 
 class SqlStorage(Storage):  # type: ignore[misc]  # botbuilder ships no type information
@@ -93,6 +94,8 @@ class SqlStorage(Storage):  # type: ignore[misc]  # botbuilder ships no type inf
         values: dict[str, Any] = {"key": row_key, "partnership": -1 if partnership is None else partnership}
         row: Any = self._quickly(values)
         if row is False:
+            row = await self._through_asyncpg(values)
+        if row is False:
             async with self._database.one_statement.connect() as connection:
                 row = (await connection.execute(GLANCE, values)).first()
         if row is None:
@@ -100,6 +103,31 @@ class SqlStorage(Storage):  # type: ignore[misc]  # botbuilder ships no type inf
         epoch, version, plan, etag, data = row
         stamp = DataStamp(epoch, version, values["partnership"], plan or 0)
         return stamp, (self._item(etag, data) if etag is not None else None)
+
+    async def _through_asyncpg(
+        self, values: dict[str, object]
+    ) -> tuple[str, int, int | None, str | None, Json] | Literal[False] | None:
+        """On PostgreSQL, the glance's row read through asyncpg itself, on a connection of the pool,
+        with the statement compiled once (asyncpg prepares it once a connection): SQLAlchemy's handling
+        of the statement and its row cost more than the read (0.27 against 0.16 ms of CPU). False if
+        it must be read the usual way: not PostgreSQL, or any error (the usual way then says what it is,
+        as SQLAlchemy's error, which tells a database that is down from a fault)."""
+        if self._database.engine.dialect.name != "postgresql":
+            return False
+        values = {**GLANCE_POSTGRES.params, **values}
+        async with self._database.one_statement.connect() as connection:
+            raw = await connection.get_raw_connection()
+            try:
+                record = await raw.driver_connection.fetchrow(  # type: ignore[union-attr]
+                    GLANCE_POSTGRES.string, *[values[name] for name in GLANCE_POSTGRES.positiontup or ()]
+                )
+            except Exception:
+                await connection.invalidate()  # perhaps broken: not back into the pool
+                return False
+        if record is None:
+            return None
+        epoch, version, plan, etag, data = record
+        return epoch, version, plan, etag, (json.loads(data) if isinstance(data, str | bytes) else data)
 
     def _quickly(
         self, values: dict[str, object]

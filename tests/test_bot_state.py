@@ -36,7 +36,7 @@ from botbuilder.dialogs import (
 from botbuilder.dialogs.choices import Choice, ListStyle
 from botbuilder.schema import Activity, ActivityTypes, ChannelAccount, ConversationAccount
 from botbuilder.testing import StorageBaseTests
-from sqlalchemy import String, cast, event, select
+from sqlalchemy import String, cast, event, select, text
 
 from bot.rules import LONDON
 from storage.bot_state import EtagConflictError, SqlStorage
@@ -428,3 +428,26 @@ async def test_turns_at_once_share_the_pool_without_opening_connections(database
     finally:
         event.remove(database.engine.sync_engine, "connect", connected)
     assert opened[0] == 0
+
+
+async def test_a_glance_on_a_connection_the_server_has_closed_still_answers(database: Database) -> None:
+    """PostgreSQL: the turn's first read goes through asyncpg itself; on a pooled connection the server
+    has since closed (a restart, an idle timeout), it is read again the usual way, on a new connection,
+    and the closed one is not handed out again."""
+    if database.engine.dialect.name != "postgresql":
+        pytest.skip("SQLite keeps no connection that a server could close")
+    own = Database(database.url)
+    try:
+        storage = SqlStorage(own)
+        key = fresh("closed")
+        await storage.write({key: {"said": "before the restart"}})
+        assert (await storage.glance(key, None))[1]["said"] == "before the restart"  # type: ignore[index]
+        async with own.one_statement.connect() as connection:  # the pool's one connection
+            pid = await connection.scalar(text("SELECT pg_backend_pid()"))
+        async with database.one_statement.connect() as admin:
+            assert await admin.scalar(text("SELECT pg_terminate_backend(:pid)"), {"pid": pid})
+        for _ in range(2):
+            assert (await storage.glance(key, None))[1]["said"] == "before the restart"  # type: ignore[index]
+        await storage.delete([key])
+    finally:
+        await own.dispose()
