@@ -455,12 +455,12 @@ class PlanBot(TeamsActivityHandler):  # type: ignore[misc]
                 return Reply(messages.unknown_person(snapshot.admins, partnership.short_name))
             turn_context.turn_state[PERSON] = person.id
             conversation_id = addresses.base_conversation_id(activity.conversation.id)
-            done = await AuditRepository(session).delivered(conversation_id, activity.id)
-            if done is not None:  # this activity, delivered before, already made its change
-                return Reply(messages.already_done(done.summary))
+            before = await AuditRepository(session).made_before(conversation_id, activity.id)
+            if before.event is not None:  # this activity, delivered before, already made its change
+                return Reply(messages.already_done(before.event.summary))
             if activity.id and await self.answered.get(turn_context) == activity.id:
                 return await self._answered_before(session, conversation_id, activity.id)
-            turn = Turn(session, snapshot, person, now, conversation_id, activity.id)
+            turn = Turn(session, snapshot, person, now, conversation_id, activity.id, new=before.update is None)
             turn_context.turn_state[TURN] = turn
             dc = await self.dialogs.create_context(turn_context)
             shared = address.kind is not ConversationKind.PERSONAL

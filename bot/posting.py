@@ -72,10 +72,12 @@ async def save(
     now: datetime,
     conversation_id: str,
     activity_id: str | None,
+    new: bool = False,
 ) -> Saved | Refused:
-    """Store the update if every rule allows it; the same delivery twice stores it once."""
+    """Store the update if every rule allows it; the same delivery twice stores it once. `new`: the
+    activity is known to have stored no update (the turn asked as it began), so it is not asked again."""
     updates = UpdateRepository(session)
-    if activity_id and (earlier := await updates.delivered(conversation_id, activity_id)):
+    if activity_id and not new and (earlier := await updates.delivered(conversation_id, activity_id)):
         return Saved(earlier, again=True)
     problem = refusal(snapshot, person, draft)
     if problem:

@@ -24,6 +24,8 @@ class Turn:
     now: datetime
     conversation_id: str
     activity_id: str | None
+    # The activity had stored no update when the turn began (asked once with the audit log's question).
+    new: bool = False
     stored: list[Update] = field(default_factory=list)  # the updates this turn stored
 
     async def save(self, draft: Draft, source: Source) -> posting.Saved | posting.Refused:
@@ -37,6 +39,7 @@ class Turn:
             now=self.now,
             conversation_id=self.conversation_id,
             activity_id=self.activity_id,
+            new=self.new and not self.stored,
         )
         if isinstance(outcome, posting.Saved) and not outcome.again:
             self.stored.append(outcome.update)

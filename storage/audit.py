@@ -11,7 +11,7 @@ from sqlalchemy import func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.errors import NotAllowedError, NotFoundError
-from storage.models import AuditEvent, AuditKind, Partnership, Person, Role
+from storage.models import AuditEvent, AuditKind, Partnership, Person, Role, Update
 
 CLI = "planbot CLI ({user})"
 SYSTEM = "planbot"
@@ -73,6 +73,14 @@ async def actor_for(session: AsyncSession, partnership: Partnership, by: Actor |
     return await by.actor(session, partnership)
 
 
+@dataclass(frozen=True)
+class MadeBefore:
+    """What an activity made when it was delivered before."""
+
+    event: AuditEvent | None  # the change it made
+    update: int | None  # the id of the update it stored
+
+
 class AuditRepository:
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
@@ -101,15 +109,19 @@ class AuditRepository:
         await self.session.flush()
         return event
 
-    async def delivered(self, conversation_id: str, activity_id: str | None) -> AuditEvent | None:
-        """The change an activity already made (Teams may deliver an activity twice)."""
+    async def made_before(self, conversation_id: str, activity_id: str | None) -> MadeBefore:
+        """What an activity made when Teams delivered it before, if it did: a change (its event), an
+        update; asked in one statement, as every turn that may write asks it."""
         if not activity_id:
-            return None
-        return await self.session.scalar(
-            select(AuditEvent).where(
-                AuditEvent.conversation_id == conversation_id, AuditEvent.activity_id == activity_id
-            )
+            return MadeBefore(None, None)
+        event = select(AuditEvent.id).where(
+            AuditEvent.conversation_id == conversation_id, AuditEvent.activity_id == activity_id
         )
+        update = select(Update.id).where(Update.conversation_id == conversation_id, Update.activity_id == activity_id)
+        event_id, update_id = (
+            await self.session.execute(select(event.limit(1).scalar_subquery(), update.limit(1).scalar_subquery()))
+        ).one()
+        return MadeBefore(await self.session.get(AuditEvent, event_id) if event_id else None, update_id)
 
     async def events(
         self, partnership: Partnership, since: datetime | None = None, kind: AuditKind | None = None
