@@ -119,18 +119,29 @@ class Remembered:
     def __init__(self, size: int = 4096) -> None:
         self.size = size
         self.stored: OrderedDict[str, tuple[Address, object]] = OrderedDict()
+        # Stamps reached from another by this process's own writes that changed no address (updates):
+        # an address stored at the first holds at each of them. The most recent `size` are kept.
+        self.same: OrderedDict[object, object] = OrderedDict()
 
     def holds(self, address: Address, stamp: object) -> bool:
-        return self.stored.get(address.conversation_id) == (address, stamp)
+        return self.stored.get(address.conversation_id) == (address, self.same.get(stamp, stamp))
 
     def add(self, address: Address, stamp: object) -> None:
-        self.stored[address.conversation_id] = (address, stamp)
+        self.stored[address.conversation_id] = (address, self.same.get(stamp, stamp))
         self.stored.move_to_end(address.conversation_id)
         while len(self.stored) > self.size:
             self.stored.popitem(last=False)
 
+    def advance(self, before: object, after: object) -> None:
+        """A committed write of this process took the plan from `before` to `after` and changed no
+        address but perhaps its own conversation's, which the turn that made it adds again."""
+        self.same[after] = self.same.get(before, before)
+        while len(self.same) > self.size:
+            self.same.popitem(last=False)
+
     def forget(self) -> None:
         self.stored.clear()
+        self.same.clear()
 
 
 async def remember(

@@ -350,8 +350,7 @@ class PlanBot(TeamsActivityHandler):  # type: ignore[misc]
         if advanced is not None:  # committed: the kept plan, with this turn's update in it
             partnership_id, expected = advanced
             self.snapshots.settle(partnership_id, expected, committed=True)
-            if stored is not None and stored[1] == expected.before:  # an update changes no address
-                self.remembered.add(stored[0], expected.after)
+            self.remembered.advance(expected.before, expected.after)  # an update changes no address
         return reply
 
     async def _quickly(self, turn_context: TurnContext, said: Intent | CardAction | str) -> Reply | None:

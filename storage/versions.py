@@ -43,6 +43,16 @@ STAMP = (
 )
 
 
+# The same, holding the plan's version row (one round trip: the row locked, the shared version read with it).
+HELD = (
+    select(DataVersion.epoch, DataVersion.version, PlanVersion.version)
+    .select_from(DataVersion)
+    .join(PlanVersion, PlanVersion.partnership_id == bindparam("partnership"))
+    .where(DataVersion.id == 1)
+    .with_for_update(of=PlanVersion)
+)
+
+
 async def data_stamp(session: AsyncSession, partnership: int, *, hold: bool = False) -> DataStamp | None:
     """The stamp of a partnership's plan as this transaction sees it. `hold`: and no other transaction
     may change that plan until this one ends (PostgreSQL locks the partnership's version row, as the
@@ -51,10 +61,7 @@ async def data_stamp(session: AsyncSession, partnership: int, *, hold: bool = Fa
     if not hold:
         row = (await session.execute(STAMP, {"partnership": partnership})).first()
         return DataStamp(row[0], row[1], partnership, row[2] or 0) if row is not None else None
-    held = await session.scalar(
-        select(PlanVersion.version).where(PlanVersion.partnership_id == partnership).with_for_update()
-    )
-    shared = (await session.execute(select(DataVersion.epoch, DataVersion.version).where(DataVersion.id == 1))).first()
-    if shared is None or held is None:  # nothing to hold: the turn's writes are not kept
+    row = (await session.execute(HELD, {"partnership": partnership})).first()
+    if row is None:  # nothing to hold: the turn's writes are not kept
         return None
-    return DataStamp(shared[0], shared[1], partnership, held)
+    return DataStamp(row[0], row[1], partnership, row[2])

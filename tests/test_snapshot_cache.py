@@ -13,7 +13,7 @@ import pytest
 from sqlalchemy import delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot import views
+from bot import addresses, views
 from bot.app import BOT
 from bot.demo import load_demo
 from bot.rules import Rag
@@ -554,3 +554,26 @@ async def test_an_update_expected_but_rolled_back_is_never_taken_for_the_plan(pl
     notes = [u.comment for u in seen.snapshot.action("4.2").history]  # type: ignore[union-attr]
     assert "stored instead" in notes
     assert "never committed" not in notes
+
+
+async def test_a_question_after_someone_elses_update_is_answered_without_a_write(
+    bot: Harness, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An update moves the plan's stamp but changes no one's address: Priya's next question in her chat
+    is answered from the kept plan, without storing her chat's address again (a write that would make
+    every question during a run of updates wait its turn for the database)."""
+    bot.clock.instant = NOW + timedelta(days=8)
+    for who in (FIONA, FIONA, PRIYA, PRIYA):  # each chat's address stored, and known stored at the plan's stamp
+        await bot.say("my actions", who)
+    await bot.say("4.2 green: returns in, questions answered", FIONA)
+    bot.connector.take()
+    stored: list[str] = []
+    store = addresses.store
+
+    async def counted(session: AsyncSession, address: addresses.Address, now: datetime) -> Any:
+        stored.append(address.conversation_id)
+        return await store(session, address, now)
+
+    monkeypatch.setattr(addresses, "store", counted)
+    assert "13.1" in " ".join(card_texts(card_of(await bot.one("my actions", PRIYA))))
+    assert stored == []
