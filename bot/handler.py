@@ -602,7 +602,7 @@ class PlanBot(TeamsActivityHandler):  # type: ignore[misc]
         if held is None or not ref:
             return
         after = await data_stamp(session, partnership.id)
-        known = await self.snapshots.kept_as_of(session, partnership.id, held)
+        known = self.snapshots.kept_at(partnership.id, held)  # as the turn's snapshot was taken
         if after is None or after == held or after.shared != held.shared or known is None:
             return  # no change, or the partnerships changed too (not by this turn, which writes only to its plan)
         # One update stored and the plan's version moved by one: that row is the only change, so it
