@@ -219,18 +219,10 @@ def planbot(args: list[str], url: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run([exe, *args], env=env, check=True, capture_output=True, text=True, timeout=3600)
 
 
-# The council-wide plan file (3,000 actions, 2,000 people, two years of history) holds about 260,000
-# values, over the 50,000 that `storage.planfile.VALUE_LIMIT` allows a plan file (a partnership's plan with
-# years of history holds a few thousand). The benchmark's imports allow it this many; the product's limit
-# is unchanged (see the README's "Measuring" section).
-BENCH_VALUE_LIMIT = 400_000
-
-
 def import_many(paths: list[Path], url: str) -> None:
     """`planbot import` for each file, in one process (the same click command, without 500 start-ups)."""
     code = (
-        "import sys\nimport storage.planfile\nfrom bot.cli import cli\n"
-        f"storage.planfile.VALUE_LIMIT = {BENCH_VALUE_LIMIT}\n"
+        "import sys\nfrom bot.cli import cli\n"
         "for path in sys.argv[1:]:\n"
         "    cli.main(args=['import', path], prog_name='planbot', standalone_mode=False)\n"
     )

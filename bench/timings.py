@@ -3,8 +3,7 @@
 - building every sub-group summary and the exception report (as the scheduler does before a BMG:
   the snapshot loaded, made shareable, each summary's text and card, the report's text and card);
 - `planbot export` to XLSX and to DOCX (the BMG paper), as subprocesses;
-- `planbot import` of the plan file into an empty SQLite database, as a subprocess (the same click
-  command, with the benchmark's value limit: see `bench.data.BENCH_VALUE_LIMIT`).
+- `planbot import` of the plan file into an empty SQLite database, as a subprocess.
 
 Start-up to /readyz is measured with each server run (`bench.servers.Server.start`).
 """
@@ -17,7 +16,7 @@ import time
 from datetime import datetime
 from pathlib import Path
 
-from bench.data import DATA, DATA_VERSION, import_many, personas, planbot, sqlite_url
+from bench.data import DATA, DATA_VERSION, personas, planbot, sqlite_url
 
 
 async def _summaries(url: str) -> dict[str, float]:
@@ -80,6 +79,6 @@ def council_timings(cached: Path, work: Path) -> dict[str, float]:
     if plan.exists():
         empty = work / "council-import.db"
         start = time.perf_counter()
-        import_many([plan], sqlite_url(empty))
+        planbot(["import", str(plan)], sqlite_url(empty))
         figures["import_s"] = round(time.perf_counter() - start, 2)
     return figures

@@ -42,6 +42,15 @@ from storage.planfile import ActionSpec, LeadIndex, ObjectiveSpec, PlanFile
 from storage.repositories import UpdateRepository
 
 
+SHOWN_CHANGES = 20  # items of each list in an import's summary; a first import of a council's plan adds 3,000
+
+
+def _some(items: list[str]) -> str:
+    if len(items) <= SHOWN_CHANGES:
+        return ", ".join(items)
+    return f"{', '.join(items[:SHOWN_CHANGES])} and {len(items) - SHOWN_CHANGES:,} more"
+
+
 @dataclass
 class ImportReport:
     partnership: str
@@ -65,9 +74,10 @@ class ImportReport:
     meetings_added: int = 0
 
     def changes(self) -> str:
-        """The diff, for a person: what this import added, changed and archived."""
+        """The diff, for a person: what this import added, changed and archived, each list cut to its
+        first SHOWN_CHANGES and a count of the rest (the audit log's detail keeps every one)."""
         parts = [
-            f"{label} {', '.join(items)}"
+            f"{label} {_some(items)}"
             for label, items in (
                 ("actions added:", self.actions_added),
                 ("descriptions changed:", self.descriptions),

@@ -59,6 +59,24 @@ def changed(spec: PlanFile, edit: dict[str, object]) -> PlanFile:
     return PlanFile.model_validate(data)
 
 
+async def test_an_import_that_adds_many_actions_names_twenty_and_counts_the_rest(
+    session: AsyncSession, ncscp: PlanFile
+) -> None:
+    """A council's first import adds thousands of actions: its summary (the command's output, the audit
+    log's line) stays readable, and the audit log's detail keeps every one."""
+    await load(session, ncscp)
+    data = ncscp.model_dump(mode="json")
+    data["objectives"][0]["actions"] += [
+        {"ref": f"1.{n}", "description": f"New action {n}", "lead": "CDOP"} for n in range(100, 145)
+    ]
+    report = await load(session, PlanFile.model_validate(data))
+    listed = ", ".join(f"1.{n}" for n in range(100, 120))
+    assert report.changes() == f"actions added: {listed} and 25 more"
+    [_, second] = await events(session, AuditKind.IMPORT)
+    assert second.summary.endswith(f"actions added: {listed} and 25 more")
+    assert second.detail["actions_added"] == [f"1.{n}" for n in range(100, 145)]
+
+
 async def test_an_import_is_recorded_with_who_and_what_changed(session: AsyncSession, ncscp: PlanFile) -> None:
     await load(session, ncscp)
     first = await events(session, AuditKind.IMPORT)
