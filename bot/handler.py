@@ -6,6 +6,7 @@ intent, `bot.queries.HANDLERS` answers it. Teams events keep the conversation ad
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import asdict, dataclass, replace
@@ -61,6 +62,8 @@ GLANCE = "plan_tracker.glance"
 REMEMBERED = "plan_tracker.remembered"
 ADVANCED = "plan_tracker.advanced"
 RECOGNISED = "plan_tracker.recognised"
+FORESEEN = "plan_tracker.foreseen"
+CHECKED = "plan_tracker.checked"
 VERBS = {"show": IntentName.SHOW, "history": IntentName.HISTORY, "more": IntentName.MORE}
 MESSAGE_CONTENT_TYPE = "application/vnd.microsoft.activity.message"
 CARD_VERBS = {"update_form", "save_update"}
@@ -256,7 +259,16 @@ class PlanBot(TeamsActivityHandler):  # type: ignore[misc]
         first one holds); and the tenant's partnership, kept in this process while the stamp is the same."""
         if not tenant or (self.settings.allowed_tenants and tenant not in self.settings.allowed_tenants):
             return None
-        stamp = await self.state.glance(turn_context, self.snapshots.partnership_of(tenant))
+        kept = self.snapshots.partnership_of(tenant)
+        if kept is None or not self.database.remote:
+            stamp = await self.state.glance(turn_context, kept)
+        else:  # the database is another process: read the message while it answers
+            reading = asyncio.ensure_future(self.state.glance(turn_context, kept))
+            try:
+                await asyncio.sleep(0)  # the glance's query on its way
+                self._foresee(turn_context, kept)
+            finally:
+                stamp = await reading
 
         async def by_tenant() -> Partnership | None:
             async with self.database.reading() as session:
@@ -403,12 +415,38 @@ class PlanBot(TeamsActivityHandler):  # type: ignore[misc]
         if isinstance(said, Intent):
             return said
         groups = vocabulary([(g.name, g.aliases) for g in snapshot.subgroups])
-        seen: tuple[str, SubgroupIndex, Intent] | None = turn_context.turn_state.get(RECOGNISED)
-        if seen is not None and seen[0] == said and seen[1] is groups:
-            return seen[2]
+        for key in (RECOGNISED, FORESEEN):
+            seen: tuple[str, SubgroupIndex, Intent] | None = turn_context.turn_state.get(key)
+            if seen is not None and seen[0] == said and seen[1] is groups:
+                turn_context.turn_state[RECOGNISED] = seen
+                return seen[2]
         intent = recognise(said, groups)
         turn_context.turn_state[RECOGNISED] = (said, groups, intent)
         return intent
+
+    def _foresee(self, turn_context: TurnContext, partnership_id: int) -> None:
+        """A message read while the turn's first query is answered by another process (PostgreSQL),
+        against the plan as last kept, as the turn will read it once the state is known: its intent
+        (taken only by a turn that recognises the same text against the same sub-groups) and, for a 1:1
+        chat's update, whether its note holds identifying details (kept for this turn only)."""
+        latest = self.snapshots.latest(partnership_id)
+        if latest is None or turn_context.activity.type != ActivityTypes.message:
+            return
+        said = self._intent_of(turn_context)
+        if not isinstance(said, str):
+            return
+        groups = vocabulary([(g.name, g.aliases) for g in latest.snapshot.subgroups])
+        intent = recognise(said, groups)
+        turn_context.turn_state[FORESEEN] = (said, groups, intent)
+        personal = addresses.kind_of(turn_context.activity) is ConversationKind.PERSONAL
+        if intent.name is IntentName.UPDATE and intent.draft is not None and intent.draft.note and personal:
+            self._checked(turn_context).kinds(intent.draft.note, latest.snapshot.case_patterns)
+
+    @staticmethod
+    def _checked(turn_context: TurnContext) -> Checked:
+        """The notes this turn has checked for identifying details."""
+        checked: Checked = turn_context.turn_state.setdefault(CHECKED, Checked())
+        return checked
 
     async def _keep_listing(self, turn_context: TurnContext, reply: Reply | Card | None) -> None:
         """A list with more to show is kept for "more"; a list shown whole replaces any kept (so "more"
@@ -529,7 +567,7 @@ class PlanBot(TeamsActivityHandler):  # type: ignore[misc]
         """The note of what is already known to be an update, checked for identifying details against the
         partnership's patterns as last kept, before the turn holds the plan (the check is the costliest
         step of storing an update, and every other update to the plan would wait for it)."""
-        checked = Checked()
+        checked = self._checked(turn_context)
         latest = self.snapshots.latest(glance.partnership.id)
         if latest is None or not self._updating(turn_context, said):
             return checked

@@ -203,6 +203,12 @@ class Database:
         return queue
 
     @property
+    def remote(self) -> bool:
+        """Is the database another process (PostgreSQL), so that a turn waits for each answer and may
+        do work of its own meanwhile? (SQLite is read in this process, most reads on the event loop.)"""
+        return self.engine.dialect.name == "postgresql"
+
+    @property
     def serialised(self) -> bool:
         """Does a transaction hold the write lock from its beginning (SQLite: BEGIN IMMEDIATE), so that
         nothing it has read can be changed by anyone else before it ends?"""

@@ -577,3 +577,53 @@ async def test_a_question_after_someone_elses_update_is_answered_without_a_write
     monkeypatch.setattr(addresses, "store", counted)
     assert "13.1" in " ".join(card_texts(card_of(await bot.one("my actions", PRIYA))))
     assert stored == []
+
+
+async def test_a_sub_group_alias_added_elsewhere_is_understood_on_the_next_message(plan_db: Database) -> None:
+    """A message is read against the sub-groups as this process last kept them while the database
+    answers its first query (on PostgreSQL); a name another process has since given a sub-group is
+    still understood on the very next message, read again against the plan as it now is."""
+    async for bot in start_harness(plan_db):
+        bot.clock.instant = NOW
+        for _ in range(2):  # Priya's chat stored, then her questions answered from the kept plan
+            assert (await bot.one("reds for CDOP", PRIYA))["text"] == "Nothing rated Red for CDOP."
+        before = await bot.one("reds for the deaths panel", PRIYA)
+        assert "CDOP" not in before.get("text", "")
+        other = Database(plan_db.url)
+        try:
+            async with other.transaction() as session:
+                cdop = await session.scalar(select(SubGroup).where(SubGroup.name == "CDOP", SubGroup.partnership_id == 1))
+                assert cdop is not None
+                cdop.aliases = [*cdop.aliases, "the deaths panel"]
+        finally:
+            await other.dispose()
+        assert (await bot.one("reds for the deaths panel", PRIYA))["text"] == "Nothing rated Red for CDOP."
+
+
+async def test_on_postgresql_a_message_is_read_while_the_database_answers_the_first_query(
+    plan_db: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The turn's first query waits for another process; the message is read meanwhile (a third of a
+    question's own work), and an update's note checked for identifying details. SQLite's first read
+    is on the event loop, where there is no wait to fill."""
+    from bot.handler import CHECKED, FORESEEN
+
+    async for bot in start_harness(plan_db):
+        planbot = bot.client.app[BOT]
+        bot.clock.instant = NOW + timedelta(days=9)
+        await bot.say("my actions", FIONA)  # the plan kept, Fiona's chat stored
+        read_meanwhile: list[tuple[bool, bool]] = []
+        glance = planbot.state.glance
+
+        async def watched(turn_context: Any, partnership: int | None) -> Any:
+            stamp = await glance(turn_context, partnership)  # the answer from the database
+            state = turn_context.turn_state
+            read_meanwhile.append((FORESEEN in state, len(state.get(CHECKED, ())) > 0))
+            return stamp
+
+        monkeypatch.setattr(planbot.state, "glance", watched)
+        assert "4.2" in " ".join(card_texts(card_of(await bot.one("show 4.2", FIONA))))
+        replies = await bot.say("4.2 green: returns in from every school", FIONA)
+        assert any("4.2" in r.get("text", "") for r in replies)
+        remote = plan_db.remote
+        assert read_meanwhile == [(remote, False), (remote, remote)]

@@ -100,6 +100,10 @@ class Checked:
     def __init__(self) -> None:
         self._found: dict[tuple[str, tuple[re.Pattern[str], ...]], list[str]] = {}
 
+    def __len__(self) -> int:
+        """How many notes (against which patterns) this turn has checked."""
+        return len(self._found)
+
     def kinds(self, text: str, own: Sequence[re.Pattern[str]] = ()) -> list[str]:
         """As `kinds`; the same note against the same patterns is checked once."""
         key = (text, tuple(own))
