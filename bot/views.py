@@ -18,7 +18,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.privacy import own_patterns, redact
+from bot.privacy import checking_many, own_patterns, redact
 from bot.rules import (
     Due,
     EffectiveMilestone,
@@ -171,7 +171,8 @@ def for_channel(snapshot: Snapshot) -> Snapshot:
             history=tuple(shareable(u, own) for u in a.history),
         )
 
-    return replace(snapshot, actions=[action(a) for a in snapshot.actions])
+    with checking_many():
+        return replace(snapshot, actions=[action(a) for a in snapshot.actions])
 
 
 def overdue(actions: Iterable[ActionView]) -> list[ActionView]:

@@ -11,7 +11,7 @@ from collections.abc import Iterable, Mapping, Sequence
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.privacy import redact
+from bot.privacy import checking_many, redact
 from bot.rules import Due
 from storage.models import Action, Milestone, Objective, Plan, Update
 from storage.repositories import PlanRepository, UpdateRepository, current_of
@@ -44,7 +44,8 @@ async def notes_as_sent(
     cleared it, otherwise with every identifying detail (and the partnership's own case ids) removed."""
     wanted = list(updates)
     allowed = await cleared(session, [u.id for u in wanted])
-    return {u.id: u.comment if u.id in allowed else redact(u.comment, own) for u in wanted}
+    with checking_many():
+        return {u.id: u.comment if u.id in allowed else redact(u.comment, own) for u in wanted}
 
 
 def _current_by_action(histories: Mapping[int, Sequence[Update]]) -> dict[int, Update]:

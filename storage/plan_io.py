@@ -9,7 +9,7 @@ from pathlib import Path
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.privacy import kinds, own_patterns
+from bot.privacy import checking_many, kinds, own_patterns
 from storage.audit import Actor, Operator
 from storage.errors import PlanFileError
 from storage.export import plan_table
@@ -32,7 +32,8 @@ TABLE_SUFFIXES = (".xlsx", ".csv")
 
 def check_notes(notes: Iterable[tuple[str, str]], source: Path, own: Sequence[re.Pattern[str]] = ()) -> None:
     """Refuse notes that seem to identify a child or family, naming where each is; nothing is written."""
-    found = ((place, kinds(note, own)) for place, note in notes)
+    with checking_many():
+        found = [(place, kinds(note, own)) for place, note in notes]
     flagged = [f"  - {place}: seems to contain {' and '.join(named)}" for place, named in found if named]
     if flagged:
         raise PlanFileError(

@@ -11,7 +11,7 @@ import pytest
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot import messages
-from bot.privacy import REDACTED, findings, kinds, own_patterns, redact
+from bot.privacy import REDACTED, checking_many, findings, kinds, own_patterns, redact
 from storage.errors import PlanFileError
 from storage.planfile import load_plan_file
 from storage.repositories import PartnershipRepository
@@ -239,4 +239,28 @@ def test_a_checked_note_leaves_none_of_its_words_in_the_process() -> None:
     for n in range(200):
         assert kinds(f"Met Zebedee Quillfeather{n} and his mum at 12 Acacia Avenue, NE1 4ST")
     assert "Zebedee" not in words and "Quillfeather7" not in words and "Acacia" not in words
+    assert len(words) == before
+
+
+def test_notes_checked_together_find_what_each_alone_finds_and_leave_no_words_behind() -> None:
+    """An import or an export checks its notes together, in one go: each note is found to hold what it
+    holds when checked alone, and once the last is checked none of their words stays in the process."""
+    from bot.privacy.engine import blank
+
+    firsts = ["Yolanda", "Bartholomew", "Ottilie", "Ezekiel", "Marigold", "Thaddeus"]
+    lasts = ["Brightwater", "Quillfeather", "Ashgrove", "Pemberton", "Winterbourne"]
+    notes = [
+        f"Met {first} {last} and her mum at {n} Juniper Close, NE2 {n % 9}QT; dob 0{n % 9 + 1}/03/2015"
+        for n, (first, last) in enumerate((f, l) for f in firsts for l in lasts)
+    ]
+    notes += ["Training delivered to 40 staff", "Audit of the front door, no case named"]
+    alone = [kinds(note) for note in notes]
+    words = blank().nlp.vocab.strings
+    before = len(words)
+    with checking_many():
+        together = [kinds(note) for note in notes]
+    assert together == alone
+    assert alone[0] == ["a date of birth", "a name", "an address", "a postcode"]
+    assert alone[-1] == [] and alone[-2] == []
+    assert not {*firsts, *lasts, "Juniper"} & {w for w in (*firsts, *lasts, "Juniper") if w in words}
     assert len(words) == before

@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -73,6 +74,16 @@ def own_spans(text: str, own: Sequence[re.Pattern[str]]) -> list[tuple[str, int,
             log.warning("case-id pattern %d took too long on a note; the whole note is treated as identifying", index)
             spans.append(("case_reference", 0, len(text)))
     return spans
+
+
+@contextmanager
+def checking_many() -> Iterator[None]:
+    """Many notes checked in a row with nothing awaited between them (an import's, an export's, a
+    channel's summary): quicker together, and every word of them forgotten at the end, as with one."""
+    from bot.privacy.engine import many
+
+    with many():
+        yield
 
 
 def findings(text: str, own: Sequence[re.Pattern[str]] = ()) -> list[Finding]:
