@@ -381,6 +381,7 @@ class Person(EntityRecognizer):
             rf"(?P<v>{CAP}(?:\s+{CAP}){{0,2}})"
         )
         self.full = re.compile(rf"(?P<title>{TITLE})?(?P<v>\b{CAP}(?:\s+{CAP}){{0,2}})")
+        self.homes = address()
 
     def load(self) -> None:
         pass
@@ -390,6 +391,7 @@ class Person(EntityRecognizer):
     ) -> list[RecognizerResult]:
         known = names()
         schools = [m.span() for m in rules.SCHOOL.finditer(text)]
+        homes = [(r.start, r.end) for r in self.homes.analyze(text, [])]
         found: list[tuple[int, int]] = []
         for m in self.after_cue.finditer(text):
             tokens = name_part(m.group("v").split(), known.every if m.group("title") else known.first)
@@ -415,13 +417,17 @@ class Person(EntityRecognizer):
                 continue
             if title and named_in_role(text, start, end):
                 continue
-            if not title and professional(text, start, end, kin=of_a_family(text, start, end)):
+            # Someone met or spoken to at a home address is not there as a professional.
+            at_home = len(tokens) >= 2 and any(lo <= s and e <= hi for s, e in homes)
+            if not title and professional(text, start, end, kin=at_home or of_a_family(text, start, end)):
                 continue
             if len(tokens) == 1 and not title and not near_school and not a_single_name(text, start, end):
                 continue
             # A title and a name ("Mrs Begum") not named in a role is a family member: partnership
-            # notes name professionals by their role. A first name alone needs a sentence about a child.
-            if title or near_school or rules.CHILD_CONTEXT.search(context):
+            # notes name professionals by their role; so is a full name in a sentence with a home
+            # address ("Spoke to Jack Smith at 4 Juniper Close"). A first name alone needs a sentence
+            # about a child.
+            if title or near_school or at_home or rules.CHILD_CONTEXT.search(context):
                 found.append((start, end))
         found += self.groups(text, known.last, known.first)
         return [RecognizerResult("PERSON", s, e, 0.85) for s, e in found]
