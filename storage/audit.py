@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import bindparam, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.errors import NotAllowedError, NotFoundError
@@ -81,6 +81,20 @@ class MadeBefore:
     update: int | None  # the id of the update it stored
 
 
+# The event and the update an activity made, if Teams delivered it before (built once: every turn
+# that may write asks it).
+MADE_BEFORE = select(
+    select(AuditEvent.id)
+    .where(AuditEvent.conversation_id == bindparam("conversation"), AuditEvent.activity_id == bindparam("activity"))
+    .limit(1)
+    .scalar_subquery(),
+    select(Update.id)
+    .where(Update.conversation_id == bindparam("conversation"), Update.activity_id == bindparam("activity"))
+    .limit(1)
+    .scalar_subquery(),
+)
+
+
 class AuditRepository:
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
@@ -114,13 +128,8 @@ class AuditRepository:
         update; asked in one statement, as every turn that may write asks it."""
         if not activity_id:
             return MadeBefore(None, None)
-        event = select(AuditEvent.id).where(
-            AuditEvent.conversation_id == conversation_id, AuditEvent.activity_id == activity_id
-        )
-        update = select(Update.id).where(Update.conversation_id == conversation_id, Update.activity_id == activity_id)
-        event_id, update_id = (
-            await self.session.execute(select(event.limit(1).scalar_subquery(), update.limit(1).scalar_subquery()))
-        ).one()
+        found = await self.session.execute(MADE_BEFORE, {"conversation": conversation_id, "activity": activity_id})
+        event_id, update_id = found.one()
         return MadeBefore(await self.session.get(AuditEvent, event_id) if event_id else None, update_id)
 
     async def events(
