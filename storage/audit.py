@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.errors import NotAllowedError, NotFoundError
 from storage.models import AuditEvent, AuditKind, Partnership, Person, Role, Update
+from storage.versions import first_row
 
 CLI = "planbot CLI ({user})"
 SYSTEM = "planbot"
@@ -128,8 +129,8 @@ class AuditRepository:
         update; asked in one statement, as every turn that may write asks it."""
         if not activity_id:
             return MadeBefore(None, None)
-        found = await self.session.execute(MADE_BEFORE, {"conversation": conversation_id, "activity": activity_id})
-        event_id, update_id = found.one()
+        found = await first_row(self.session, MADE_BEFORE, {"conversation": conversation_id, "activity": activity_id})
+        event_id, update_id = found if found is not None else (None, None)
         return MadeBefore(await self.session.get(AuditEvent, event_id) if event_id else None, update_id)
 
     async def events(

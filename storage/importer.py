@@ -41,7 +41,6 @@ from storage.models import (
 from storage.planfile import ActionSpec, LeadIndex, ObjectiveSpec, PlanFile
 from storage.repositories import UpdateRepository
 
-
 SHOWN_CHANGES = 20  # items of each list in an import's summary; a first import of a council's plan adds 3,000
 
 

@@ -4,10 +4,13 @@ bump on every write to it, whoever writes: this process, another replica, the co
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy import bindparam, select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.sql import Executable
 
 from storage.models import DataVersion, PlanVersion
 
@@ -53,15 +56,25 @@ HELD = (
 )
 
 
+async def first_row(session: AsyncSession, statement: Executable, values: Mapping[str, object]) -> Sequence[Any] | None:
+    """The first row of a statement that reads no ORM entity, run on the session's connection: what the
+    session would do (it flushes what is pending first), without its ORM handling of the statement and
+    the result (a tenth of a millisecond on each of the statements every update runs)."""
+    if session.new or session.dirty or session.deleted:
+        await session.flush()
+    connection = await session.connection()
+    return (await connection.execute(statement, values)).first()
+
+
 async def data_stamp(session: AsyncSession, partnership: int, *, hold: bool = False) -> DataStamp | None:
     """The stamp of a partnership's plan as this transaction sees it. `hold`: and no other transaction
     may change that plan until this one ends (PostgreSQL locks the partnership's version row, as the
     first write would; on SQLite a transaction that writes after another committed fails, so what it
     saw stays true until it commits)."""
     if not hold:
-        row = (await session.execute(STAMP, {"partnership": partnership})).first()
+        row = await first_row(session, STAMP, {"partnership": partnership})
         return DataStamp(row[0], row[1], partnership, row[2] or 0) if row is not None else None
-    row = (await session.execute(HELD, {"partnership": partnership})).first()
+    row = await first_row(session, HELD, {"partnership": partnership})
     if row is None:  # nothing to hold: the turn's writes are not kept
         return None
     return DataStamp(row[0], row[1], partnership, row[2])

@@ -30,10 +30,10 @@ from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.demo import demo_files
+from storage import planfile
 from storage.errors import PlanFileError
 from storage.importer import ImportReport
 from storage.plan_io import import_file
-from storage import planfile
 from storage.planfile import LOADERS, PlanFile, load_plan_file
 from storage.repositories import PartnershipRepository
 from storage.spreadsheet import HEADINGS, SheetPlan, read_plan_table

@@ -253,7 +253,7 @@ def test_notes_checked_together_find_what_each_alone_finds_and_leave_no_words_be
     lasts = ["Brightwater", "Quillfeather", "Ashgrove", "Pemberton", "Winterbourne"]
     notes = [
         f"Met {first} {last} and her mum at {n} Juniper Close, NE2 {n % 9}QT; dob 0{n % 9 + 1}/03/2015"
-        for n, (first, last) in enumerate((f, l) for f in firsts for l in lasts)
+        for n, (first, last) in enumerate((given, family) for given in firsts for family in lasts)
     ]
     notes += ["Training delivered to 40 staff", "Audit of the front door, no case named"]
     alone = [kinds(note) for note in notes]

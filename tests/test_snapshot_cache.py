@@ -193,6 +193,21 @@ async def test_a_write_moves_its_own_partnerships_version_and_no_other(session: 
     assert after[1:] == before[1:], f"{change} changes nothing of NSCP's, nor the partnerships themselves"
 
 
+async def test_the_stamp_a_transaction_reads_counts_its_own_changes_not_yet_sent(session: AsyncSession) -> None:
+    """A turn that changes the plan and then reads its stamp (to keep the plan as it left it) sees its
+    own change, even one the session has not yet sent to the database."""
+    await load_demo(session, NOW.date())
+    await session.flush()
+    ncscp = await PartnershipRepository(session).by_short_name("NCSCP")
+    assert ncscp is not None
+    before = await data_stamp(session, ncscp.id)
+    action = await session.scalar(select(Action).where(Action.ref == "8.1", Action.plan_id == 1))
+    assert action is not None
+    session.add(Update(action_id=action.id, rag=Rag.GREEN, comment="pending", created_at=NOW, source=Source.CLI))
+    after = await data_stamp(session, ncscp.id)
+    assert before is not None and after is not None and after.plan > before.plan
+
+
 async def test_a_change_to_a_partnership_itself_moves_the_shared_version(session: AsyncSession) -> None:
     await load_demo(session, NOW.date())
     await session.flush()
@@ -584,20 +599,24 @@ async def test_a_sub_group_alias_added_elsewhere_is_understood_on_the_next_messa
     answers its first query (on PostgreSQL); a name another process has since given a sub-group is
     still understood on the very next message, read again against the plan as it now is."""
     async for bot in start_harness(plan_db):
-        bot.clock.instant = NOW
-        for _ in range(2):  # Priya's chat stored, then her questions answered from the kept plan
-            assert (await bot.one("reds for CDOP", PRIYA))["text"] == "Nothing rated Red for CDOP."
-        before = await bot.one("reds for the deaths panel", PRIYA)
-        assert "CDOP" not in before.get("text", "")
-        other = Database(plan_db.url)
-        try:
-            async with other.transaction() as session:
-                cdop = await session.scalar(select(SubGroup).where(SubGroup.name == "CDOP", SubGroup.partnership_id == 1))
-                assert cdop is not None
-                cdop.aliases = [*cdop.aliases, "the deaths panel"]
-        finally:
-            await other.dispose()
-        assert (await bot.one("reds for the deaths panel", PRIYA))["text"] == "Nothing rated Red for CDOP."
+        await alias_added_elsewhere(bot, plan_db)
+
+
+async def alias_added_elsewhere(bot: Harness, plan_db: Database) -> None:
+    bot.clock.instant = NOW
+    for _ in range(2):  # Priya's chat stored, then her questions answered from the kept plan
+        assert (await bot.one("reds for CDOP", PRIYA))["text"] == "Nothing rated Red for CDOP."
+    before = await bot.one("reds for the deaths panel", PRIYA)
+    assert "CDOP" not in before.get("text", "")
+    other = Database(plan_db.url)
+    try:
+        async with other.transaction() as session:
+            cdop = await session.scalar(select(SubGroup).where(SubGroup.name == "CDOP", SubGroup.partnership_id == 1))
+            assert cdop is not None
+            cdop.aliases = [*cdop.aliases, "the deaths panel"]
+    finally:
+        await other.dispose()
+    assert (await bot.one("reds for the deaths panel", PRIYA))["text"] == "Nothing rated Red for CDOP."
 
 
 async def test_on_postgresql_a_message_is_read_while_the_database_answers_the_first_query(
@@ -606,24 +625,28 @@ async def test_on_postgresql_a_message_is_read_while_the_database_answers_the_fi
     """The turn's first query waits for another process; the message is read meanwhile (a third of a
     question's own work), and an update's note checked for identifying details. SQLite's first read
     is on the event loop, where there is no wait to fill."""
+    async for bot in start_harness(plan_db):
+        await read_while_the_database_answers(bot, plan_db, monkeypatch)
+
+
+async def read_while_the_database_answers(bot: Harness, plan_db: Database, monkeypatch: pytest.MonkeyPatch) -> None:
     from bot.handler import CHECKED, FORESEEN
 
-    async for bot in start_harness(plan_db):
-        planbot = bot.client.app[BOT]
-        bot.clock.instant = NOW + timedelta(days=9)
-        await bot.say("my actions", FIONA)  # the plan kept, Fiona's chat stored
-        read_meanwhile: list[tuple[bool, bool]] = []
-        glance = planbot.state.glance
+    planbot = bot.client.app[BOT]
+    bot.clock.instant = NOW + timedelta(days=9)
+    await bot.say("my actions", FIONA)  # the plan kept, Fiona's chat stored
+    read_meanwhile: list[tuple[bool, bool]] = []
+    glance = planbot.state.glance
 
-        async def watched(turn_context: Any, partnership: int | None) -> Any:
-            stamp = await glance(turn_context, partnership)  # the answer from the database
-            state = turn_context.turn_state
-            read_meanwhile.append((FORESEEN in state, len(state.get(CHECKED, ())) > 0))
-            return stamp
+    async def watched(turn_context: Any, partnership: int | None) -> Any:
+        stamp = await glance(turn_context, partnership)  # the answer from the database
+        state = turn_context.turn_state
+        read_meanwhile.append((FORESEEN in state, len(state.get(CHECKED, ())) > 0))
+        return stamp
 
-        monkeypatch.setattr(planbot.state, "glance", watched)
-        assert "4.2" in " ".join(card_texts(card_of(await bot.one("show 4.2", FIONA))))
-        replies = await bot.say("4.2 green: returns in from every school", FIONA)
-        assert any("4.2" in r.get("text", "") for r in replies)
-        remote = plan_db.remote
-        assert read_meanwhile == [(remote, False), (remote, remote)]
+    monkeypatch.setattr(planbot.state, "glance", watched)
+    assert "4.2" in " ".join(card_texts(card_of(await bot.one("show 4.2", FIONA))))
+    replies = await bot.say("4.2 green: returns in from every school", FIONA)
+    assert any("4.2" in r.get("text", "") for r in replies)
+    remote = plan_db.remote
+    assert read_meanwhile == [(remote, False), (remote, remote)]
