@@ -370,13 +370,13 @@ async def _add_file_updates(
     or an erasure changes) nor its note (which a redaction replaces).
     """
     known = {(u.created_at, u.rag) for u in await updates.history(action.id)}
-    added = 0
+    new = []
     for entry in spec.updates:
         author = people.get(entry.by.lower()) if entry.by else None
         author_name = author.name if author else None
         if (entry.at, entry.rag) in known:
             continue
-        await updates.append(
+        new.append(
             Update(
                 action_id=action.id,
                 rag=entry.rag,
@@ -387,8 +387,8 @@ async def _add_file_updates(
                 source=Source.IMPORT,
             )
         )
-        added += 1
-    return added
+    await updates.extend(new)
+    return len(new)
 
 
 async def _upsert_partnership(session: AsyncSession, spec: PlanFile) -> Partnership:

@@ -220,6 +220,11 @@ class UpdateRepository:
         await self.session.flush()
         return update
 
+    async def extend(self, updates: Sequence[Update]) -> None:
+        """Several updates stored together, in the order given (an import's history of an action)."""
+        self.session.add_all(updates)
+        await self.session.flush()
+
     async def history(self, action_id: int) -> list[Update]:
         return (await self.histories([action_id]))[action_id]
 
