@@ -198,11 +198,10 @@ async def test_the_stamp_a_transaction_reads_counts_its_own_changes_not_yet_sent
     own change, even one the session has not yet sent to the database."""
     await load_demo(session, NOW.date())
     await session.flush()
+    action, _, _ = await ncscp_rows(session)
     ncscp = await PartnershipRepository(session).by_short_name("NCSCP")
     assert ncscp is not None
     before = await data_stamp(session, ncscp.id)
-    action = await session.scalar(select(Action).where(Action.ref == "8.1", Action.plan_id == 1))
-    assert action is not None
     session.add(Update(action_id=action.id, rag=Rag.GREEN, comment="pending", created_at=NOW, source=Source.CLI))
     after = await data_stamp(session, ncscp.id)
     assert before is not None and after is not None and after.plan > before.plan
@@ -611,7 +610,11 @@ async def alias_added_elsewhere(bot: Harness, plan_db: Database) -> None:
     other = Database(plan_db.url)
     try:
         async with other.transaction() as session:
-            cdop = await session.scalar(select(SubGroup).where(SubGroup.name == "CDOP", SubGroup.partnership_id == 1))
+            ncscp = await PartnershipRepository(session).by_short_name("NCSCP")
+            assert ncscp is not None
+            cdop = await session.scalar(
+                select(SubGroup).where(SubGroup.name == "CDOP", SubGroup.partnership_id == ncscp.id)
+            )
             assert cdop is not None
             cdop.aliases = [*cdop.aliases, "the deaths panel"]
     finally:
