@@ -181,6 +181,11 @@ def card_activity(card: Card) -> Activity:
     )
 
 
+def _vocabulary(snapshot: Snapshot) -> SubgroupIndex:
+    """The plan's sub-groups as a message is read against them (the same index while they are the same)."""
+    return vocabulary([(g.name, g.aliases) for g in snapshot.subgroups])
+
+
 class Outbox:
     """Holds a turn's replies until its state is saved, so that a quick answer to a question
     (a person, or a client, replying at once) finds the dialog at the step the question asked."""
@@ -414,7 +419,7 @@ class PlanBot(TeamsActivityHandler):  # type: ignore[misc]
         the plan's sub-groups changed in between)."""
         if isinstance(said, Intent):
             return said
-        groups = vocabulary([(g.name, g.aliases) for g in snapshot.subgroups])
+        groups = _vocabulary(snapshot)
         for key in (RECOGNISED, FORESEEN):
             seen: tuple[str, SubgroupIndex, Intent] | None = turn_context.turn_state.get(key)
             if seen is not None and seen[0] == said and seen[1] is groups:
@@ -435,7 +440,7 @@ class PlanBot(TeamsActivityHandler):  # type: ignore[misc]
         said = self._intent_of(turn_context)
         if not isinstance(said, str):
             return
-        groups = vocabulary([(g.name, g.aliases) for g in latest.snapshot.subgroups])
+        groups = _vocabulary(latest.snapshot)
         intent = recognise(said, groups)
         turn_context.turn_state[FORESEEN] = (said, groups, intent)
         personal = addresses.kind_of(turn_context.activity) is ConversationKind.PERSONAL

@@ -112,7 +112,7 @@ class SqlStorage(Storage):  # type: ignore[misc]  # botbuilder ships no type inf
         of the statement and its row cost more than the read (0.27 against 0.16 ms of CPU). False if
         it must be read the usual way: not PostgreSQL, or any error (the usual way then says what it is,
         as SQLAlchemy's error, which tells a database that is down from a fault)."""
-        if self._database.engine.dialect.name != "postgresql":
+        if not self._database.remote:
             return False
         values = {**GLANCE_POSTGRES.params, **values}
         async with self._database.one_statement.connect() as connection:

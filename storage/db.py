@@ -217,7 +217,7 @@ class Database:
     async def open_pool(self) -> None:
         """On PostgreSQL, open every connection the pool keeps, as a server starts: opened later, as a
         busy moment first needs each, a server's memory would go on rising for its first hour."""
-        if self.engine.dialect.name != "postgresql":
+        if not self.remote:
             return
         async with contextlib.AsyncExitStack() as stack:
             opened = (stack.enter_async_context(self.one_statement.connect()) for _ in range(self.engine.pool.size()))  # type: ignore[attr-defined]

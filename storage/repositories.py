@@ -216,8 +216,7 @@ class UpdateRepository:
         self.session = session
 
     async def append(self, update: Update) -> Update:
-        self.session.add(update)
-        await self.session.flush()
+        await self.extend([update])
         return update
 
     async def extend(self, updates: Sequence[Update]) -> None:
