@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable
-from dataclasses import asdict, dataclass, replace
+from dataclasses import dataclass, replace
 from datetime import datetime
 from types import SimpleNamespace
 from typing import Any
@@ -33,7 +33,7 @@ from bot.cards import CARD_CONTENT_TYPE, Card
 from bot.clock import Clock
 from bot.desk import PRIVATELY, Desk
 from bot.identity import find_person, tenant_of
-from bot.language import Intent, IntentName, recognise, vocabulary
+from bot.language import Intent, IntentName, recognise
 from bot.language.slots import normal, rags_asked, refs
 from bot.language.subgroups import SubgroupIndex
 from bot.links import PaperLinks
@@ -179,11 +179,6 @@ def card_activity(card: Card) -> Activity:
         type=ActivityTypes.message,
         attachments=[CardAttachment(content_type=CARD_CONTENT_TYPE, content=card)],
     )
-
-
-def _vocabulary(snapshot: Snapshot) -> SubgroupIndex:
-    """The plan's sub-groups as a message is read against them (the same index while they are the same)."""
-    return vocabulary([(g.name, g.aliases) for g in snapshot.subgroups])
 
 
 class Outbox:
@@ -408,7 +403,7 @@ class PlanBot(TeamsActivityHandler):  # type: ignore[misc]
                 intent=intent,
                 snapshot=known.snapshot,
                 asker=Asker(person.id, person.name.split()[0], person.role is Role.ADMIN),
-                listing=Listing(**{**stored, "refs": tuple(stored["refs"])}) if stored else None,
+                listing=Listing.from_stored(stored) if stored else None,
             )
         )
         await self._keep_listing(turn_context, reply)
@@ -419,7 +414,7 @@ class PlanBot(TeamsActivityHandler):  # type: ignore[misc]
         the plan's sub-groups changed in between)."""
         if isinstance(said, Intent):
             return said
-        groups = _vocabulary(snapshot)
+        groups = snapshot.vocabulary
         for key in (RECOGNISED, FORESEEN):
             seen: tuple[str, SubgroupIndex, Intent] | None = turn_context.turn_state.get(key)
             if seen is not None and seen[0] == said and seen[1] is groups:
@@ -440,7 +435,7 @@ class PlanBot(TeamsActivityHandler):  # type: ignore[misc]
         said = self._intent_of(turn_context)
         if not isinstance(said, str):
             return
-        groups = _vocabulary(latest.snapshot)
+        groups = latest.snapshot.vocabulary
         intent = recognise(said, groups)
         turn_context.turn_state[FORESEEN] = (said, groups, intent)
         personal = addresses.kind_of(turn_context.activity) is ConversationKind.PERSONAL
@@ -459,7 +454,7 @@ class PlanBot(TeamsActivityHandler):  # type: ignore[misc]
         if not isinstance(reply, Reply) or reply.listing is None:
             return
         if reply.listing.shown < len(reply.listing.refs):
-            await self.listing.set(turn_context, asdict(reply.listing))
+            await self.listing.set(turn_context, reply.listing.stored())
         elif await self.listing.get(turn_context) is not None:
             await self.listing.delete(turn_context)
 
@@ -557,7 +552,7 @@ class PlanBot(TeamsActivityHandler):  # type: ignore[misc]
                 snapshot=for_channel(snapshot) if shared else snapshot,
                 asker=Asker(person.id, person.name.split()[0], person.role is Role.ADMIN),
                 channel_subgroup=channel_subgroup,
-                listing=Listing(**{**stored, "refs": tuple(stored["refs"])}) if stored else None,
+                listing=Listing.from_stored(stored) if stored else None,
                 link_channel=link if conversation and conversation.kind is ConversationKind.CHANNEL else None,
                 desk=desk,
             )

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import timedelta
-from typing import Protocol
+from typing import Any, Protocol
 
 from bot import cards, messages, summaries
 from bot.cards import Card
@@ -34,6 +34,23 @@ class Listing:
     subtitle: str
     refs: tuple[str, ...]
     shown: int
+
+    def stored(self) -> dict[str, str | int]:
+        """As conversation state keeps it: the references as one text, so that a long list (1,300
+        overdue actions on a council-wide plan) is read, compared and written as one value, not one a
+        reference, on every turn of the conversation."""
+        return {"title": self.title, "subtitle": self.subtitle, "refs": "\n".join(self.refs), "shown": self.shown}
+
+    @classmethod
+    def from_stored(cls, stored: Mapping[str, Any]) -> Listing:
+        """A listing as kept (its references as one text, or, as kept before, a list of them)."""
+        refs = stored["refs"]
+        return cls(
+            stored["title"],
+            stored["subtitle"],
+            tuple(refs.split("\n") if refs else ()) if isinstance(refs, str) else tuple(refs),
+            stored["shown"],
+        )
 
 
 @dataclass(frozen=True)
@@ -248,7 +265,7 @@ async def more(ask: Ask) -> Reply:
 async def help_(ask: Ask) -> Reply:
     snap = ask.snapshot
     mine = snap.led_by(ask.asker.person_id)
-    groups = [g for g in snap.subgroups if ask.asker.person_id in g.people]
+    groups = snap.groups_of(ask.asker.person_id)
     ref = mine[0].ref if mine else (snap.actions[0].ref if snap.actions else "4.2")
     group = (groups[0] if groups else snap.subgroups[0]).name if snap.subgroups else "CDOP"
     lines = [f"{', '.join(said)} - {what}" for said, what in messages.help_lines(ref, group, ask.asker.is_admin)]
@@ -328,7 +345,7 @@ async def summary_preview(ask: Ask) -> Reply:
         return Reply(messages.no_meeting(snap.partnership))
     group = snap.subgroup(ask.intent.subgroup) if ask.intent.subgroup else ask.channel_subgroup
     if group is None and not ask.asker.is_admin:
-        mine = [g for g in snap.subgroups if ask.asker.person_id in g.people and snap.for_subgroup(g.id)]
+        mine = [g for g in snap.groups_of(ask.asker.person_id) if snap.for_subgroup(g.id)]
         group = mine[0] if mine else None
     if group is None:
         if not ask.asker.is_admin:

@@ -18,6 +18,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot.language import SubgroupIndex, vocabulary
 from bot.privacy import checking_many, own_patterns, redact
 from bot.rules import (
     Due,
@@ -36,14 +37,14 @@ from bot.rules import (
     next_meeting,
     overdue_since,
 )
-from storage.models import Action, Membership, MilestoneRevision, Partnership, Person, ReviewKind, Role, Update
+from storage.models import Membership, MilestoneRevision, Partnership, Person, ReviewKind, Role, Update
 from storage.repositories import (
+    ActionRow,
     MeetingRepository,
     NoteRepository,
     PeopleRepository,
     PlanRepository,
     RevisionRepository,
-    dues,
     revision,
 )
 from storage.versions import DataStamp, data_stamp
@@ -100,6 +101,55 @@ class SubgroupView:
         return self.member_ids | ({self.chair_id} if self.chair_id else set())
 
 
+class Lookup:
+    """What a snapshot's answers look up (an action by reference, who leads what, the sub-groups as a
+    message is read against them), made once for its actions and sub-groups. The copies a turn makes of
+    the kept snapshot for its own time (`replace(snapshot, now=...)`) share it; a copy with other actions
+    or sub-groups finds it made for others and makes it again."""
+
+    def __init__(self) -> None:
+        self.made: tuple[list[ActionView], list[SubgroupView]] | None = None
+        self.by_ref: dict[str, ActionView] = {}
+        self.by_person: dict[int, list[int]] = {}  # the positions of the actions a person leads directly
+        self.by_group: dict[int, list[int]] = {}  # and of those a sub-group leads
+        self.groups_of: dict[int, list[int]] = {}  # the sub-groups a person chairs or belongs to
+        self.names: dict[str, SubgroupView] = {}  # each sub-group's name and aliases, lower-cased
+        self.vocabulary: SubgroupIndex | None = None
+
+    def of(self, actions: list[ActionView], subgroups: list[SubgroupView]) -> Lookup:
+        made = self.made
+        if made is None or made[0] is not actions or made[1] is not subgroups:
+            self._make(actions, subgroups)
+        return self
+
+    def _make(self, actions: list[ActionView], subgroups: list[SubgroupView]) -> None:
+        by_ref: dict[str, ActionView] = {}
+        by_person: dict[int, list[int]] = {}
+        by_group: dict[int, list[int]] = {}
+        for position, action in enumerate(actions):
+            by_ref.setdefault(action.ref, action)
+            if action.lead_person_id is not None:
+                by_person.setdefault(action.lead_person_id, []).append(position)
+            if action.lead_subgroup_id is not None:
+                by_group.setdefault(action.lead_subgroup_id, []).append(position)
+        groups_of: dict[int, list[int]] = {}
+        names: dict[str, SubgroupView] = {}
+        for group in subgroups:
+            for person_id in sorted(group.people):
+                groups_of.setdefault(person_id, []).append(group.id)
+            for name in (group.name, *group.aliases):
+                names.setdefault(name.lower(), group)
+        self.by_ref, self.by_person, self.by_group, self.groups_of, self.names = (
+            by_ref,
+            by_person,
+            by_group,
+            groups_of,
+            names,
+        )
+        self.vocabulary = vocabulary([(g.name, g.aliases) for g in subgroups])
+        self.made = (actions, subgroups)
+
+
 @dataclass
 class Snapshot:
     partnership: str
@@ -112,6 +162,7 @@ class Snapshot:
     people: dict[int, str]
     admins: list[str] = field(default_factory=list)
     case_patterns: tuple[re.Pattern[str], ...] = ()  # the partnership's own case ids, checked in every note
+    lookup: Lookup = field(default_factory=Lookup, compare=False, repr=False)
 
     @property
     def last_bmg(self) -> date | None:
@@ -121,26 +172,45 @@ class Snapshot:
     def next_bmg(self) -> date | None:
         return next_meeting(self.meetings, self.now, self.tz)
 
+    @property
+    def _found(self) -> Lookup:
+        return self.lookup.of(self.actions, self.subgroups)
+
+    @property
+    def vocabulary(self) -> SubgroupIndex:
+        """The sub-groups as a message is read against them (the same index while they are the same)."""
+        found = self._found.vocabulary
+        assert found is not None
+        return found
+
     def action(self, ref: str) -> ActionView | None:
-        return next((a for a in self.actions if a.ref == ref), None)
+        return self._found.by_ref.get(ref)
 
     def subgroup(self, name_or_alias: str) -> SubgroupView | None:
-        key = name_or_alias.lower()
-        return next((g for g in self.subgroups if key in {n.lower() for n in (g.name, *g.aliases)}), None)
+        return self._found.names.get(name_or_alias.lower())
 
     def subgroup_names(self) -> list[str]:
         return [n for g in self.subgroups for n in (g.name, *g.aliases)]
 
     def led_by(self, person_id: int) -> list[ActionView]:
         """Actions the person leads directly or through a sub-group they chair or belong to."""
-        groups = {g.id for g in self.subgroups if person_id in g.people}
-        return [a for a in self.actions if a.lead_person_id == person_id or a.lead_subgroup_id in groups]
+        found = self._found
+        positions = set(found.by_person.get(person_id, ()))
+        for group_id in found.groups_of.get(person_id, ()):
+            positions.update(found.by_group.get(group_id, ()))
+        return [self.actions[p] for p in sorted(positions)]
+
+    def groups_of(self, person_id: int) -> list[SubgroupView]:
+        """The sub-groups the person chairs or belongs to, in the plan's order."""
+        ids = set(self._found.groups_of.get(person_id, ()))
+        return [g for g in self.subgroups if g.id in ids]
 
     def for_subgroup(self, subgroup_id: int) -> list[ActionView]:
-        return [a for a in self.actions if a.lead_subgroup_id == subgroup_id]
+        return [self.actions[p] for p in self._found.by_group.get(subgroup_id, ())]
 
     def may_update(self, person_id: int, action: ActionView) -> bool:
-        return action in self.led_by(person_id)
+        """Whether the person leads the action, directly or through a sub-group they chair or belong to."""
+        return action.lead_person_id == person_id or action.lead_subgroup_id in self._found.groups_of.get(person_id, ())
 
 
 def shareable(update: UpdateView, own: tuple[re.Pattern[str], ...] = ()) -> UpdateView:
@@ -221,7 +291,7 @@ class History:
 
     entries: tuple[Entry, ...]
     reviews: dict[int, set[ReviewKind]]
-    action: Action
+    action: ActionRow
     revisions: list[MilestoneRevision]
     shown: Mapping[int, UpdateView] = field(default_factory=dict)  # the updates as last shown, by id
     last_id: int = 0  # the greatest id among the entries: the next read asks for those after it
@@ -388,7 +458,7 @@ class SnapshotCache:
         rows = {i: kept[i].action for i in kept}
         revisions = {i: kept[i].revisions for i in kept}
         if unkept:
-            rows |= {a.id: a for a in await session.scalars(select(Action).where(Action.id.in_(unkept)))}
+            rows |= {a.id: a for a in await PlanRepository(session).action_rows(ids=unkept)}
             revisions |= await RevisionRepository(session).for_actions(unkept)
         people = {p.id: p for p in known.people.values()} | known.others
         same_day = now.astimezone(snapshot.tz).date() == known.day
@@ -465,8 +535,8 @@ async def load_snapshot(session: AsyncSession, partnership: Partnership, now: da
     tz = ZoneInfo(partnership.timezone)
     plans = PlanRepository(session)
     plan = await plans.current(partnership)
-    actions = await plans.actions(plan)
-    objectives = {o.id: o for o in await plans.objectives(plan)}
+    actions = await plans.action_rows(plan)
+    objectives = await plans.objective_titles(plan)
     histories = await _histories(session, [a.id for a in actions])
     revisions = await RevisionRepository(session).for_actions([a.id for a in actions])
     reviews = await NoteRepository(session).reviews(u.id for h in histories.values() for u in h)
@@ -487,7 +557,7 @@ async def load_snapshot(session: AsyncSession, partnership: Partnership, now: da
             histories[action.id],
             revisions[action.id],
             reviews,
-            objectives[action.objective_id].title,
+            objectives[action.objective_id],
             _lead_label(action.lead_subgroup_id, action.lead_person_id, action.lead_text, group_names, people),
             meetings,
             people,
@@ -511,7 +581,7 @@ async def load_snapshot(session: AsyncSession, partnership: Partnership, now: da
 
 
 def _action_view(
-    action: Action,
+    action: ActionRow,
     history: list[Entry],
     accepted: list[MilestoneRevision],
     reviews: dict[int, set[ReviewKind]],
@@ -533,7 +603,7 @@ def _action_view(
     # Each update as shown, once; the current one is never withdrawn, so it is shown as in the history.
     shown = _shown_updates(history, people, tz, withdrawn, reviews, shown_before or {})
     agreed = [replace(revision(r), agreed=r.accepted_at.astimezone(tz)) for r in accepted]
-    milestones = effective_milestones(dues(action), agreed)
+    milestones = effective_milestones(action.dues, agreed)
     action_dues = tuple(m.due for m in milestones)
     late = overdue_since(action_dues, rag, now, tz)
     proposal = _proposed(history, withdrawn)

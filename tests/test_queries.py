@@ -8,7 +8,7 @@ from datetime import date, timedelta
 from bot import cards, queries, summaries
 from bot.cards import Card
 from bot.language import Intent, IntentName
-from bot.queries import Ask, Asker, Reply
+from bot.queries import Ask, Asker, Listing, Reply
 from bot.rules import LONDON, Due, Precision, Revision, effective_milestones
 from bot.views import ActionView, Snapshot, SubgroupView
 from tests.conftest import london
@@ -115,3 +115,41 @@ def test_milestones_show_in_date_order_with_a_revision_s_origin() -> None:
 
 def _texts(card: Card) -> list[str]:
     return card_texts(card)
+
+
+def test_who_leads_what_follows_the_actions_of_each_copy_of_a_snapshot() -> None:
+    """A turn's copy of the kept plan for its own time answers as the plan does; a copy with other
+    actions (the plan as an update left it, or as a channel may show it) answers for those."""
+    qa_lead = action("4.2")
+    fionas = replace(action("5.1"), id=2, lead="Fiona", lead_subgroup_id=None, lead_person_id=2)
+    someone_elses = replace(action("6.1"), id=3, lead="Sam", lead_subgroup_id=None, lead_person_id=9)
+    snap = snapshot(qa_lead, fionas, someone_elses)
+    # Fiona chairs the QA sub-group: its actions and her own, in the plan's order.
+    assert [a.ref for a in snap.led_by(2)] == ["4.2", "5.1"]
+    later = replace(snap, now=NOW + timedelta(hours=1))
+    assert [a.ref for a in later.led_by(2)] == ["4.2", "5.1"]
+    assert later.action("6.1") is someone_elses and later.may_update(2, fionas)
+    assert not later.may_update(2, someone_elses)
+
+    handed_over = replace(someone_elses, lead="Fiona", lead_person_id=2)
+    moved = replace(snap, actions=[qa_lead, fionas, handed_over])
+    assert [a.ref for a in moved.led_by(2)] == ["4.2", "5.1", "6.1"]
+    assert moved.action("6.1") is handed_over and moved.may_update(2, handed_over)
+    assert [a.ref for a in snap.led_by(2)] == ["4.2", "5.1"]  # the plan it was copied from is as it was
+    assert [a.ref for a in later.led_by(2)] == ["4.2", "5.1"]
+
+    sam_joins = [replace(snap.subgroups[0], member_ids=frozenset({9}))]
+    regrouped = replace(snap, subgroups=sam_joins)
+    assert [a.ref for a in regrouped.led_by(9)] == ["4.2", "6.1"]
+    assert [g.name for g in regrouped.groups_of(9)] == ["Children's QA subgroup"] and snap.groups_of(9) == []
+    assert regrouped.subgroup("qa") is sam_joins[0] and snap.subgroup("QA") is snap.subgroups[0]
+
+
+def test_a_list_kept_for_more_comes_back_as_it_was_kept_whichever_way() -> None:
+    """ "more" goes on with a list kept by this version (its references as one text) and with one kept
+    before it (a list of references), so a conversation half-way through a list outlives an upgrade."""
+    listing = Listing("Overdue actions for NCSCP", "the whole plan", ("1.1", "4.2", "12.10"), 8)
+    assert Listing.from_stored(listing.stored()) == listing
+    assert Listing.from_stored(replace(listing, refs=()).stored()).refs == ()
+    as_kept_before = {"title": listing.title, "subtitle": listing.subtitle, "refs": ["1.1", "4.2", "12.10"], "shown": 8}
+    assert Listing.from_stored(as_kept_before) == listing

@@ -35,7 +35,7 @@ from storage.models import (
     SubGroup,
     Update,
 )
-from storage.repositories import PartnershipRepository
+from storage.repositories import ActionRow, PartnershipRepository
 from storage.versions import DataStamp, data_stamp
 from tests.conftest import postgres_demo
 from tests.harness import NOW, Harness, ncscp_plan, start_harness, teams_user
@@ -448,7 +448,7 @@ async def burst_of_updates(bot: Harness, plan_db: Database, monkeypatch: pytest.
         whole_reads.append("plan")
         return await read_whole(*args, **kwargs)
 
-    def counted_view(action: Action, *args: Any, **kwargs: Any) -> Any:
+    def counted_view(action: ActionRow, *args: Any, **kwargs: Any) -> Any:
         views_built.append(action.ref)
         return build_view(action, *args, **kwargs)
 
