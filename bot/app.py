@@ -24,7 +24,6 @@ from bot.clock import Clock, SystemClock
 from bot.handler import PlanBot
 from bot.language import warm
 from bot.messenger import Messenger
-from bot.paper import write_paper
 from bot.refusals import refused
 from bot.scheduler import Scheduler, run_forever
 from bot.settings import Settings
@@ -232,6 +231,10 @@ async def paper(request: web.Request) -> web.Response:
     if partnership_id is None:
         refused("paper link not valid or expired")
         return _problem(403, "this link has expired or is not valid; ask Plan Tracker for a new one (say: BMG paper)")
+    # Word's library and the spreadsheet one under it (9 MB, 0.2 s) are loaded by the first paper asked
+    # for, not by every server: most never make one (three meetings a year, one paper each).
+    from bot.paper import write_paper
+
     now = bot.clock.now()
     with tempfile.TemporaryDirectory() as folder:
         out = Path(folder) / "paper.docx"

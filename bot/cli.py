@@ -28,9 +28,7 @@ from storage.audit import Actor, Operator
 from storage.db import Database
 from storage.errors import NotAllowedError, NotFoundError, PlanFileError
 from storage.importer import ImportReport
-from storage.migrate import upgrade
 from storage.models import Partnership, Update
-from storage.plan_io import export_file, import_file
 from storage.repositories import MeetingRepository, PartnershipRepository, counts
 
 if TYPE_CHECKING:
@@ -80,6 +78,8 @@ def run_async(func: Callable[P, Awaitable[R]]) -> Callable[P, R]:
 
 async def _open(ctx: Context) -> Database:
     """The configured database, migrated to the latest schema."""
+    from storage.migrate import upgrade
+
     await upgrade(ctx.settings.database_url)
     return Database(ctx.settings.database_url)
 
@@ -112,6 +112,8 @@ def db() -> None:
 @run_async
 async def db_upgrade(ctx: Context) -> None:
     """Apply every migration the database lacks."""
+    from storage.migrate import upgrade
+
     await upgrade(ctx.settings.database_url)
     click.echo(f"database is up to date: {_safe(ctx.settings.database_url)}")
 
@@ -162,6 +164,8 @@ async def import_command(
 
     What changed (actions added, changed and archived; people added, removed and given another role)
     is printed and recorded in the audit log."""
+    from storage.plan_io import import_file
+
     async with _transaction(ctx) as session:
         if by_email:  # checked before the file can change anyone's role
             await _business_unit_before_import(ctx, session, file, short_name, by_email)
@@ -203,6 +207,8 @@ async def export_command(ctx: Context, short_name: str, fmt: str, out: Path, pla
     """Export the plan with current RAG and latest comments: a table (xlsx, csv) or the BMG paper (docx)."""
     if out.suffix.lower() != f".{fmt}":
         raise click.BadParameter(f"the file name should end in .{fmt}", param_hint="--out")
+    from storage.plan_io import export_file
+
     async with _transaction(ctx) as session:
         if fmt == "docx":
             from bot.paper import write_paper
