@@ -9,6 +9,7 @@ from __future__ import annotations
 import re
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Iterable, Mapping
+from copy import copy
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
 from functools import lru_cache
@@ -103,51 +104,53 @@ class SubgroupView:
 
 class Lookup:
     """What a snapshot's answers look up (an action by reference, who leads what, the sub-groups as a
-    message is read against them), made once for its actions and sub-groups. The copies a turn makes of
-    the kept snapshot for its own time (`replace(snapshot, now=...)`) share it; a copy with other actions
-    or sub-groups finds it made for others and makes it again."""
+    message is read against them), made once for its actions and sub-groups when the plan is read. The
+    copies a turn makes of the kept snapshot for its own time (`replace(snapshot, now=...)`) share it,
+    and so does the plan as an update or a channel's redaction leaves it (`moved_to`: the same actions
+    in the same places, some shown anew); a copy with other actions or sub-groups makes its own."""
 
-    def __init__(self) -> None:
-        self.made: tuple[list[ActionView], list[SubgroupView]] | None = None
-        self.by_ref: dict[str, ActionView] = {}
+    def __init__(self, actions: list[ActionView], subgroups: list[SubgroupView]) -> None:
+        self.actions, self.subgroups = actions, subgroups
+        self.by_ref: dict[str, int] = {}  # the position of each reference's (first) action
         self.by_person: dict[int, list[int]] = {}  # the positions of the actions a person leads directly
         self.by_group: dict[int, list[int]] = {}  # and of those a sub-group leads
+        for position, action in enumerate(actions):
+            self.by_ref.setdefault(action.ref, position)
+            if action.lead_person_id is not None:
+                self.by_person.setdefault(action.lead_person_id, []).append(position)
+            if action.lead_subgroup_id is not None:
+                self.by_group.setdefault(action.lead_subgroup_id, []).append(position)
         self.groups_of: dict[int, list[int]] = {}  # the sub-groups a person chairs or belongs to
         self.names: dict[str, SubgroupView] = {}  # each sub-group's name and aliases, lower-cased
-        self.vocabulary: SubgroupIndex | None = None
-
-    def of(self, actions: list[ActionView], subgroups: list[SubgroupView]) -> Lookup:
-        made = self.made
-        if made is None or made[0] is not actions or made[1] is not subgroups:
-            self._make(actions, subgroups)
-        return self
-
-    def _make(self, actions: list[ActionView], subgroups: list[SubgroupView]) -> None:
-        by_ref: dict[str, ActionView] = {}
-        by_person: dict[int, list[int]] = {}
-        by_group: dict[int, list[int]] = {}
-        for position, action in enumerate(actions):
-            by_ref.setdefault(action.ref, action)
-            if action.lead_person_id is not None:
-                by_person.setdefault(action.lead_person_id, []).append(position)
-            if action.lead_subgroup_id is not None:
-                by_group.setdefault(action.lead_subgroup_id, []).append(position)
-        groups_of: dict[int, list[int]] = {}
-        names: dict[str, SubgroupView] = {}
         for group in subgroups:
-            for person_id in sorted(group.people):
-                groups_of.setdefault(person_id, []).append(group.id)
+            for person_id in group.people:
+                self.groups_of.setdefault(person_id, []).append(group.id)
             for name in (group.name, *group.aliases):
-                names.setdefault(name.lower(), group)
-        self.by_ref, self.by_person, self.by_group, self.groups_of, self.names = (
-            by_ref,
-            by_person,
-            by_group,
-            groups_of,
-            names,
-        )
+                self.names.setdefault(name.lower(), group)
         self.vocabulary = vocabulary([(g.name, g.aliases) for g in subgroups])
-        self.made = (actions, subgroups)
+
+    def fits(self, actions: list[ActionView], subgroups: list[SubgroupView]) -> bool:
+        return actions is self.actions and subgroups is self.subgroups
+
+    def moved_to(self, actions: list[ActionView]) -> Lookup:
+        """This lookup for `actions`, if they are its own with some shown anew (the same references and
+        leads in the same places); otherwise one made for them."""
+        same = len(actions) == len(self.actions) and all(
+            new is old
+            or (new.ref, new.lead_person_id, new.lead_subgroup_id)
+            == (old.ref, old.lead_person_id, old.lead_subgroup_id)
+            for new, old in zip(actions, self.actions, strict=True)
+        )
+        if not same:
+            return Lookup(actions, self.subgroups)
+        moved = copy(self)
+        moved.actions = actions
+        return moved
+
+
+def _placed(action: ActionView) -> tuple[str, int | None, int | None]:
+    """What a `Lookup` finds an action by: its reference and its leads."""
+    return action.ref, action.lead_person_id, action.lead_subgroup_id
 
 
 @dataclass
@@ -162,7 +165,12 @@ class Snapshot:
     people: dict[int, str]
     admins: list[str] = field(default_factory=list)
     case_patterns: tuple[re.Pattern[str], ...] = ()  # the partnership's own case ids, checked in every note
-    lookup: Lookup = field(default_factory=Lookup, compare=False, repr=False)
+    # Made with the snapshot unless given (`Lookup.moved_to`); a copy with other actions makes its own.
+    lookup: Lookup | None = field(default=None, compare=False, repr=False)
+
+    def __post_init__(self) -> None:
+        if self.lookup is None or not self.lookup.fits(self.actions, self.subgroups):
+            self.lookup = Lookup(self.actions, self.subgroups)
 
     @property
     def last_bmg(self) -> date | None:
@@ -174,17 +182,17 @@ class Snapshot:
 
     @property
     def _found(self) -> Lookup:
-        return self.lookup.of(self.actions, self.subgroups)
+        assert self.lookup is not None  # made by __post_init__
+        return self.lookup
 
     @property
     def vocabulary(self) -> SubgroupIndex:
         """The sub-groups as a message is read against them (the same index while they are the same)."""
-        found = self._found.vocabulary
-        assert found is not None
-        return found
+        return self._found.vocabulary
 
     def action(self, ref: str) -> ActionView | None:
-        return self._found.by_ref.get(ref)
+        position = self._found.by_ref.get(ref)
+        return self.actions[position] if position is not None else None
 
     def subgroup(self, name_or_alias: str) -> SubgroupView | None:
         return self._found.names.get(name_or_alias.lower())
@@ -242,7 +250,8 @@ def for_channel(snapshot: Snapshot) -> Snapshot:
         )
 
     with checking_many():
-        return replace(snapshot, actions=[action(a) for a in snapshot.actions])
+        actions = [action(a) for a in snapshot.actions]
+    return replace(snapshot, actions=actions, lookup=snapshot._found.moved_to(actions))
 
 
 def overdue(actions: Iterable[ActionView]) -> list[ActionView]:
@@ -500,7 +509,8 @@ class SnapshotCache:
             last_id = max((e.id for e in entries), default=0)
             histories[action_id] = History(entries, reviews, rows[action_id], revisions[action_id], shown, last_id)
             fresh[action_id] = view
-        updated = replace(snapshot, now=now, actions=[fresh.get(a.id, a) for a in snapshot.actions])
+        actions = [fresh.get(a.id, a) for a in snapshot.actions]
+        updated = replace(snapshot, now=now, actions=actions, lookup=snapshot._found.moved_to(actions))
         return Reread(updated, histories)
 
     async def known(

@@ -9,7 +9,7 @@ from bot import cards, queries, summaries
 from bot.cards import Card
 from bot.language import Intent, IntentName
 from bot.queries import Ask, Asker, Listing, Reply
-from bot.rules import LONDON, Due, Precision, Revision, effective_milestones
+from bot.rules import LONDON, Due, Precision, Rag, Revision, effective_milestones
 from bot.views import ActionView, Snapshot, SubgroupView
 from tests.conftest import london
 from tests.teams import card_texts
@@ -137,6 +137,14 @@ def test_who_leads_what_follows_the_actions_of_each_copy_of_a_snapshot() -> None
     assert moved.action("6.1") is handed_over and moved.may_update(2, handed_over)
     assert [a.ref for a in snap.led_by(2)] == ["4.2", "5.1"]  # the plan it was copied from is as it was
     assert [a.ref for a in later.led_by(2)] == ["4.2", "5.1"]
+
+    # The plan as an update leaves it (an action shown anew) and as a channel may show it: the same look-ups.
+    for shown_anew in ([qa_lead, replace(fionas, rag=Rag.RED), someone_elses], [qa_lead, fionas, handed_over]):
+        assert snap.lookup is not None
+        after = replace(snap, actions=shown_anew, lookup=snap.lookup.moved_to(shown_anew))
+        assert after.led_by(2) == [a for a in shown_anew if a.lead_person_id == 2 or a.lead_subgroup_id == 1]
+        assert [after.action(ref) for ref in ("4.2", "5.1", "6.1")] == shown_anew
+    assert [a.ref for a in snap.led_by(2)] == ["4.2", "5.1"]
 
     sam_joins = [replace(snap.subgroups[0], member_ids=frozenset({9}))]
     regrouped = replace(snap, subgroups=sam_joins)
