@@ -136,10 +136,7 @@ class Lookup:
         """This lookup for `actions`, if they are its own with some shown anew (the same references and
         leads in the same places); otherwise one made for them."""
         same = len(actions) == len(self.actions) and all(
-            new is old
-            or (new.ref, new.lead_person_id, new.lead_subgroup_id)
-            == (old.ref, old.lead_person_id, old.lead_subgroup_id)
-            for new, old in zip(actions, self.actions, strict=True)
+            new is old or _placed(new) == _placed(old) for new, old in zip(actions, self.actions, strict=True)
         )
         if not same:
             return Lookup(actions, self.subgroups)
