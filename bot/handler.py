@@ -60,6 +60,7 @@ TENANT = "plan_tracker.tenant_id"
 PERSON = "plan_tracker.person_id"
 GLANCE = "plan_tracker.glance"
 REMEMBERED = "plan_tracker.remembered"
+SEEN = "plan_tracker.seen"  # the partnership, stamp, Entra object id and Teams id of a person found
 ADVANCED = "plan_tracker.advanced"
 RECOGNISED = "plan_tracker.recognised"
 FORESEEN = "plan_tracker.foreseen"
@@ -358,6 +359,9 @@ class PlanBot(TeamsActivityHandler):  # type: ignore[misc]
         stored = turn_context.turn_state.pop(REMEMBERED, None)
         if stored is not None:  # committed: later turns in this conversation need not store it again
             self.remembered.add(*stored)
+        seen = turn_context.turn_state.pop(SEEN, None)
+        if seen is not None:  # committed: this person's Teams id is stored, their next turn need not
+            self.snapshots.seen(*seen)
         advanced = turn_context.turn_state.pop(ADVANCED, None)
         if advanced is not None:  # committed: the kept plan, with this turn's update in it
             partnership_id, expected = advanced
@@ -487,6 +491,9 @@ class PlanBot(TeamsActivityHandler):  # type: ignore[misc]
             snapshot = await self.snapshots.snapshot(session, partnership, now, stamp)
             if stamp is not None and person is not None:
                 turn_context.turn_state[REMEMBERED] = (address, stamp)
+                teams_user_id = getattr(activity.from_property, "id", None)
+                if person.aad_object_id and teams_user_id:
+                    turn_context.turn_state[SEEN] = (partnership.id, stamp, person.aad_object_id, teams_user_id)
             if person is None:
                 refused("unknown in this partnership", partnership=partnership.id, activity=activity.id)
                 return Reply(messages.unknown_person(snapshot.admins, partnership.short_name))

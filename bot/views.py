@@ -282,12 +282,16 @@ class Known:
     snapshot: Snapshot
     people: dict[str, Person]
     others: dict[int, Person] = field(default_factory=dict)  # by id: those without an Entra object id
+    # By person id: Teams ids stored since the rows were read (storing one is no change to the plan).
+    teams_ids: Mapping[int, str] = field(default_factory=dict)
 
     def person(self, aad_object_id: str | None, teams_user_id: str | None) -> Person | None:
         """The person, if known by object id with this Teams id already remembered (else None: the turn
         that finds them by email, or remembers the id, writes)."""
         person = self.people.get(aad_object_id or "")
-        return person if person is not None and person.teams_user_id == teams_user_id else None
+        if person is None:
+            return None
+        return person if self.teams_ids.get(person.id, person.teams_user_id) == teams_user_id else None
 
 
 @dataclass(frozen=True)
@@ -425,6 +429,17 @@ class SnapshotCache:
         ):
             self.settle(partnership_id, expected, committed=True)
         return self.kept_at(partnership_id, stamp, since=since)
+
+    def seen(self, partnership_id: int, stamp: DataStamp, aad_object_id: str, teams_user_id: str) -> None:
+        """A committed turn found this person at `stamp` with this Teams id stored (by it, or before it):
+        the plan kept at that stamp or since knows them by it from now on. Storing a Teams id changes
+        no plan (its stamp stays), so without this their next message would be taken as a first one."""
+        kept = self.kept.get(partnership_id)
+        if kept is None or not kept.stamp.follows(stamp):
+            return
+        person = kept.people.get(aad_object_id)
+        if person is not None and kept.person(aad_object_id, teams_user_id) is None:
+            self.kept[partnership_id] = replace(kept, teams_ids={**kept.teams_ids, person.id: teams_user_id})
 
     def advance(self, partnership_id: int, before: DataStamp, after: DataStamp, reread: Reread) -> None:
         """After a committed turn whose own writes (and no one else's) took the partnership's plan from

@@ -5,8 +5,10 @@ partnership whose plan it changes (and only that one), and a new day starts a ne
 from __future__ import annotations
 
 import asyncio
+import importlib
 from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -16,6 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot import addresses, views
 from bot.app import BOT
 from bot.demo import load_demo
+from bot.identity import find_person
 from bot.rules import Rag
 from bot.views import SnapshotCache, load_snapshot
 from storage.audit import Actor
@@ -31,6 +34,7 @@ from storage.models import (
     Person,
     Plan,
     ReviewKind,
+    Role,
     Source,
     SubGroup,
     Update,
@@ -38,7 +42,7 @@ from storage.models import (
 from storage.repositories import ActionRow, PartnershipRepository
 from storage.versions import DataStamp, data_stamp
 from tests.conftest import postgres_demo
-from tests.harness import NOW, Harness, ncscp_plan, start_harness, teams_user
+from tests.harness import NOW, Harness, demo_database, ncscp_plan, start_harness, teams_user
 from tests.teams import card_of, card_texts, make_message
 
 RACHEL = teams_user(ncscp_plan(), "rachel.dunmore@ncscp.example.org")  # chair of CDOP (8.1)
@@ -159,6 +163,18 @@ async def _person(session: AsyncSession) -> None:
     person.aad_object_id = "00000000-0000-0000-0000-00000000abcd"
 
 
+@write("a person's name")
+async def _name(session: AsyncSession) -> None:
+    _, person, _ = await ncscp_rows(session)
+    person.name = f"{person.name} Jr"
+
+
+@write("a person's role")
+async def _role(session: AsyncSession) -> None:
+    _, person, _ = await ncscp_rows(session)
+    person.role = Role.ADMIN if person.role is not Role.ADMIN else Role.MEMBER
+
+
 @write("a meeting")
 async def _meeting(session: AsyncSession) -> None:
     _, person, _ = await ncscp_rows(session)
@@ -191,6 +207,78 @@ async def test_a_write_moves_its_own_partnerships_version_and_no_other(session: 
     after = await versions(session)
     assert after[0] > before[0], f"{change} is a change to NCSCP's plan"
     assert after[1:] == before[1:], f"{change} changes nothing of NSCP's, nor the partnerships themselves"
+
+
+@pytest.mark.parametrize("column", ["teams_user_id", "upn"])
+async def test_a_persons_teams_id_or_upn_remembered_is_no_change_to_any_plan(
+    session: AsyncSession, column: str
+) -> None:
+    """Each person's first message stores their Teams id (and their UPN, if Teams found them by it):
+    neither is in any view of the plan, so no kept plan is read again for it (a council-wide plan's
+    2,000 people's first messages would each have had the next question read 3,000 actions again)."""
+    await load_demo(session, NOW.date())
+    await session.flush()
+    before = await versions(session)
+    _, person, _ = await ncscp_rows(session)
+    setattr(person, column, "29:1a-new-teams-id" if column == "teams_user_id" else "someone@ncscp.example.org")
+    await session.flush()
+    assert await versions(session) == before
+    person.name = f"{person.name} Jr"  # and in the same statement as a change to the plan: that change counts
+    setattr(person, column, None)
+    await session.flush()
+    assert (await versions(session))[0] > before[0]
+
+
+MIGRATIONS = "storage.migrations.versions"
+
+
+def test_every_column_of_a_person_but_the_teams_ids_moves_the_version() -> None:
+    """A column added to `person` must be placed: in the plan's views (the trigger watches it, by a
+    migration) or not."""
+    migration = importlib.import_module(f"{MIGRATIONS}.0010_a_teams_id_remembered_is_no_change_to_the_plan")
+    watched = set(migration.IN_THE_PLAN) | {"teams_user_id", "upn"}
+    assert watched == {c.name for c in Person.__table__.columns}
+
+
+async def test_a_persons_first_message_leaves_the_kept_plan_good_and_knows_them_from_then_on(
+    plan_db: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Priya's first message stores her Teams id. Fiona's next question is still answered from the
+    plan as kept, and Priya's own next one knows her without looking her up again."""
+    async with plan_db.transaction() as session:  # as if neither had written to the bot before
+        await session.execute(
+            update(Person).where(Person.email.in_([PRIYA.email, FIONA.email])).values(teams_user_id=None)
+        )
+    async for bot in start_harness(plan_db):
+        await first_message(bot, monkeypatch)
+    async with plan_db.reading() as session:
+        stored = await session.scalar(select(Person.teams_user_id).where(Person.email == PRIYA.email))
+    assert stored, "her Teams id was stored all the same"
+
+
+async def first_message(bot: Harness, monkeypatch: pytest.MonkeyPatch) -> None:
+    bot.clock.instant = NOW
+    await bot.say("my actions", FIONA)  # the plan read and kept; Fiona's id stored
+    reads: list[int] = []
+    found: list[str | None] = []
+    load = views.load_snapshot
+
+    async def counted_load(session: AsyncSession, partnership: Any, now: datetime) -> Any:
+        reads.append(partnership.id)
+        return await load(session, partnership, now)
+
+    async def counted_find(turn_context: Any, session: AsyncSession, partnership: Any) -> Any:
+        found.append(turn_context.activity.from_property.name)
+        return await find_person(turn_context, session, partnership)
+
+    monkeypatch.setattr(views, "load_snapshot", counted_load)
+    monkeypatch.setattr("bot.handler.find_person", counted_find)
+    assert "13.1" in " ".join(card_texts(card_of(await bot.one("my actions", PRIYA))))
+    assert found == [PRIYA.name], "her first message: found, and her Teams id stored"
+    assert "4.2" in " ".join(card_texts(card_of(await bot.one("my actions", FIONA))))
+    assert "13.1" in " ".join(card_texts(card_of(await bot.one("my actions", PRIYA))))
+    assert reads == [], "no one's question read the plan again"
+    assert found == [PRIYA.name], "Priya was known on her second message"
 
 
 async def test_the_stamp_a_transaction_reads_counts_its_own_changes_not_yet_sent(session: AsyncSession) -> None:
@@ -301,9 +389,20 @@ async def test_a_list_shown_whole_replaces_a_longer_one_that_had_more(bot: Harne
     assert done["text"].startswith("There is nothing more to show"), "not the rest of the sub-group's list"
 
 
-async def test_updates_in_a_row_are_each_in_the_history_once_and_in_order(bot: Harness) -> None:
+async def test_updates_in_a_row_are_each_in_the_history_once_and_in_order(tmp_path: Path) -> None:
     """Each update moves the kept plan on with that action read again (after the first, only what was
-    stored since); an undo in between is the usual way, and the next update reads the action whole."""
+    stored since); an undo in between is the usual way, and the next update reads the action whole.
+    (On a database of its own: the undo takes back Fiona's latest update, which another test's, dated
+    later, would be.)"""
+    database = await demo_database(tmp_path)
+    try:
+        async for bot in start_harness(database):
+            await updates_in_a_row(bot)
+    finally:
+        await database.dispose()
+
+
+async def updates_in_a_row(bot: Harness) -> None:
     bot.clock.instant = NOW
     for step, rag in (("one", "amber"), ("two", "green"), ("three", "amber")):
         bot.clock.instant += timedelta(minutes=1)
