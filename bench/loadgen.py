@@ -3,6 +3,9 @@ activities over one keep-alive connection per concurrent sender.
 
     python -m bench.loadgen spec.json   (prints the figures as JSON)
 
+A spec with `targets` (a spec for each of several servers) sends one request to each in turn, at
+concurrency 1, and prints each server's figures.
+
 Bounded: it stops after `requests` requests or `seconds` seconds, whichever comes first, and every
 request has a timeout. It only talks to loopback addresses.
 """
@@ -131,47 +134,43 @@ class Connection:
         self.reader = self.writer = None
 
 
-async def run(spec: Spec) -> dict[str, Any]:
-    expected = {200} if spec.case == "card" else {200, 201, 202}
-    took: list[float] = []
-    errors: list[str] = []
-    last_body = [b""]
-    connections = [Connection(spec.url, spec.token) for _ in range(spec.concurrency)]
+class Sender:
+    """Sends one case's activities to one server over one connection, and keeps what each took."""
 
-    async def one(connection: Connection) -> None:
-        body = json.dumps(activity(spec, spec.case)).encode()
+    def __init__(self, spec: Spec) -> None:
+        self.spec = spec
+        self.connection = Connection(spec.url, spec.token)
+        self.expected = {200} if spec.case == "card" else {200, 201, 202}
+        self.took: list[float] = []
+        self.errors: list[str] = []
+        self.last_body = b""
+
+    async def one(self) -> None:
+        body = json.dumps(activity(self.spec, self.spec.case)).encode()
         start = time.perf_counter()
         try:
             async with asyncio.timeout(TIMEOUT):
-                status, text = await connection.post(body)
+                status, text = await self.connection.post(body)
         except (OSError, asyncio.IncompleteReadError, asyncio.LimitOverrunError, ValueError, TimeoutError) as exc:
-            errors.append(f"{type(exc).__name__}: {exc}")
+            self.errors.append(f"{type(exc).__name__}: {exc}")
             return
-        last_body[0] = text
-        if status not in expected:
-            errors.append(f"HTTP {status}: {text[:200]!r}")
+        self.last_body = text
+        if status not in self.expected:
+            self.errors.append(f"HTTP {status}: {text[:200]!r}")
             return
-        took.append((time.perf_counter() - start) * 1000)
+        self.took.append((time.perf_counter() - start) * 1000)
 
-    try:
-        for _ in range(spec.warmup):
-            await one(connections[0])
-        took.clear()
-        errors.clear()
-        sent = itertools.count()
-        deadline = time.perf_counter() + spec.seconds
+    def forget(self) -> None:
+        """After the warm-up: the figures are of what follows."""
+        self.took.clear()
+        self.errors.clear()
 
-        async def worker(connection: Connection) -> None:
-            while next(sent) < spec.requests and time.perf_counter() < deadline:
-                await one(connection)
 
-        start, cpu = time.perf_counter(), time.process_time()
-        await asyncio.gather(*(worker(c) for c in connections))
-        elapsed, cpu = time.perf_counter() - start, time.process_time() - cpu
-    finally:
-        for connection in connections:
-            connection.close()
+def figures(senders: list[Sender], elapsed: float, cpu: float) -> dict[str, Any]:
+    took = [t for s in senders for t in s.took]
+    errors = [e for s in senders for e in s.errors]
     done = len(took)
+    last_body = next((s.last_body for s in reversed(senders) if s.last_body), b"")
     return {
         "requests": done + len(errors),
         "ok": done,
@@ -185,14 +184,71 @@ async def run(spec: Spec) -> dict[str, Any]:
         "throughput": round(done / elapsed, 1) if elapsed else 0.0,
         # this process's own CPU time per request sent: what the load takes from the cores it shares
         "client_cpu_ms_per_request": round(1000 * cpu / sent_all, 3) if (sent_all := done + len(errors)) else math.nan,
-        "last_body": last_body[0][:200].decode(errors="replace"),
+        "last_body": last_body[:200].decode(errors="replace"),
     }
+
+
+async def run(spec: Spec) -> dict[str, Any]:
+    senders = [Sender(spec) for _ in range(spec.concurrency)]
+    try:
+        for _ in range(spec.warmup):
+            await senders[0].one()
+        senders[0].forget()
+        sent = itertools.count()
+        deadline = time.perf_counter() + spec.seconds
+
+        async def worker(sender: Sender) -> None:
+            while next(sent) < spec.requests and time.perf_counter() < deadline:
+                await sender.one()
+
+        start, cpu = time.perf_counter(), time.process_time()
+        await asyncio.gather(*(worker(s) for s in senders))
+        elapsed, cpu = time.perf_counter() - start, time.process_time() - cpu
+    finally:
+        for sender in senders:
+            sender.connection.close()
+    return figures(senders, elapsed, cpu)
+
+
+async def interleaved(specs: list[Spec]) -> list[dict[str, Any]]:
+    """One request to each server in turn, one at a time, until each has had `requests` (or `seconds`
+    have gone): the servers are measured in the same minutes, so that a machine whose speed drifts
+    from one minute to the next moves them alike and their ratios hold. Each server's own figures."""
+    senders = [Sender(spec) for spec in specs]
+    try:
+        for _ in range(max(spec.warmup for spec in specs)):
+            for sender in senders:
+                await sender.one()
+        for sender in senders:
+            sender.forget()
+        deadline = time.perf_counter() + sum(spec.seconds for spec in specs)
+        start, cpu = time.perf_counter(), time.process_time()
+        for round_ in range(max(spec.requests for spec in specs)):
+            if time.perf_counter() >= deadline:
+                break
+            first = round_ % len(senders)  # each server goes first in turn: none always follows another
+            for sender in senders[first:] + senders[:first]:
+                await sender.one()
+        elapsed, cpu = time.perf_counter() - start, time.process_time() - cpu
+    finally:
+        for sender in senders:
+            sender.connection.close()
+    found = [figures([s], elapsed, cpu / len(senders)) for s in senders]
+    for result in found:
+        result["throughput"] = math.nan  # not measured: the servers took turns, one request at a time
+    return found
+
+
+def _spec(raw: dict[str, Any]) -> Spec:
+    return Spec(**{**raw, "refs": tuple(raw.get("refs", ("4.2", "7.3")))})
 
 
 def main() -> None:
     raw = json.loads(open(sys.argv[1]).read())  # noqa: SIM115
-    raw["refs"] = tuple(raw.get("refs", ("4.2", "7.3")))
-    print(json.dumps(asyncio.run(run(Spec(**raw)))))
+    if "targets" in raw:  # several servers, one request to each in turn
+        print(json.dumps(asyncio.run(interleaved([_spec(t) for t in raw["targets"]]))))
+    else:
+        print(json.dumps(asyncio.run(run(_spec(raw)))))
 
 
 if __name__ == "__main__":

@@ -27,6 +27,8 @@ def main() -> None:
     with open(sys.argv[1]) as file:
         results = json.load(file)
     rows = [r for r in results["rows"] if r["server"] == "planbot" and r["concurrency"] == 1]
+    together = [r for r in rows if r.get("together")]
+    rows = together or rows  # the sizes measured side by side, where the run did
     sizes = [s for s in SIZES if any(r["size"] == s for r in rows)]
     if not sizes:
         return
@@ -60,7 +62,8 @@ def main() -> None:
     plain = matplotlib.ticker.FuncFormatter(lambda value, _: f"{value:g}")  # 6, not 6 x 10^0
     ax.yaxis.set_major_formatter(plain)
     ax.yaxis.set_minor_formatter(plain)
-    ax.set_title(f"Plan Tracker p50 against data size ({results['date']})")
+    how = ", sizes side by side" if together else ""
+    ax.set_title(f"Plan Tracker p50 against data size ({results['date']}{how})")
     ax.legend(fontsize=7, ncol=2)
     ax.grid(True, which="both", alpha=0.3)
     fig.tight_layout()

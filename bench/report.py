@@ -21,6 +21,7 @@ COLUMNS = [
     ("case", "case"),
     ("workers", "workers"),
     ("c", "concurrency"),
+    ("side by side", "together"),
     ("p50 ms", "p50_ms"),
     ("p99 ms", "p99_ms"),
     ("msg/s", "throughput"),
@@ -46,6 +47,8 @@ def _fmt(value: Any) -> str:
 def line(row: dict[str, Any]) -> str:
     workers = f" {row['workers']} workers" if row.get("workers", 1) > 1 else ""
     where = f"{row['server']}{workers} {row['auth']} {row['backend']} {row['size']} {row['case']} c{row['concurrency']}"
+    if row.get("together"):
+        where += f" (side by side with {row['together']})"
     text = (
         f"{where}: p50 {row['p50_ms']} ms, p99 {row['p99_ms']} ms, {row['throughput']} msg/s, "
         f"{row['ok']} ok, {row['errors']} errors, peak RSS {row['peak_rss_mb']} MB, "
@@ -108,6 +111,38 @@ def worker_ratios(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return found
 
 
+def size_ratios(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Each size against the demo plans, from the sizes measured side by side (same case, database and
+    authentication): p50 at concurrency 1 and the server's CPU time a turn."""
+    together = [r for r in rows if r.get("together")]
+    found = []
+    for row in together:
+        same = ("auth", "backend", "case")
+        demo = next((r for r in together if r["size"] == "demo" and all(r[k] == row[k] for k in same)), None)
+        if row["size"] == "demo" or demo is None or not demo["p50_ms"] or not demo["cpu_ms_per_request"]:
+            continue
+        found.append(
+            {
+                **{k: row[k] for k in (*same, "size")},
+                "p50_ms": row["p50_ms"],
+                "demo_p50_ms": demo["p50_ms"],
+                "p50_ratio": round(row["p50_ms"] / demo["p50_ms"], 2),
+                "cpu_ms": row["cpu_ms_per_request"],
+                "demo_cpu_ms": demo["cpu_ms_per_request"],
+                "cpu_ratio": round(row["cpu_ms_per_request"] / demo["cpu_ms_per_request"], 2),
+            }
+        )
+    return found
+
+
+def size_line(ratio: dict[str, Any]) -> str:
+    return (
+        f"side by side, {ratio['case']} ({ratio['backend']}, {ratio['auth']}): {ratio['size']} p50 "
+        f"{ratio['p50_ms']} ms against the demo plans' {ratio['demo_p50_ms']}, {ratio['p50_ratio']:.2f}x; "
+        f"CPU a turn {ratio['cpu_ms']} against {ratio['demo_cpu_ms']} ms, {ratio['cpu_ratio']:.2f}x"
+    )
+
+
 def _cores(row: dict[str, Any]) -> float:
     cpu = float(row.get("cpu_ms_per_request", float("nan")))
     return round(float(row["throughput"]) * cpu / 1000, 2)
@@ -123,7 +158,10 @@ def worker_line(ratio: dict[str, Any]) -> str:
 
 def table(rows: list[dict[str, Any]], markdown: bool) -> str:
     head = [c[0] for c in COLUMNS]
-    body = [[_fmt(r.get(key, "")) for _, key in COLUMNS] for r in rows]
+    body = [
+        [_fmt(("yes" if r.get(key) else "") if key == "together" else r.get(key, "")) for _, key in COLUMNS]
+        for r in rows
+    ]
     if markdown:
         lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
         lines += ["| " + " | ".join(b) + " |" for b in body]
@@ -147,6 +185,7 @@ def write(results: dict[str, Any], folder: Path, stamp: str) -> Path:
     add_ratios(rows)
     results["startup_s"] = startups(rows)
     results["workers"] = worker_ratios(rows)
+    results["sizes"] = size_ratios(rows)
     out = folder / f"{stamp}.json"
     out.write_text(json.dumps(results, indent=1, default=str))
     machine = results["machine"]
@@ -162,6 +201,8 @@ def write(results: dict[str, Any], folder: Path, stamp: str) -> Path:
         "",
         *[f"- {worker_line(w)}" for w in results["workers"]],
         "",
+        *[f"- {size_line(r)}" for r in results["sizes"]],
+        "",
         f"Timings on the council-wide plan: {json.dumps(results['timings'])}",
         "",
         f"Data made (s, once, cached): {json.dumps(results['data_made_s'])}",
@@ -173,6 +214,8 @@ def write(results: dict[str, Any], folder: Path, stamp: str) -> Path:
     print("\nstart-up to /readyz (s):", results["startup_s"])
     for ratio in results["workers"]:
         print(worker_line(ratio))
+    for ratio in results["sizes"]:
+        print(size_line(ratio))
     if results["timings"]:
         print("timings on the council-wide plan:", results["timings"])
     for note in results["notes"]:

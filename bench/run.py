@@ -21,7 +21,7 @@ from bench import report
 from bench.common import APP_ID, APP_TENANT, HOST, ROOT, free_port, make_key, token
 from bench.data import DATA_VERSION, SIZES, data_made, drop_working, personas, pg_available, prepare, working_copy
 from bench.loadgen import CASES
-from bench.servers import AGENTS_PYTHON, Server, mock_stats, run_load
+from bench.servers import AGENTS_PYTHON, Server, mock_stats, run_load, run_together
 
 WORKERS_CONCURRENCY = 16
 BASELINES = ("floor", "botbuilder_echo", "botbuilder_echo_shipped", "agents_echo")
@@ -39,6 +39,12 @@ def parse(argv: list[str]) -> argparse.Namespace:
     p.add_argument("--baselines", default=",".join(BASELINES))
     p.add_argument("--no-baselines", action="store_true")
     p.add_argument("--no-timings", action="store_true")
+    p.add_argument(
+        "--no-side-by-side",
+        action="store_true",
+        help="with several sizes, do not also measure them side by side (every size's server at once, "
+        "one request to each in turn, at concurrency 1)",
+    )
     p.add_argument(
         "--profile",
         action="store_true",
@@ -188,9 +194,8 @@ class Run:
             finally:
                 server.stop()
 
-    def bot(
-        self, auth: bool, backend: str, size: str, cases: list[str], profile: bool = False, workers: int = 1
-    ) -> None:
+    def planbot(self, auth: bool, backend: str, size: str, profile: Path | None = None, workers: int = 1) -> Server:
+        """`planbot serve` on a copy of this size's data, started (not yet warmed)."""
         mode = "authenticated" if auth else "anonymous"
         url = working_copy(size, backend, self.work)
         env = {"DATABASE_URL": url, "PLANBOT_SCHEDULER": "false", "PLANBOT_LINK_SECRET": "bench"}
@@ -198,9 +203,8 @@ class Run:
         if auth:
             env.update(MicrosoftAppId=APP_ID, MicrosoftAppPassword="not-used-offline", MicrosoftAppTenantId=APP_TENANT)
             argv += ["--openid", self.openid]
-        prof = self.work / f"{cases[0]}.prof"
         if profile:
-            argv += ["--profile", str(prof)]
+            argv += ["--profile", str(profile)]
         argv += ["--", "serve", "--host", HOST, "--port", "{port}"]
         if workers > 1:
             argv += ["--workers", str(workers)]
@@ -210,26 +214,94 @@ class Run:
             + (f"-w{workers}" if workers > 1 else "")
         )
         server = self.server(name, argv, env, workers=workers)
+        server.start()
+        return server
+
+    def warm(self, server: Server, case: str, auth: bool, size: str) -> None:
+        """A load that is not recorded, until every worker has set up its identifying-details check
+        (beside start-up, for a second or two after /readyz answers) and read the plan once: the
+        figures are of a server at work, its start-up is measured on its own."""
+        who = personas(size)
+        self.load(server, case, WORKERS_CONCURRENCY, auth, who.people(), who.tenant)
+        time.sleep(3)
+
+    def stop(self, server: Server, backend: str, size: str) -> None:
+        server.stop()
+        if backend == "postgresql":
+            drop_working(size)
+
+    def bot(
+        self, auth: bool, backend: str, size: str, cases: list[str], profile: bool = False, workers: int = 1
+    ) -> None:
+        mode = "authenticated" if auth else "anonymous"
+        prof = self.work / f"{cases[0]}.prof"
+        server: Server | None = None
         try:
-            server.start()
+            server = self.planbot(auth, backend, size, prof if profile else None, workers)
             if profile:
                 self.profile(server, prof, size, cases[0], backend)
                 return
             label = {"server": "planbot", "auth": mode, "backend": backend, "size": size, "workers": workers}
-            # First a load that is not recorded, until every worker has set up its identifying-details
-            # check (beside start-up, for a second or two after /readyz answers) and read the plan once:
-            # the figures are of a server at work, its start-up is measured on its own.
-            who = personas(size)
-            self.load(server, cases[0], WORKERS_CONCURRENCY, auth, who.people(), who.tenant)
-            time.sleep(3)
+            self.warm(server, cases[0], auth, size)
             if workers > 1:  # compared with one worker's throughput at concurrency 16 only
                 self.measure(server, label, cases, auth, size, [WORKERS_CONCURRENCY])
                 return
             self.measure(server, label, cases, auth, size)
         finally:
-            server.stop()
-            if backend == "postgresql":
-                drop_working(size)
+            if server is not None:
+                self.stop(server, backend, size)
+
+    def side_by_side(self, auth: bool, backend: str, sizes: list[str], cases: list[str]) -> None:
+        """Every size's server at once, one request to each in turn at concurrency 1: the sizes are
+        measured in the same minutes, so their ratios do not carry the machine's drift from one minute
+        to the next (measured one after another, the same case moved by half between them)."""
+        mode = "authenticated" if auth else "anonymous"
+        servers: dict[str, Server] = {}
+        try:
+            for size in sizes:
+                servers[size] = self.planbot(auth, backend, size)
+            for size, server in servers.items():
+                self.warm(server, cases[0], auth, size)
+            for case in cases:
+                self.together(servers, case, auth, {"server": "planbot", "auth": mode, "backend": backend})
+        finally:
+            for size, server in servers.items():
+                self.stop(server, backend, size)
+
+    def together(self, servers: dict[str, Server], case: str, auth: bool, label: dict[str, Any]) -> None:
+        requests = self.args.requests or 300
+        specs = []
+        for size, server in servers.items():
+            who = personas(size)
+            specs.append(
+                {
+                    "url": server.url,
+                    "case": case,
+                    "people": who.people(),
+                    "tenant": who.tenant,
+                    "service_url": self.service_url,
+                    "concurrency": 1,
+                    "requests": requests,
+                    "seconds": self.args.seconds or 10.0,
+                    "warmup": 5,
+                    "token": token(self.pem, self.service_url) if auth else None,
+                }
+            )
+        before = mock_stats(self.mock_port)
+        cpu = {size: server.cpu_seconds() for size, server in servers.items()}
+        results = run_together(specs, self.work)
+        after = mock_stats(self.mock_port)
+        replies = int(after["posted"]) - int(before["posted"])  # type: ignore[call-overload]
+        for (size, server), result in zip(servers.items(), results, strict=True):
+            used = server.cpu_seconds() - cpu[size]
+            sent = int(result["ok"]) + int(result["errors"]) + 5
+            row = {**label, "size": size, "workers": 1, "case": case, "concurrency": 1, "together": ",".join(servers)}
+            row |= result | server.memory()
+            row["cpu_ms_per_request"] = round(1000 * used / sent, 2) if sent else float("nan")
+            row["replies"] = replies  # all the servers' together
+            row["startup_s"] = round(server.startup_s or float("nan"), 2)
+            self.rows.append(row)
+            self.log(report.line(row))
 
     def profile(self, server: Server, prof: Path, size: str, case: str, backend: str) -> None:
         who = personas(size)
@@ -273,6 +345,8 @@ class Run:
                         self.bot(auth, backend, size, split(args.cases))
                         if args.workers > 1 and "my_actions" in split(args.cases):
                             self.bot(auth, backend, size, ["my_actions"], workers=args.workers)
+                    if len(split(args.sizes)) > 1 and not args.no_side_by_side:
+                        self.side_by_side(auth, backend, split(args.sizes), split(args.cases))
             if args.profile:
                 for backend in backends:
                     for size in split(args.sizes):

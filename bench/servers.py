@@ -13,6 +13,7 @@ import urllib.error
 import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from bench.common import HOST, ROOT
 
@@ -121,19 +122,29 @@ class Server:
 
 def run_load(spec: dict[str, object], folder: Path) -> dict[str, object]:
     """The load generator in a process of its own; its figures."""
+    result: dict[str, object] = _loadgen(spec, float(spec["seconds"]), folder)  # type: ignore[arg-type]
+    return result
+
+
+def run_together(specs: list[dict[str, Any]], folder: Path) -> list[dict[str, Any]]:
+    """The load generator sending one request to each server in turn; each server's figures."""
+    seconds = sum(float(s["seconds"]) for s in specs)
+    results: list[dict[str, Any]] = _loadgen({"targets": specs}, seconds, folder)
+    return results
+
+
+def _loadgen(spec: dict[str, object], seconds: float, folder: Path) -> Any:
     path = folder / "spec.json"
     path.write_text(json.dumps(spec))
-    timeout = float(spec["seconds"]) + 120  # type: ignore[arg-type]
     out = subprocess.run(
         [sys.executable, "-m", "bench.loadgen", str(path)],
         check=True,
         capture_output=True,
         text=True,
-        timeout=timeout,
+        timeout=seconds + 120,
         cwd=ROOT.parent,
     )
-    result: dict[str, object] = json.loads(out.stdout.strip().splitlines()[-1])
-    return result
+    return json.loads(out.stdout.strip().splitlines()[-1])
 
 
 def mock_stats(port: int) -> dict[str, object]:
