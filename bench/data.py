@@ -263,8 +263,20 @@ def _cached_name(size: str) -> str:
     return f"bench_{size}_v{DATA_VERSION}"
 
 
+_UPGRADED: set[str] = set()
+
+
+def _upgraded(cached: str, url: str) -> None:
+    """The cached database brought to the schema of this checkout, as a deployment's `planbot db
+    upgrade` would before the server starts (`planbot serve` does not migrate): once a run."""
+    if cached not in _UPGRADED:
+        planbot(["db", "upgrade"], url)
+        _UPGRADED.add(cached)
+
+
 def prepare(size: str, backend: str, log: Any = print) -> tuple[str, float | None]:
-    """The cached database for this size on this backend, made if missing; and how long making took."""
+    """The cached database for this size on this backend, made if missing and brought to this
+    checkout's schema; and how long making took."""
     today = datetime.now().astimezone().date()
     DATA.mkdir(exist_ok=True)
     made: float | None = None
@@ -277,6 +289,7 @@ def prepare(size: str, backend: str, log: Any = print) -> tuple[str, float | Non
             _remember_made(size, backend, made)
             for extra in ("-wal", "-shm"):
                 Path(f"{making}{extra}").unlink(missing_ok=True)
+        _upgraded(str(target), sqlite_url(target))
         return str(target), made
     name = _cached_name(size)
     if _psql(f"SELECT 1 FROM pg_database WHERE datname = '{name}'") != "1":
@@ -286,6 +299,7 @@ def prepare(size: str, backend: str, log: Any = print) -> tuple[str, float | Non
         made = _make(size, pg_url(making_db), today, log)
         _psql(f"ALTER DATABASE {making_db} RENAME TO {name}")
         _remember_made(size, backend, made)
+    _upgraded(name, pg_url(name))
     return name, made
 
 

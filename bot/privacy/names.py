@@ -25,10 +25,21 @@ COUNTRIES = ("IN", "PK", "BD", "NG", "PL", "RO", "IT", "PT", "LT", "SO", "TR", "
 
 
 @dataclass(frozen=True)
+class Either:
+    """A name in either list, without a third set as large as both (4 MB the server would hold)."""
+
+    one: frozenset[str]
+    other: frozenset[str]
+
+    def __contains__(self, name: object) -> bool:
+        return name in self.one or name in self.other
+
+
+@dataclass(frozen=True)
 class Names:
     first: frozenset[str]
     last: frozenset[str]
-    every: frozenset[str]  # first or last: after a title ("Mrs Patel") either will do
+    every: Either  # first or last: after a title ("Mrs Patel") either will do
 
 
 def cache_file() -> Path:
@@ -43,8 +54,9 @@ def names() -> Names:
     if not path.exists():
         subprocess.run([sys.executable, "-m", "bot.privacy.names", str(path)], check=True)
     data = json.loads(path.read_text(encoding="utf-8"))
-    first, last = frozenset(data["first"]), frozenset(data["last"])
-    return Names(first, last, first | last)
+    same = {name: name for name in data["first"]}  # a name in both lists is then one string, not two
+    first, last = frozenset(same), frozenset(same.get(name, name) for name in data["last"])
+    return Names(first, last, Either(first, last))
 
 
 def extract(path: Path) -> None:

@@ -7,7 +7,7 @@ and, where the detail alone is ambiguous, the words around it (rules.py) that de
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Container, Iterator
 
 import phonenumbers
 from nhs_number.validate import is_valid
@@ -366,7 +366,7 @@ SAINT = re.compile(r"\b(?:St\.?|Saint)\s*$")
 WITH_AGE = re.compile(r",\s*1?\d\s*(?:[,;)]|\.?\s*$|\.\s)")
 
 
-def listed(token: str, names: frozenset[str]) -> bool:
+def listed(token: str, names: Container[str]) -> bool:
     """A name in the list, or a double name ("Ellie-Mae", "Smith-Jones") whose parts are."""
     token = re.sub(r"^(?:O'|Mc|Mac)(?=[A-Z])", "", token)  # "O'Connor", "McKenzie": the name after the prefix
     return token not in NOT_NAMES and (token in names or all(part in names for part in re.split(r"[-']", token)))
@@ -474,7 +474,7 @@ class Person(EntityRecognizer):
         return found
 
 
-def name_part(tokens: list[str], first: frozenset[str]) -> list[str]:
+def name_part(tokens: list[str], first: Container[str]) -> list[str]:
     """The leading tokens that are a name: a first name (or, after a title, any name), then surnames."""
     known = names()
     if not tokens or not listed(tokens[0], first):
