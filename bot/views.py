@@ -132,11 +132,15 @@ class Lookup:
     def fits(self, actions: list[ActionView], subgroups: list[SubgroupView]) -> bool:
         return actions is self.actions and subgroups is self.subgroups
 
-    def moved_to(self, actions: list[ActionView]) -> Lookup:
+    def moved_to(self, actions: list[ActionView], changed: Iterable[int] | None = None) -> Lookup:
         """This lookup for `actions`, if they are its own with some shown anew (the same references and
-        leads in the same places); otherwise one made for them."""
-        same = len(actions) == len(self.actions) and all(
-            new is old or _placed(new) == _placed(old) for new, old in zip(actions, self.actions, strict=True)
+        leads in the same places); otherwise one made for them. `changed`: the only positions whose
+        actions may not be this lookup's own (an update's: the others are looked at only by identity
+        otherwise, 3,000 of them on a council-wide plan)."""
+        ours = self.actions
+        positions = range(len(actions)) if changed is None else changed
+        same = len(actions) == len(ours) and all(
+            actions[p] is ours[p] or _placed(actions[p]) == _placed(ours[p]) for p in positions
         )
         if not same:
             return Lookup(actions, self.subgroups)
@@ -284,6 +288,12 @@ class Known:
     others: dict[int, Person] = field(default_factory=dict)  # by id: those without an Entra object id
     # By person id: Teams ids stored since the rows were read (storing one is no change to the plan).
     teams_ids: Mapping[int, str] = field(default_factory=dict)
+    # Everyone, by id: made once, shared by the copies (2,000 people on a council-wide plan).
+    by_id: Mapping[int, Person] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if not self.by_id:
+            object.__setattr__(self, "by_id", {p.id: p for p in self.people.values()} | self.others)
 
     def person(self, aad_object_id: str | None, teams_user_id: str | None) -> Person | None:
         """The person, if known by object id with this Teams id already remembered (else None: the turn
@@ -466,7 +476,9 @@ class SnapshotCache:
         an update does not change, are as kept); none, given `alone`: the one update stored since, as
         the turn stored it (a new row, whose note nobody has reviewed yet)."""
         snapshot = known.snapshot
-        old = {a.id: a for a in snapshot.actions if a.ref in set(refs)}
+        wanted = set(refs)
+        places = {a.id: position for position, a in enumerate(snapshot.actions) if a.ref in wanted}
+        old = {action_id: snapshot.actions[position] for action_id, position in places.items()}
         if not old:
             return Reread(snapshot, {})
         ids = list(old)
@@ -481,7 +493,7 @@ class SnapshotCache:
         if unkept:
             rows |= {a.id: a for a in await PlanRepository(session).action_rows(ids=unkept)}
             revisions |= await RevisionRepository(session).for_actions(unkept)
-        people = {p.id: p for p in known.people.values()} | known.others
+        people = known.by_id
         same_day = now.astimezone(snapshot.tz).date() == known.day
         histories: dict[int, History] = {}
         fresh: dict[int, ActionView] = {}
@@ -521,9 +533,11 @@ class SnapshotCache:
             last_id = max((e.id for e in entries), default=0)
             histories[action_id] = History(entries, reviews, rows[action_id], revisions[action_id], shown, last_id)
             fresh[action_id] = view
-        actions = [fresh.get(a.id, a) for a in snapshot.actions]
-        updated = replace(snapshot, now=now, actions=actions, lookup=snapshot._found.moved_to(actions))
-        return Reread(updated, histories)
+        actions = list(snapshot.actions)
+        for action_id, view in fresh.items():
+            actions[places[action_id]] = view
+        lookup = snapshot._found.moved_to(actions, changed=[places[i] for i in fresh])
+        return Reread(replace(snapshot, now=now, actions=actions, lookup=lookup), histories)
 
     async def known(
         self,
@@ -610,7 +624,7 @@ def _action_view(
     objective: str,
     lead: str,
     meetings: list[date],
-    people: dict[int, Person],
+    people: Mapping[int, Person],
     now: datetime,
     tz: ZoneInfo,
     shown_before: Mapping[int, UpdateView] | None = None,
@@ -663,7 +677,7 @@ def _appended(
     prior: History,
     new: list[Entry],
     reviews: dict[int, set[ReviewKind]],
-    people: dict[int, Person],
+    people: Mapping[int, Person],
     snapshot: Snapshot,
     now: datetime,
 ) -> tuple[ActionView, History] | None:
@@ -773,7 +787,7 @@ def _lead_label(
     person_id: int | None,
     printed: str | None,
     groups: dict[int, str],
-    people: dict[int, Person],
+    people: Mapping[int, Person],
 ) -> str:
     if subgroup_id is not None:
         return groups[subgroup_id]
@@ -785,7 +799,7 @@ def _lead_label(
 
 def _shown_updates(
     history: Iterable[Entry],
-    people: dict[int, Person],
+    people: Mapping[int, Person],
     tz: ZoneInfo,
     withdrawn: set[int],
     reviews: dict[int, set[ReviewKind]],
@@ -807,13 +821,14 @@ def _shown_updates(
 
 def _update_view(
     update: Entry,
-    people: dict[int, Person],
+    people: Mapping[int, Person],
     tz: ZoneInfo,
     withdrawn: bool = False,
     reviews: dict[int, set[ReviewKind]] | None = None,
 ) -> UpdateView:
     """An update as shown: its time in the partnership's timezone, its author by name, how its note was reviewed."""
-    author = people[update.author_id].name if update.author_id in people else update.author_name
+    person = people.get(update.author_id) if update.author_id is not None else None
+    author = person.name if person is not None else update.author_name
     at = update.created_at.astimezone(tz)
     kinds = (reviews or {}).get(update.id, set())
     return UpdateView(

@@ -139,9 +139,15 @@ def test_who_leads_what_follows_the_actions_of_each_copy_of_a_snapshot() -> None
     assert [a.ref for a in later.led_by(2)] == ["4.2", "5.1"]
 
     # The plan as an update leaves it (an action shown anew) and as a channel may show it: the same look-ups.
-    for shown_anew in ([qa_lead, replace(fionas, rag=Rag.RED), someone_elses], [qa_lead, fionas, handed_over]):
+    # An update says which places it changed, and only those are compared.
+    for shown_anew, changed in (
+        ([qa_lead, replace(fionas, rag=Rag.RED), someone_elses], None),
+        ([qa_lead, fionas, handed_over], None),
+        ([qa_lead, replace(fionas, rag=Rag.RED), someone_elses], [1]),
+        ([qa_lead, fionas, handed_over], [2]),
+    ):
         assert snap.lookup is not None
-        after = replace(snap, actions=shown_anew, lookup=snap.lookup.moved_to(shown_anew))
+        after = replace(snap, actions=shown_anew, lookup=snap.lookup.moved_to(shown_anew, changed))
         assert after.led_by(2) == [a for a in shown_anew if a.lead_person_id == 2 or a.lead_subgroup_id == 1]
         assert [after.action(ref) for ref in ("4.2", "5.1", "6.1")] == shown_anew
     assert [a.ref for a in snap.led_by(2)] == ["4.2", "5.1"]
