@@ -111,20 +111,23 @@ class Run:
         self.servers.append(server)
         return server
 
-    def load(self, server: Server, case: str, concurrency: int, auth: bool, people: Any, tenant: str) -> dict[str, Any]:
-        requests = self.args.requests or (300 if concurrency == 1 else 1000)
-        spec = {
+    def spec(self, server: Server, case: str, concurrency: int, auth: bool, people: Any, tenant: str) -> dict[str, Any]:
+        """What the load generator sends to one server (`bench.loadgen.Spec`)."""
+        return {
             "url": server.url,
             "case": case,
             "people": people,
             "tenant": tenant,
             "service_url": self.service_url,
             "concurrency": concurrency,
-            "requests": requests,
+            "requests": self.args.requests or (300 if concurrency == 1 else 1000),
             "seconds": self.args.seconds or 10.0,
             "warmup": 5 if concurrency == 1 else 16,
             "token": token(self.pem, self.service_url) if auth else None,
         }
+
+    def load(self, server: Server, case: str, concurrency: int, auth: bool, people: Any, tenant: str) -> dict[str, Any]:
+        spec = self.spec(server, case, concurrency, auth, people, tenant)
         before = mock_stats(self.mock_port)
         cpu = server.cpu_seconds()
         connector = self.mock.cpu_seconds() if self.mock else float("nan")
@@ -273,32 +276,18 @@ class Run:
                 self.stop(server, backend, size)
 
     def together(self, servers: dict[str, Server], case: str, auth: bool, label: dict[str, Any]) -> None:
-        requests = self.args.requests or 300
-        specs = []
-        for size, server in servers.items():
-            who = personas(size)
-            specs.append(
-                {
-                    "url": server.url,
-                    "case": case,
-                    "people": who.people(),
-                    "tenant": who.tenant,
-                    "service_url": self.service_url,
-                    "concurrency": 1,
-                    "requests": requests,
-                    "seconds": self.args.seconds or 10.0,
-                    "warmup": 5,
-                    "token": token(self.pem, self.service_url) if auth else None,
-                }
-            )
+        specs = [
+            self.spec(server, case, 1, auth, (who := personas(size)).people(), who.tenant)
+            for size, server in servers.items()
+        ]
         before = mock_stats(self.mock_port)
         cpu = {size: server.cpu_seconds() for size, server in servers.items()}
         results = run_together(specs, self.work)
         after = mock_stats(self.mock_port)
         replies = int(after["posted"]) - int(before["posted"])  # type: ignore[call-overload]
-        for (size, server), result in zip(servers.items(), results, strict=True):
+        for (size, server), result, spec in zip(servers.items(), results, specs, strict=True):
             used = server.cpu_seconds() - cpu[size]
-            sent = int(result["ok"]) + int(result["errors"]) + 5
+            sent = int(result["ok"]) + int(result["errors"]) + int(spec["warmup"])
             row = {**label, "size": size, "workers": 1, "case": case, "concurrency": 1, "together": ",".join(servers)}
             row |= result | server.memory()
             row["cpu_ms_per_request"] = round(1000 * used / sent, 2) if sent else float("nan")
